@@ -1,0 +1,119 @@
+# cnnc - a compiler from .net network specs to C that trains them.
+#   make          build cnnc and the runtime library (build/)
+#   make deps     install the Debian packages the build, the tests and the demo need
+#   make demo     deps, build, compile examples/lenet.net, train it on Fashion-MNIST
+#   make test     unit tests (Check), error corpus, golden tests against PyTorch answers
+#   make install  PREFIX=/usr/local DESTDIR=
+#   make clean
+
+CC      ?= cc
+PREFIX  ?= /usr/local
+DESTDIR ?=
+B       := build
+WARN    := -Wall -Wextra -Wpedantic
+CFLAGS  ?= -O2 -g
+ALL_CFLAGS := -std=c11 $(WARN) -D_POSIX_C_SOURCE=200809L $(CFLAGS)
+VERSION := 0.1.0
+
+ifeq ($(SANITIZE),1)
+  ALL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer
+  LDSAN := -fsanitize=address,undefined
+endif
+
+DEB_PKGS := flex bison check clang zlib1g-dev pkg-config dataset-fashion-mnist
+FASHION  ?= /usr/share/datasets/fashion-mnist
+
+# ---- sources ----
+COMPILER_SRC := $(filter-out compiler/main.c,$(wildcard compiler/*.c))
+COMPILER_OBJ := $(patsubst compiler/%.c,$(B)/compiler/%.o,$(COMPILER_SRC)) \
+                $(B)/compiler/lexer.o $(B)/compiler/parser.o $(B)/compiler/model_header.o
+RUNTIME_SRC  := $(wildcard runtime/*.c)
+RUNTIME_OBJ  := $(patsubst runtime/%.c,$(B)/runtime/%.o,$(RUNTIME_SRC))
+UNIT_SRC     := $(wildcard tests/unit/test_*.c)
+UNIT_BIN     := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
+TOOL_SRC     := $(wildcard tools/*.c)
+TOOL_BIN     := $(patsubst tools/%.c,$(B)/%,$(TOOL_SRC))
+
+.PHONY: all deps demo test unit-test error-test golden-test example-test install clean
+all: $(B)/cnnc $(B)/libcnnrt.a $(TOOL_BIN)
+
+# ---- dependencies (Debian 12; run as root) ----
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	else echo "all Debian packages present"; fi
+
+# ---- the compiler ----
+$(B)/compiler/parser.c $(B)/compiler/parser.h: compiler/parser.y | $(B)/compiler
+	bison -Wall -Werror -o $(B)/compiler/parser.c --header=$(B)/compiler/parser.h $<
+$(B)/compiler/lexer.c $(B)/compiler/lexer.h: compiler/lexer.l | $(B)/compiler
+	flex -o $(B)/compiler/lexer.c --header-file=$(B)/compiler/lexer.h $<
+$(B)/compiler/lexer.o: $(B)/compiler/lexer.c $(B)/compiler/parser.h
+	$(CC) -std=c11 -D_POSIX_C_SOURCE=200809L $(CFLAGS) $(filter -fsanitize%,$(ALL_CFLAGS)) -Icompiler -I$(B)/compiler -c $< -o $@
+$(B)/compiler/parser.o: $(B)/compiler/parser.c $(B)/compiler/lexer.h
+	$(CC) $(ALL_CFLAGS) -Icompiler -I$(B)/compiler -c $< -o $@
+# runtime/cnnrt_model.h is pasted into every generated header: embed its text.
+$(B)/compiler/model_header.c: runtime/cnnrt_model.h tools/embed.sh | $(B)/compiler
+	sh tools/embed.sh cnnrt_model_header $< > $@
+$(B)/compiler/model_header.o: $(B)/compiler/model_header.c
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+$(B)/compiler/%.o: compiler/%.c $(wildcard compiler/*.h) compiler/layers.def $(B)/compiler/parser.h $(B)/compiler/lexer.h
+	$(CC) $(ALL_CFLAGS) -DCNNC_VERSION='"$(VERSION)"' -DCNNC_PREFIX='"$(PREFIX)"' -Icompiler -I$(B)/compiler -c $< -o $@
+$(B)/cnnc: $(B)/compiler/main.o $(COMPILER_OBJ)
+	$(CC) $(LDSAN) -o $@ $^ -lm
+
+# ---- the runtime ----
+$(B)/runtime/%.o: runtime/%.c $(wildcard runtime/*.h) | $(B)/runtime
+	$(CC) $(ALL_CFLAGS) -Iruntime -c $< -o $@
+$(B)/libcnnrt.a: $(RUNTIME_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+# ---- small C tools (tools/NAME.c -> build/NAME), linked with the runtime ----
+$(B)/%: tools/%.c $(B)/libcnnrt.a
+	$(CC) $(ALL_CFLAGS) $(LDSAN) -Iruntime -o $@ $< $(B)/libcnnrt.a -lz -lm
+
+$(B)/compiler $(B)/runtime $(B)/tests:
+	mkdir -p $@
+
+# ---- tests ----
+CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lpthread -lm)
+# test_rt_*.c test the runtime alone; the others test compiler stages.
+$(B)/tests/test_rt_%: tests/unit/test_rt_%.c $(B)/libcnnrt.a | $(B)/tests
+	$(CC) $(ALL_CFLAGS) $(LDSAN) -Iruntime -o $@ $< $(B)/libcnnrt.a $(CHECK_LIBS) -lz -lm
+$(B)/tests/test_%: tests/unit/test_%.c $(COMPILER_OBJ) $(B)/libcnnrt.a | $(B)/tests
+	$(CC) $(ALL_CFLAGS) $(LDSAN) -Icompiler -I$(B)/compiler -Iruntime -o $@ $< $(COMPILER_OBJ) $(B)/libcnnrt.a $(CHECK_LIBS) -lz -lm
+
+test: all unit-test error-test golden-test example-test
+	@echo "all test groups passed"
+
+unit-test: $(UNIT_BIN)
+	@fail=0; for t in $(UNIT_BIN); do echo "== $$t"; CK_FORK=yes $$t || fail=1; done; exit $$fail
+
+error-test: $(B)/cnnc
+	sh tests/errors/run.sh $(B)/cnnc
+
+golden-test: all
+	sh tests/golden/run.sh
+
+example-test: all
+	sh tests/examples.sh
+
+# ---- the demo: LeNet on Fashion-MNIST ----
+demo: deps
+	$(MAKE) all
+	$(B)/cnnc examples/lenet.net -o $(B)/lenet
+	$(B)/lenet train --data $(FASHION) --epochs 5 --batch 64 --lr 0.01 --momentum 0.9 --save $(B)/lenet.npz
+
+# ---- install ----
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/cnnrt
+	install -m 755 $(B)/cnnc $(DESTDIR)$(PREFIX)/bin/cnnc
+	install -m 644 $(B)/libcnnrt.a $(DESTDIR)$(PREFIX)/lib/libcnnrt.a
+	install -m 644 runtime/*.h $(DESTDIR)$(PREFIX)/include/cnnrt/
+
+clean:
+	rm -rf $(B)

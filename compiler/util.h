@@ -1,0 +1,63 @@
+/* util.h - what every stage of cnnc shares: the arena, growable strings,
+ * source spans and the one diagnostics printer.
+ *
+ * cnnc is a short-lived program: everything it allocates comes from one
+ * arena freed at exit, so no stage frees anything. */
+#ifndef CNNC_UTIL_H
+#define CNNC_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+
+/* ---- arena ---- */
+typedef struct arena arena;
+arena *arena_new(void);
+void arena_free(arena *a);
+void *arena_alloc(arena *a, size_t size);          /* zeroed; dies on OOM */
+char *arena_strndup(arena *a, const char *s, size_t n);
+char *arena_strdup(arena *a, const char *s);
+char *arena_printf(arena *a, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* ---- growable byte buffer (for emitted code) ---- */
+typedef struct strbuf { char *data; size_t len, cap; } strbuf;
+void sb_putn(strbuf *b, const char *s, size_t n);
+void sb_puts(strbuf *b, const char *s);
+void sb_vprintf(strbuf *b, const char *fmt, va_list ap);
+void sb_printf(strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sb_free(strbuf *b);
+
+/* ---- sources and spans ---- */
+typedef struct source {
+    const char *name;          /* file name as given, "<stdin>" for - */
+    const char *text;          /* NUL-terminated; may hold other NULs */
+    size_t len;
+    int nerrors;
+} source;
+
+/* 1-based line and column of the first character, and the byte length of
+ * the token (>= 1 when set; 0 for "no location"). */
+typedef struct span { int line, col, len; } span;
+
+/* Reads a whole file ("-" = stdin).  Returns NULL and prints
+ * "cnnc: cannot read FILE: reason" on failure. */
+source *source_read(arena *a, const char *path);
+source *source_from_string(arena *a, const char *name, const char *text);
+
+/* FILE:LINE:COL: error: MESSAGE, then the source line and a caret with a
+ * `~` underline of span.len characters.  Counts errors in src->nerrors. */
+void error_at(source *src, span at, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void note_at(source *src, span at, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void verror_at(source *src, span at, const char *kind, const char *fmt, va_list ap);
+
+/* Internal bugs (never a user's fault): message and abort(). */
+_Noreturn void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+#define unreachable() die("%s:%d: unreachable", __FILE__, __LINE__)
+
+/* Edit distance for "did you mean" suggestions. */
+int edit_distance(const char *a, const char *b);
+
+#endif
