@@ -1,0 +1,79 @@
+#!/bin/sh
+# Golden tests: every tests/golden/CASE/net.net is compiled by cnnc, its
+# program's `grad` and `step --steps 2` run on the case's weights and batch,
+# and the results compared with the answers PyTorch gave (tools/golden.py).
+#
+#   sh tests/golden/run.sh [CASE...]      (from the repo root; all cases
+#                                          when none is named)
+# CNNC and NPZCMP override the tools (default build/cnnc, build/npzcmp).
+# Outputs and logs go to build/golden/CASE/.  Exits 1 if any case fails;
+# a case that does not build is a failure, not a skip.
+
+CNNC=${CNNC:-build/cnnc}
+NPZCMP=${NPZCMP:-build/npzcmp}
+TOL="--atol 1e-4 --rtol 2e-3"
+OUT=build/golden
+
+pass=0
+fail=0
+
+# run_case NAME: 0 if every stage succeeds; on failure prints why.
+run_case() {
+    src=tests/golden/$1
+    dst=$OUT/$1
+    log=$dst/log
+    mkdir -p "$dst" || return 1
+    rm -f "$dst/net" "$dst/grad.npz" "$dst/step.npz" "$log"
+    data="--weights $src/weights.npz --input $src/input.npy --labels $src/labels.npy"
+
+    stage "build" "$CNNC" "$src/net.net" -o "$dst/net" || return 1
+    # shellcheck disable=SC2086 # $data and the args file are word lists
+    stage "grad" "$dst/net" grad $data --output "$dst/grad.npz" || return 1
+    # shellcheck disable=SC2086
+    stage "step" "$dst/net" step $data --steps 2 $(cat "$src/args") \
+        --output "$dst/step.npz" || return 1
+    # shellcheck disable=SC2086
+    stage "grad.npz differs" "$NPZCMP" $TOL "$src/grad.npz" "$dst/grad.npz" \
+        || return 1
+    # shellcheck disable=SC2086
+    stage "step.npz differs" "$NPZCMP" $TOL "$src/step.npz" "$dst/step.npz"
+}
+
+# stage WHAT CMD...: runs CMD, its output appended to $log; on failure
+# says which stage failed and shows the end of its output.
+stage() {
+    what=$1
+    shift
+    echo "\$ $*" >>"$log"
+    "$@" >>"$log" 2>&1 && return 0
+    echo "FAIL $case: $what (exit $?; log $log)"
+    tail -n 15 "$log" | sed 's/^/    /'
+    return 1
+}
+
+if [ $# -gt 0 ]; then
+    cases=$*
+else
+    cases=$(for f in tests/golden/*/net.net; do
+        [ -f "$f" ] && basename "$(dirname "$f")"
+    done)
+fi
+
+for case in $cases; do
+    if [ ! -f "tests/golden/$case/net.net" ]; then
+        echo "FAIL $case: no tests/golden/$case/net.net"
+        fail=$((fail + 1))
+    elif run_case "$case"; then
+        echo "ok   $case"
+        pass=$((pass + 1))
+    else
+        fail=$((fail + 1))
+    fi
+done
+
+if [ $((pass + fail)) -eq 0 ]; then
+    echo "golden: no case found under tests/golden/"
+    fail=1
+fi
+echo "golden: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
