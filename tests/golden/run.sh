@@ -29,7 +29,7 @@ run_case() {
     stage "build" "$CNNC" "$src/net.net" -o "$dst/net" || return 1
     # shellcheck disable=SC2086 # $data and the args file are word lists
     stage "grad" "$dst/net" grad $data --output "$dst/grad.npz" || return 1
-    # shellcheck disable=SC2086
+    # shellcheck disable=SC2086,SC2046 # word lists, as above
     stage "step" "$dst/net" step $data --steps 2 $(cat "$src/args") \
         --output "$dst/step.npz" || return 1
     # shellcheck disable=SC2086
