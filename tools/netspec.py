@@ -458,7 +458,7 @@ def parse(text, filename="<spec>"):
     chk = _Checker(filename)
     spec = {"name": name, "input": None, "layers": [], "loss": None,
             "train": dict(TRAIN_DEFAULTS)}
-    seen, shape, index = set(), None, 0
+    seen, shape, index, loss_pos = set(), None, 0, None
     for st in stmts:
         if st["stmt"] in seen and st["stmt"] != "layer":
             raise chk.err("repeated '%s' statement" % st["stmt"], st["pos"])
@@ -474,7 +474,7 @@ def parse(text, filename="<spec>"):
             if st["name"] not in LOSSES:
                 raise chk.err("unknown loss '%s'" % st["name"],
                               st["name_pos"])
-            spec["loss"] = st["name"]
+            spec["loss"], loss_pos = st["name"], st["name_pos"]
         elif st["stmt"] == "train":
             spec["train"] = _check_train(chk, st)
         else:
@@ -492,7 +492,7 @@ def parse(text, filename="<spec>"):
     spec["out_shape"] = shape
     if spec["loss"] == "softmax_cross_entropy" and len(shape) != 1:
         raise chk.err("softmax_cross_entropy needs a vector output, got %s"
-                      % list(shape), None)
+                      % list(shape), loss_pos)
     return spec
 
 
