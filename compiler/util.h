@@ -46,7 +46,16 @@ source *source_read(arena *a, const char *path);
 source *source_from_string(arena *a, const char *name, const char *text);
 
 /* FILE:LINE:COL: error: MESSAGE, then the source line and a caret with a
- * `~` underline of span.len characters.  Counts errors in src->nerrors. */
+ * `~` underline of span.len characters.  Counts errors in src->nerrors.
+ *   lenet.net:5:13: error: unknown attribute 'filter' for conv
+ *       5 |     conv c1 (filter = 6, kernel = 5);
+ *         |              ^~~~~~
+ * Columns are 1-based bytes; the line number is right-aligned in 5
+ * columns; tabs of the source line are kept in the caret line's padding;
+ * control bytes of the source line print as '?'; the underline stops at the
+ * end of the line.  A span with line 0 prints just `FILE: error: MESSAGE`.
+ * The 21st error of a source prints `FILE: error: too many errors, stopping`
+ * instead and exits with status 1.  src may be NULL (prints `cnnc: error:`). */
 void error_at(source *src, span at, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void note_at(source *src, span at, const char *fmt, ...)
