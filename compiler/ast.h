@@ -80,4 +80,44 @@ typedef struct ast_network {
  * returns NULL.  Memory comes from the arena. */
 ast_network *parse(source *src, arena *a);
 
+/* ast_dump(): the tree as written, one node per line with its line:col,
+ * for `cnnc -d p`.  Values print in source syntax, e.g.
+ *   network lenet <2:9>
+ *     input [1, 28, 28] <3:5>
+ *     layer conv c1 <5:5>
+ *       filters = 6 <5:17>
+ *       padding = zero(2) <5:38>
+ *     layer flatten <9:5>
+ *     loss softmax_cross_entropy <14:5>
+ *     train <15:5>
+ *       lr = 0.01 <15:33> */
+void ast_dump(FILE *out, const ast_network *net);
+void ast_dump_value(FILE *out, const ast_value *v);
+
+/* ---- builders (ast.c), used by the parser's actions ----
+ * Each copies nothing but the node itself: strings and children must
+ * already live in the arena.  ast_vec is a growable array of pointers in
+ * the arena, used while a list is being parsed. */
+typedef struct ast_vec { void **items; int n, cap; } ast_vec;
+void ast_vec_push(arena *a, ast_vec *v, void *item);
+
+ast_value *ast_int(arena *a, span loc, int64_t i);
+ast_value *ast_float(arena *a, span loc, double f);
+ast_value *ast_bool(arena *a, span loc, bool b);
+ast_value *ast_ident(arena *a, span loc, const char *id);
+ast_value *ast_call(arena *a, span loc, const char *fn, span fn_loc, ast_value *arg);
+ast_value *ast_list(arena *a, span loc, ast_vec items);
+ast_value *ast_negate(ast_value *v, span loc);   /* -INT / -FLOAT, widens loc */
+
+ast_attr *ast_attr_new(arena *a, const char *key, span key_loc, ast_value *val);
+ast_attrs ast_attrs_make(arena *a, span loc, ast_vec attrs);  /* of ast_attr* */
+
+ast_stmt *ast_input(arena *a, span loc, ast_value *dims);
+ast_stmt *ast_layer(arena *a, const char *kind, span kind_loc,
+                    const char *name, span name_loc, ast_attrs attrs);
+ast_stmt *ast_loss(arena *a, span loc, const char *name, span name_loc);
+ast_stmt *ast_train(arena *a, span loc, ast_attrs attrs);
+ast_network *ast_network_new(arena *a, const char *name, span name_loc,
+                             ast_vec stmts, span close_loc);
+
 #endif
