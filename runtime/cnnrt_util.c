@@ -1,0 +1,275 @@
+/* cnnrt_util.c - error messages, clocks, tensors, whole-file reads and
+ * atomic writes. */
+#include "cnnrt.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+int cnnrt_errorf(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err && errlen > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+double cnnrt_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int cnnrt_ncores(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 1024 ? 1024 : (int)n;
+}
+
+/* ------------------------------------------------------------------ dtypes */
+static const struct {
+    const char *name, *descr;
+    size_t size;
+} dtypes[CNNRT_NDTYPES] = {
+    [CNNRT_F32] = {"float32", "<f4", 4}, [CNNRT_F64] = {"float64", "<f8", 8},
+    [CNNRT_I8] = {"int8", "|i1", 1},     [CNNRT_I16] = {"int16", "<i2", 2},
+    [CNNRT_I32] = {"int32", "<i4", 4},   [CNNRT_I64] = {"int64", "<i8", 8},
+    [CNNRT_U8] = {"uint8", "|u1", 1},    [CNNRT_U16] = {"uint16", "<u2", 2},
+    [CNNRT_U32] = {"uint32", "<u4", 4},  [CNNRT_U64] = {"uint64", "<u8", 8},
+    [CNNRT_BOOL] = {"bool", "|b1", 1},
+};
+
+size_t cnnrt_dtype_size(cnnrt_dtype dt) { return dtypes[dt].size; }
+const char *cnnrt_dtype_name(cnnrt_dtype dt) { return dtypes[dt].name; }
+const char *cnnrt_dtype_descr(cnnrt_dtype dt) { return dtypes[dt].descr; }
+
+/* ------------------------------------------------------------------ shapes */
+int cnnrt_shape_count(int rank, const int64_t *shape, size_t *count)
+{
+    size_t c = 1;
+    if (rank < 0 || rank > CNNRT_MAX_RANK)
+        return -1;
+    for (int i = 0; i < rank; i++) {
+        if (shape[i] < 0 || (uint64_t)shape[i] > SIZE_MAX)
+            return -1;
+        if (shape[i] != 0 && c > SIZE_MAX / (size_t)shape[i])
+            return -1;
+        c *= (size_t)shape[i];
+    }
+    *count = c;
+    return 0;
+}
+
+char *cnnrt_shape_str(int rank, const int64_t *shape, char *buf, size_t len)
+{
+    size_t k = 0;
+    if (len == 0)
+        return buf;
+    buf[0] = '\0';
+    k += (size_t)snprintf(buf, len, "[");
+    for (int i = 0; i < rank && k < len; i++)
+        k += (size_t)snprintf(buf + k, len - k, "%s%lld", i ? ", " : "",
+                              (long long)shape[i]);
+    if (k < len)
+        snprintf(buf + k, len - k, "]");
+    return buf;
+}
+
+int cnnrt_shape_eq(int rank_a, const int64_t *a, int rank_b, const int64_t *b)
+{
+    if (rank_a != rank_b)
+        return 0;
+    for (int i = 0; i < rank_a; i++)
+        if (a[i] != b[i])
+            return 0;
+    return 1;
+}
+
+/* ----------------------------------------------------------------- tensors */
+int cnnrt_tensor_alloc(cnnrt_tensor *t, cnnrt_dtype dt, int rank,
+                       const int64_t *shape, char *err, size_t errlen)
+{
+    size_t count;
+    memset(t, 0, sizeof *t);
+    if (cnnrt_shape_count(rank, shape, &count) < 0 ||
+        count > SIZE_MAX / cnnrt_dtype_size(dt))
+        return cnnrt_errorf(err, errlen, "invalid or too large tensor shape");
+    t->data = calloc(count ? count : 1, cnnrt_dtype_size(dt));
+    if (!t->data)
+        return cnnrt_errorf(err, errlen, "out of memory (%zu elements of %s)",
+                            count, cnnrt_dtype_name(dt));
+    t->dtype = dt;
+    t->rank = rank;
+    memcpy(t->shape, shape, (size_t)rank * sizeof *shape);
+    t->count = count;
+    t->owned = 1;
+    return 0;
+}
+
+cnnrt_tensor cnnrt_tensor_view(cnnrt_dtype dt, int rank, const int64_t *shape,
+                               void *data)
+{
+    cnnrt_tensor t;
+    memset(&t, 0, sizeof t);
+    t.dtype = dt;
+    t.rank = rank;
+    if (rank > 0)
+        memcpy(t.shape, shape, (size_t)rank * sizeof *shape);
+    if (cnnrt_shape_count(rank, shape, &t.count) < 0)
+        t.count = 0;
+    t.data = data;
+    return t;
+}
+
+void cnnrt_tensor_free(cnnrt_tensor *t)
+{
+    if (t->owned)
+        free(t->data);
+    memset(t, 0, sizeof *t);
+}
+
+double cnnrt_tensor_get(const cnnrt_tensor *t, size_t i)
+{
+    const void *p = t->data;
+    switch (t->dtype) {
+    case CNNRT_F32: return ((const float *)p)[i];
+    case CNNRT_F64: return ((const double *)p)[i];
+    case CNNRT_I8: return ((const int8_t *)p)[i];
+    case CNNRT_I16: return ((const int16_t *)p)[i];
+    case CNNRT_I32: return ((const int32_t *)p)[i];
+    case CNNRT_I64: return (double)((const int64_t *)p)[i];
+    case CNNRT_U8: return ((const uint8_t *)p)[i];
+    case CNNRT_U16: return ((const uint16_t *)p)[i];
+    case CNNRT_U32: return ((const uint32_t *)p)[i];
+    case CNNRT_U64: return (double)((const uint64_t *)p)[i];
+    case CNNRT_BOOL: return ((const uint8_t *)p)[i] != 0;
+    default: return 0;
+    }
+}
+
+/* ------------------------------------------------------------------- files */
+int cnnrt_read_file(const char *path, unsigned char **data, size_t *len,
+                    char *err, size_t errlen)
+{
+    struct stat st;
+    unsigned char *buf;
+    size_t n;
+    FILE *f = fopen(path, "rb");
+    *data = NULL;
+    *len = 0;
+    if (!f)
+        return cnnrt_errorf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        return cnnrt_errorf(err, errlen, "%s: not a regular file", path);
+    }
+    if ((uint64_t)st.st_size > SIZE_MAX - 1) {
+        fclose(f);
+        return cnnrt_errorf(err, errlen, "%s: file too large", path);
+    }
+    buf = malloc((size_t)st.st_size + 1);
+    if (!buf) {
+        fclose(f);
+        return cnnrt_errorf(err, errlen, "%s: out of memory reading %lld bytes",
+                            path, (long long)st.st_size);
+    }
+    n = fread(buf, 1, (size_t)st.st_size, f);
+    if (n != (size_t)st.st_size || ferror(f)) {
+        free(buf);
+        fclose(f);
+        return cnnrt_errorf(err, errlen, "%s: read error", path);
+    }
+    fclose(f);
+    *data = buf;
+    *len = n;
+    return 0;
+}
+
+/* Splits path into its directory ("." if none) for the temp file and fsync. */
+static void dir_of(const char *path, char *dir, size_t len)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(dir, len, ".");
+    else if (slash == path)
+        snprintf(dir, len, "/");
+    else
+        snprintf(dir, len, "%.*s", (int)(slash - path), path);
+}
+
+static int fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY);
+    int rc;
+    if (fd < 0)
+        return -1;
+    rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+int cnnrt_atomic_write(const char *path, cnnrt_writer fn, void *arg,
+                       char *err, size_t errlen)
+{
+    char dir[4096], tmp[4200];
+    const char *base = strrchr(path, '/');
+    mode_t mask;
+    FILE *f;
+    int fd;
+
+    base = base ? base + 1 : path;
+    if (*base == '\0')
+        return cnnrt_errorf(err, errlen, "%s: not a file name", path);
+    dir_of(path, dir, sizeof dir);
+    if (strlen(path) >= sizeof dir)
+        return cnnrt_errorf(err, errlen, "%s: path too long", path);
+    snprintf(tmp, sizeof tmp, "%s/.%s.tmpXXXXXX", dir, base);
+    fd = mkstemp(tmp);
+    if (fd < 0)
+        return cnnrt_errorf(err, errlen, "%s: cannot create a temporary file in %s: %s",
+                            path, dir, strerror(errno));
+    mask = umask(0);
+    umask(mask);
+    fchmod(fd, 0666 & ~mask);
+    f = fdopen(fd, "wb");
+    if (!f) {
+        close(fd);
+        unlink(tmp);
+        return cnnrt_errorf(err, errlen, "%s: %s", path, strerror(errno));
+    }
+    if (fn(f, arg, err, errlen) < 0) {
+        char why[CNNRT_ERR_MAX];
+        snprintf(why, sizeof why, "%s", err ? err : "");
+        fclose(f);
+        unlink(tmp);
+        return cnnrt_errorf(err, errlen, "%s: %s", path, why);
+    }
+    if (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0) {
+        int e = errno;
+        fclose(f);
+        unlink(tmp);
+        return cnnrt_errorf(err, errlen, "%s: write failed: %s", path, strerror(e));
+    }
+    if (fclose(f) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return cnnrt_errorf(err, errlen, "%s: write failed: %s", path, strerror(e));
+    }
+    if (rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return cnnrt_errorf(err, errlen, "%s: cannot rename the temporary file: %s",
+                            path, strerror(e));
+    }
+    fsync_dir(dir);   /* best effort: the data itself is already durable */
+    return 0;
+}
