@@ -1,0 +1,386 @@
+/* cnnrt_data.c - data sets as published: MNIST / Fashion-MNIST idx files
+ * (plain or gzip) and CIFAR-10 binary batches.
+ *
+ * idx: magic 00 00 TYPE NDIMS, NDIMS big-endian u32 sizes, then the data;
+ * we take TYPE 0x08 (unsigned byte) only.  CIFAR-10: records of one label
+ * byte then 1024 R, 1024 G, 1024 B bytes, each plane row-major 32x32.
+ * Pixels stay bytes in memory (a quarter of the floats) and are scaled to
+ * [0, 1] as batches are gathered.
+ */
+#include "cnnrt.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <zlib.h>
+
+/* ---------------------------------------------------------------------- idx */
+/* Reads exactly n bytes; returns the count read or -1 on a zlib error. */
+static int64_t gz_read_all(gzFile g, unsigned char *p, size_t n)
+{
+    size_t done = 0;
+    while (done < n) {
+        unsigned chunk = n - done > (1u << 30) ? 1u << 30 : (unsigned)(n - done);
+        int k = gzread(g, p + done, chunk);
+        if (k < 0)
+            return -1;
+        if (k == 0)
+            break;
+        done += (size_t)k;
+    }
+    return (int64_t)done;
+}
+
+static int gz_fail(gzFile g, const char *path, const char *doing, char *err, size_t errlen)
+{
+    int code;
+    const char *msg = gzerror(g, &code);
+    return cnnrt_errorf(err, errlen, "%s: %s: %s", path, doing,
+                        code == Z_ERRNO ? strerror(errno) : msg);
+}
+
+/* The idx header: dimensions into shape, with plain-file size checked. */
+static int idx_header(gzFile g, const char *path, int *rank, int64_t *shape,
+                      size_t *count, char *err, size_t errlen)
+{
+    unsigned char h[4], d[4 * CNNRT_MAX_RANK];
+    int64_t got = gz_read_all(g, h, 4);
+    if (got < 0)
+        return gz_fail(g, path, "read error", err, errlen);
+    if (got < 4 || h[0] != 0 || h[1] != 0 || h[3] == 0)
+        return cnnrt_errorf(err, errlen, "%s: not an idx file (bad magic; expected "
+                            "00 00 08 NDIMS)", path);
+    if (h[2] != 0x08)
+        return cnnrt_errorf(err, errlen, "%s: unsupported idx data type 0x%02x (expected "
+                            "0x08, unsigned byte)", path, h[2]);
+    if (h[3] > CNNRT_MAX_RANK)
+        return cnnrt_errorf(err, errlen, "%s: idx file with %d dimensions (at most %d "
+                            "supported)", path, h[3], CNNRT_MAX_RANK);
+    *rank = h[3];
+    got = gz_read_all(g, d, 4 * (size_t)*rank);
+    if (got < 0)
+        return gz_fail(g, path, "read error", err, errlen);
+    if (got < 4 * *rank)
+        return cnnrt_errorf(err, errlen, "%s: truncated idx header", path);
+    for (int i = 0; i < *rank; i++)
+        shape[i] = (int64_t)d[4 * i] << 24 | d[4 * i + 1] << 16 | d[4 * i + 2] << 8 |
+                   d[4 * i + 3];
+    if (cnnrt_shape_count(*rank, shape, count) < 0 || *count > SIZE_MAX / 2)
+        return cnnrt_errorf(err, errlen, "%s: idx dimensions are too large", path);
+    return 0;
+}
+
+int cnnrt_idx_read(const char *path, cnnrt_tensor *out, char *err, size_t errlen)
+{
+    int rank = 0, rc = -1;
+    int64_t shape[CNNRT_MAX_RANK], got;
+    size_t count;
+    unsigned char extra;
+    char shp[160];
+    gzFile g;
+
+    memset(out, 0, sizeof *out);
+    g = gzopen(path, "rb");
+    if (!g)
+        return cnnrt_errorf(err, errlen, "%s: cannot open: %s", path,
+                            errno ? strerror(errno) : "out of memory");
+    gzbuffer(g, 1 << 17);
+    if (idx_header(g, path, &rank, shape, &count, err, errlen) < 0)
+        goto done;
+    cnnrt_shape_str(rank, shape, shp, sizeof shp);
+    if (cnnrt_tensor_alloc(out, CNNRT_U8, rank, shape, err, errlen) < 0) {
+        cnnrt_errorf(err, errlen, "%s: out of memory for %s bytes", path, shp);
+        goto done;
+    }
+    got = gz_read_all(g, out->data, count);
+    if (got < 0) {
+        gz_fail(g, path, "corrupt data", err, errlen);
+        goto done;
+    }
+    if ((size_t)got < count) {
+        cnnrt_errorf(err, errlen, "%s: truncated: dimensions %s need %zu bytes of data, "
+                     "the file has %lld", path, shp, count, (long long)got);
+        goto done;
+    }
+    got = gz_read_all(g, &extra, 1);
+    if (got != 0) {
+        if (got < 0)
+            gz_fail(g, path, "corrupt data", err, errlen);
+        else
+            cnnrt_errorf(err, errlen, "%s: unexpected data after the %s bytes announced "
+                         "by the header", path, shp);
+        goto done;
+    }
+    rc = 0;
+done:
+    gzclose(g);
+    if (rc < 0)
+        cnnrt_tensor_free(out);
+    return rc;
+}
+
+/* ----------------------------------------------------------------- datasets */
+void cnnrt_dataset_free(cnnrt_dataset *ds)
+{
+    free(ds->pixels);
+    free(ds->labels);
+    memset(ds, 0, sizeof *ds);
+}
+
+int cnnrt_mnist_load(const char *images, const char *labels, cnnrt_dataset *ds,
+                     char *err, size_t errlen)
+{
+    cnnrt_tensor im, lb;
+    char shp[160];
+    memset(ds, 0, sizeof *ds);
+    if (cnnrt_idx_read(images, &im, err, errlen) < 0)
+        return -1;
+    if (im.rank != 3) {
+        cnnrt_errorf(err, errlen, "%s: expected images [N, H, W], got dimensions %s", images,
+                     cnnrt_shape_str(im.rank, im.shape, shp, sizeof shp));
+        cnnrt_tensor_free(&im);
+        return -1;
+    }
+    if (cnnrt_idx_read(labels, &lb, err, errlen) < 0) {
+        cnnrt_tensor_free(&im);
+        return -1;
+    }
+    if (lb.rank != 1 || lb.shape[0] != im.shape[0]) {
+        cnnrt_errorf(err, errlen, "%s: expected labels [%lld] (one per image of %s), got "
+                     "dimensions %s", labels, (long long)im.shape[0], images,
+                     cnnrt_shape_str(lb.rank, lb.shape, shp, sizeof shp));
+        cnnrt_tensor_free(&im);
+        cnnrt_tensor_free(&lb);
+        return -1;
+    }
+    ds->labels = malloc((lb.count ? lb.count : 1) * sizeof *ds->labels);
+    if (!ds->labels) {
+        cnnrt_tensor_free(&im);
+        cnnrt_tensor_free(&lb);
+        return cnnrt_errorf(err, errlen, "%s: out of memory", labels);
+    }
+    for (size_t i = 0; i < lb.count; i++)
+        ds->labels[i] = ((const uint8_t *)lb.data)[i];
+    cnnrt_tensor_free(&lb);
+    ds->n = im.shape[0];
+    ds->rank = 3;
+    ds->shape[0] = 1;
+    ds->shape[1] = im.shape[1];
+    ds->shape[2] = im.shape[2];
+    ds->sample_size = (size_t)(im.shape[1] * im.shape[2]);
+    ds->pixels = im.data;     /* ownership moves to ds */
+    snprintf(ds->source, sizeof ds->source, "%s", labels);
+    return 0;
+}
+
+/* Appends the records of one CIFAR-10 file to ds (whose arrays have room). */
+static int cifar_append(const char *path, cnnrt_dataset *ds, int64_t cap,
+                        char *err, size_t errlen)
+{
+    unsigned char *buf;
+    size_t len;
+    if (cnnrt_read_file(path, &buf, &len, err, errlen) < 0)
+        return -1;
+    if (len == 0 || len % 3073 != 0 || (int64_t)(len / 3073) > cap - ds->n) {
+        free(buf);
+        return cnnrt_errorf(err, errlen, "%s: size %zu is not a positive multiple of 3073 "
+                            "bytes (CIFAR-10 records: 1 label byte + 3072 pixel bytes)", path,
+                            len);
+    }
+    for (size_t r = 0; r < len / 3073; r++) {
+        const unsigned char *rec = buf + r * 3073;
+        if (rec[0] > 9) {
+            free(buf);
+            return cnnrt_errorf(err, errlen, "%s: record %zu has label %d (CIFAR-10 labels "
+                                "are 0..9); is this CIFAR-100?", path, r, rec[0]);
+        }
+        ds->labels[ds->n] = rec[0];
+        memcpy(ds->pixels + (size_t)ds->n * 3072, rec + 1, 3072);
+        ds->n++;
+    }
+    free(buf);
+    return 0;
+}
+
+int cnnrt_cifar10_load(const char *const *paths, int npaths, cnnrt_dataset *ds,
+                       char *err, size_t errlen)
+{
+    int64_t cap = 0;
+    memset(ds, 0, sizeof *ds);
+    for (int i = 0; i < npaths; i++) {
+        struct stat st;
+        if (stat(paths[i], &st) < 0)
+            return cnnrt_errorf(err, errlen, "%s: cannot open: %s", paths[i], strerror(errno));
+        cap += (int64_t)(st.st_size / 3073);
+    }
+    ds->pixels = malloc((size_t)(cap ? cap : 1) * 3072);
+    ds->labels = malloc((size_t)(cap ? cap : 1) * sizeof *ds->labels);
+    if (!ds->pixels || !ds->labels) {
+        cnnrt_dataset_free(ds);
+        return cnnrt_errorf(err, errlen, "%s: out of memory", npaths ? paths[0] : "CIFAR-10");
+    }
+    for (int i = 0; i < npaths; i++)
+        if (cifar_append(paths[i], ds, cap, err, errlen) < 0) {
+            cnnrt_dataset_free(ds);
+            return -1;
+        }
+    ds->rank = 3;
+    ds->shape[0] = 3;
+    ds->shape[1] = 32;
+    ds->shape[2] = 32;
+    ds->sample_size = 3072;
+    snprintf(ds->source, sizeof ds->source, "%s", npaths ? paths[npaths - 1] : "");
+    return 0;
+}
+
+/* ------------------------------------------------------- finding the files */
+static int is_file(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static int is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* dir/name into out (cnnrt_data_load has checked that dir is short). */
+static void join(char *out, size_t len, const char *dir, const char *name)
+{
+    if (snprintf(out, len, "%s/%s", dir, name) >= (int)len)
+        out[0] = '\0';
+}
+
+/* dir/base or dir/base.gz, whichever exists, into out; 0 if found. */
+static int find_idx(const char *dir, const char *base, char *out, size_t len)
+{
+    char gz[128];
+    snprintf(gz, sizeof gz, "%s.gz", base);
+    join(out, len, dir, base);
+    if (is_file(out))
+        return 0;
+    join(out, len, dir, gz);
+    if (is_file(out))
+        return 0;
+    join(out, len, dir, base);
+    return -1;
+}
+
+static const char *const idx_names[4] = {
+    "train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte",
+};
+
+static int load_idx_dir(const char *dir, cnnrt_dataset *train, cnnrt_dataset *test,
+                        char *err, size_t errlen)
+{
+    char p[4][4200];
+    for (int i = 0; i < 4; i++)
+        if (find_idx(dir, idx_names[i], p[i], sizeof p[i]) < 0)
+            return cnnrt_errorf(err, errlen, "%s: idx data set incomplete: %s (or %s.gz) is "
+                                "missing", dir, idx_names[i], idx_names[i]);
+    if (cnnrt_mnist_load(p[0], p[1], train, err, errlen) < 0)
+        return -1;
+    if (cnnrt_mnist_load(p[2], p[3], test, err, errlen) < 0) {
+        cnnrt_dataset_free(train);
+        return -1;
+    }
+    return 0;
+}
+
+static int load_cifar_dir(const char *dir, cnnrt_dataset *train, cnnrt_dataset *test,
+                          char *err, size_t errlen)
+{
+    char p[6][4200];
+    const char *paths[5];
+    int n = 0;
+    for (int i = 1; i <= 5; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "data_batch_%d.bin", i);
+        join(p[n], sizeof p[n], dir, name);
+        if (is_file(p[n])) {
+            paths[n] = p[n];
+            n++;
+        }
+    }
+    join(p[5], sizeof p[5], dir, "test_batch.bin");
+    if (n == 0 || !is_file(p[5]))
+        return cnnrt_errorf(err, errlen, "%s: CIFAR-10 data set incomplete: needs "
+                            "data_batch_1.bin (.. data_batch_5.bin) and test_batch.bin", dir);
+    if (cnnrt_cifar10_load(paths, n, train, err, errlen) < 0)
+        return -1;
+    paths[0] = p[5];
+    if (cnnrt_cifar10_load(paths, 1, test, err, errlen) < 0) {
+        cnnrt_dataset_free(train);
+        return -1;
+    }
+    return 0;
+}
+
+int cnnrt_data_load(const char *dir, cnnrt_dataset *train, cnnrt_dataset *test,
+                    const char **format, char *err, size_t errlen)
+{
+    char sub[4200], probe[4200], probe2[4200];
+    memset(train, 0, sizeof *train);
+    memset(test, 0, sizeof *test);
+    if (strlen(dir) > 4000)
+        return cnnrt_errorf(err, errlen, "%.200s...: path too long", dir);
+    if (!is_dir(dir))
+        return cnnrt_errorf(err, errlen, "%s: not a directory (expected a data set directory)",
+                            dir);
+    join(sub, sizeof sub, dir, "cifar-10-batches-bin");
+    if (is_dir(sub))
+        dir = sub;
+    for (int i = 0; i < 4; i++)
+        if (find_idx(dir, idx_names[i], probe, sizeof probe) == 0) {
+            *format = "idx";
+            return load_idx_dir(dir, train, test, err, errlen);
+        }
+    join(probe, sizeof probe, dir, "test_batch.bin");
+    join(probe2, sizeof probe2, dir, "data_batch_1.bin");
+    if (is_file(probe) || is_file(probe2)) {
+        *format = "cifar10";
+        return load_cifar_dir(dir, train, test, err, errlen);
+    }
+    return cnnrt_errorf(err, errlen, "%s: no data set found: expected MNIST/Fashion-MNIST idx "
+                        "files (train-images-idx3-ubyte, train-labels-idx1-ubyte, "
+                        "t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, plain or .gz) or "
+                        "CIFAR-10 binary files (data_batch_1.bin .. data_batch_5.bin, "
+                        "test_batch.bin)", dir);
+}
+
+int cnnrt_dataset_check(const cnnrt_dataset *ds, const cnnrt_model *m,
+                        char *err, size_t errlen)
+{
+    char a[160], b[160];
+    int flat = m->in_rank == 1 && (size_t)m->in_shape[0] == ds->sample_size;
+    int64_t classes = (int64_t)m->out_size;
+    if (!flat && !cnnrt_shape_eq(ds->rank, ds->shape, m->in_rank, m->in_shape))
+        return cnnrt_errorf(err, errlen, "%s: images are %s but the model %s expects input %s",
+                            ds->source, cnnrt_shape_str(ds->rank, ds->shape, a, sizeof a),
+                            m->name, cnnrt_shape_str(m->in_rank, m->in_shape, b, sizeof b));
+    for (int64_t i = 0; i < ds->n; i++)
+        if (ds->labels[i] < 0 || ds->labels[i] >= classes)
+            return cnnrt_errorf(err, errlen, "%s: label %d of sample %lld is out of range: the "
+                                "model %s has %lld classes (outputs)", ds->source,
+                                (int)ds->labels[i], (long long)i, m->name, (long long)classes);
+    return 0;
+}
+
+void cnnrt_dataset_gather(const cnnrt_dataset *ds, const int64_t *order,
+                          int64_t start, int n, float *x, int32_t *labels)
+{
+    for (int i = 0; i < n; i++) {
+        int64_t k = order ? order[start + i] : start + i;
+        const uint8_t *p = ds->pixels + (size_t)k * ds->sample_size;
+        float *o = x + (size_t)i * ds->sample_size;
+        for (size_t j = 0; j < ds->sample_size; j++)
+            o[j] = (float)p[j] / 255.0f;
+        if (labels)
+            labels[i] = ds->labels[k];
+    }
+}
