@@ -85,6 +85,10 @@ typedef struct cnnrt_model {
     float (*train_step)(void *ctx, const float *x, const int32_t *labels,
                         const float *targets, int n, const cnnrt_hparams *hp);
     void (*set_threads)(void *ctx, int threads);
+    /* Optional (NULL if absent): the [n, out_size] output of the last
+     * forward, gradients or train_step call, so that `train` can report the
+     * training accuracy without a second forward pass. */
+    const float *(*output_block)(void *ctx);
 } cnnrt_model;
 
 /* The runtime's command-line driver (train eval predict forward grad step
