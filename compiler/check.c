@@ -1,0 +1,385 @@
+/* check.c - check(): shapes, from the input through every layer to the
+ * loss, enforcing LANGUAGE.md "Shapes checked at compile time".  Every
+ * error names the layer, its input shape and the attribute at fault, with
+ * the caret on that attribute. */
+#include <string.h>
+#include "ir.h"
+
+typedef struct checker {
+    ir_net *net;
+    source *src;
+} checker;
+
+void shape_str(char *buf, size_t len, const shape *s)
+{
+    size_t used = (size_t)snprintf(buf, len, "[");
+    for (int i = 0; i < s->rank && used < len; i++)
+        used += (size_t)snprintf(buf + used, len - used, "%s%lld", i ? ", " : "",
+                                 (long long)s->d[i]);
+    if (used < len)
+        snprintf(buf + used, len - used, "]");
+}
+
+int64_t shape_count(const shape *s)
+{
+    int64_t n = 1;
+    for (int i = 0; i < s->rank; i++)
+        n *= s->d[i];
+    return n;
+}
+
+/* Where to point for an attribute: its key if written, else the layer. */
+static span at_attr(const ir_layer *ly, attr_id id)
+{
+    if (ly->has[id] && ly->attr_val[id])
+        return ly->attr_val[id]->loc;
+    return ly->loc;
+}
+
+static void layer_error(checker *c, const ir_layer *ly, span at, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* "conv 'c1' (input [1, 28, 28]): MESSAGE" */
+static void layer_error(checker *c, const ir_layer *ly, span at, const char *fmt, ...)
+{
+    char in[96], msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    shape_str(in, sizeof in, &ly->in);
+    error_at(c->src, at, "%s '%s' (input %s): %s", layer_table[ly->kind].name, ly->name, in, msg);
+}
+
+/* a * b, or -1 past the tensor limit (never overflows: both < 2^31 here). */
+static int64_t mul_limited(int64_t a, int64_t b)
+{
+    if (a < 0 || b < 0 || (b != 0 && a > (TENSOR_LIMIT - 1) / b))
+        return -1;
+    return a * b;
+}
+
+/* Elements of a shape times the batch, or -1 when it passes the limit. */
+static int64_t count_limited(const shape *s, int64_t batch)
+{
+    int64_t n = batch;
+    for (int i = 0; i < s->rank && n >= 0; i++)
+        n = mul_limited(n, s->d[i]);
+    return n;
+}
+
+static bool axes_match(checker *c, const ir_layer *ly, attr_id id, int given)
+{
+    if (!ly->has[id] || given == 1 || given == ly->nsp)
+        return true;
+    layer_error(c, ly, at_attr(ly, id), "'%s' has %d values but the input has %d spatial %s",
+                attr_table[id].name, given, ly->nsp, ly->nsp == 1 ? "axis" : "axes");
+    return false;
+}
+
+static bool check_rank(checker *c, ir_layer *ly)
+{
+    const layer_info *li = &layer_table[ly->kind];
+    if (ly->in.rank >= li->min_rank && ly->in.rank <= li->max_rank)
+        return true;
+    if (ly->kind == LK_DENSE)
+        layer_error(c, ly, ly->loc, "dense needs a vector; add 'flatten;' before it");
+    else
+        layer_error(c, ly, ly->loc, "%s needs a [C, W], [C, H, W] or [C, D, H, W] input, "
+                    "not a vector", li->name);
+    return false;
+}
+
+/* padding = same: output size = input size (stride 1); an odd total goes
+ * one more to the end, as PyTorch's padding='same'. */
+static bool resolve_same(checker *c, ir_layer *ly)
+{
+    for (int a = 0; a < ly->nsp; a++) {
+        if (ly->stride[a] != 1) {
+            layer_error(c, ly, at_attr(ly, ATTR_PADDING),
+                        "padding 'same' needs stride 1, but stride is %lld on axis %d",
+                        (long long)ly->stride[a], a + 1);
+            return false;
+        }
+        int64_t total = ly->dilation[a] * (ly->kernel[a] - 1);
+        ly->pad_lo[a] = total / 2;
+        ly->pad_hi[a] = total - total / 2;
+    }
+    return true;
+}
+
+/* Limits PyTorch puts on each padding mode. */
+static bool check_pad_size(checker *c, ir_layer *ly, int a)
+{
+    int64_t in = ly->in.d[a + 1], p = ly->pad_lo[a];
+    bool pool = ly->kind == LK_MAXPOOL || ly->kind == LK_AVGPOOL;
+    if (ly->pad == PAD_REFLECT && p >= in) {
+        layer_error(c, ly, at_attr(ly, ATTR_PADDING), "reflect padding %lld on axis %d must be "
+                    "smaller than the input size %lld", (long long)p, a + 1, (long long)in);
+        return false;
+    }
+    if (ly->pad == PAD_CIRCULAR && p > in) {
+        layer_error(c, ly, at_attr(ly, ATTR_PADDING), "circular padding %lld on axis %d must "
+                    "not exceed the input size %lld", (long long)p, a + 1, (long long)in);
+        return false;
+    }
+    if (pool && ly->pad == PAD_ZERO && p > ly->kernel[a] / 2) {
+        layer_error(c, ly, at_attr(ly, ATTR_PADDING), "zero padding %lld on axis %d must be at "
+                    "most half the window size %lld", (long long)p, a + 1,
+                    (long long)ly->kernel[a]);
+        return false;
+    }
+    return true;
+}
+
+/* One spatial axis: padded size, window fits, output size. */
+static bool window_axis(checker *c, ir_layer *ly, int a)
+{
+    int64_t in = ly->in.d[a + 1];
+    int64_t padded = in + ly->pad_lo[a] + ly->pad_hi[a];
+    int64_t span_k = ly->dilation[a] * (ly->kernel[a] - 1) + 1;
+    attr_id kid = ly->has[ATTR_KERNEL] ? ATTR_KERNEL : ATTR_SIZE;
+    if (!check_pad_size(c, ly, a))
+        return false;
+    if (span_k > padded) {
+        if (ly->dilation[a] > 1)
+            layer_error(c, ly, at_attr(ly, kid), "%s %lld with dilation %lld spans %lld, more "
+                        "than the padded input size %lld on axis %d", attr_table[kid].name,
+                        (long long)ly->kernel[a], (long long)ly->dilation[a],
+                        (long long)span_k, (long long)padded, a + 1);
+        else
+            layer_error(c, ly, at_attr(ly, kid), "%s %lld is larger than the padded input "
+                        "size %lld on axis %d", attr_table[kid].name,
+                        (long long)ly->kernel[a], (long long)padded, a + 1);
+        return false;
+    }
+    ly->padded.d[a + 1] = padded;
+    ly->out.d[a + 1] = (padded - span_k) / ly->stride[a] + 1;
+    return true;
+}
+
+static bool check_symmetric(checker *c, ir_layer *ly)
+{
+    for (int a = 0; ly->symmetric && a < ly->nsp; a++)
+        if (ly->kernel[a] % 2 == 0) {
+            layer_error(c, ly, at_attr(ly, ATTR_SYMMETRIC), "a symmetric kernel needs an odd "
+                        "size, but kernel is %lld on axis %d", (long long)ly->kernel[a], a + 1);
+            return false;
+        }
+    return true;
+}
+
+/* connect: one row per filter, indices of existing input maps, no repeats. */
+static bool check_connect(checker *c, ir_layer *ly)
+{
+    if (!ly->has[ATTR_CONNECT])
+        return true;
+    span at = at_attr(ly, ATTR_CONNECT);
+    if (ly->nconnect != ly->filters) {
+        layer_error(c, ly, at, "'connect' has %d rows but there are %lld filters",
+                    ly->nconnect, (long long)ly->filters);
+        return false;
+    }
+    const ast_value *rows = ly->attr_val[ATTR_CONNECT];
+    for (int o = 0; o < ly->nconnect; o++) {
+        const ast_value *row = rows->u.list.items[o];
+        if (ly->nconnect_row[o] == 0) {
+            layer_error(c, ly, row->loc, "'connect' row %d is empty: filter %d reads no input", o, o);
+            return false;
+        }
+        for (int j = 0; j < ly->nconnect_row[o]; j++) {
+            int64_t m = ly->connect[o][j];
+            span mat = row->u.list.items[j]->loc;
+            if (m >= ly->in.d[0]) {
+                layer_error(c, ly, mat, "'connect' row %d names input map %lld, but the input "
+                            "has %lld maps (0 to %lld)", o, (long long)m, (long long)ly->in.d[0],
+                            (long long)ly->in.d[0] - 1);
+                return false;
+            }
+            for (int k = 0; k < j; k++)
+                if (ly->connect[o][k] == m) {
+                    layer_error(c, ly, mat, "'connect' row %d names input map %lld twice", o,
+                                (long long)m);
+                    return false;
+                }
+        }
+    }
+    return true;
+}
+
+/* conv, local, maxpool, avgpool: the windowed layers. */
+static bool check_window(checker *c, ir_layer *ly)
+{
+    bool pool = ly->kind == LK_MAXPOOL || ly->kind == LK_AVGPOOL;
+    ly->nsp = ly->in.rank - 1;
+    attr_id kid = pool ? ATTR_SIZE : ATTR_KERNEL;
+    if (!axes_match(c, ly, kid, ly->nkernel) || !axes_match(c, ly, ATTR_STRIDE, ly->nstride) ||
+        !axes_match(c, ly, ATTR_DILATION, ly->ndilation) ||
+        !axes_match(c, ly, ATTR_PADDING, ly->npad ? ly->npad : 1))
+        return false;
+    for (int a = 0; a < ly->nsp; a++)
+        if (ly->stride[a] == 0)
+            ly->stride[a] = pool ? ly->kernel[a] : 1;
+    if (ly->pad == PAD_SAME && !resolve_same(c, ly))
+        return false;
+    ly->out.rank = ly->padded.rank = ly->in.rank;
+    ly->padded.d[0] = ly->in.d[0];
+    ly->out.d[0] = pool ? ly->in.d[0] : ly->filters;
+    for (int a = 0; a < ly->nsp; a++)
+        if (!window_axis(c, ly, a))
+            return false;
+    return check_symmetric(c, ly) && check_connect(c, ly);
+}
+
+static int64_t kernel_volume(const ir_layer *ly)
+{
+    int64_t v = 1;
+    for (int a = 0; a < ly->nsp; a++)
+        v *= ly->kernel[a];
+    return v;
+}
+
+/* Input maps read in all, over every filter (connect tables read fewer). */
+static int64_t connections(const ir_layer *ly)
+{
+    if (!ly->nconnect)
+        return ly->filters * ly->in.d[0];
+    int64_t n = 0;
+    for (int o = 0; o < ly->nconnect; o++)
+        n += ly->nconnect_row[o];
+    return n;
+}
+
+/* Parameter counts and forward FLOPs (a multiply-add counts 2). */
+static void count_layer(ir_layer *ly)
+{
+    int64_t out = shape_count(&ly->out), positions = out / (ly->out.rank > 1 ? ly->out.d[0] : 1);
+    switch (ly->kind) {
+    case LK_CONV:
+        ly->wcount = ly->filters * ly->in.d[0] * kernel_volume(ly);
+        ly->bcount = ly->bias ? ly->filters : 0;
+        ly->flops = 2 * positions * connections(ly) * kernel_volume(ly);
+        break;
+    case LK_LOCAL:
+        ly->wcount = ly->filters * positions * ly->in.d[0] * kernel_volume(ly);
+        ly->bcount = ly->bias ? ly->filters * positions : 0;
+        ly->flops = 2 * positions * connections(ly) * kernel_volume(ly);
+        break;
+    case LK_DENSE:
+        ly->wcount = ly->units * ly->in.d[0];
+        ly->bcount = ly->bias ? ly->units : 0;
+        ly->flops = 2 * ly->wcount;
+        break;
+    case LK_MAXPOOL:
+    case LK_AVGPOOL: ly->flops = out * kernel_volume(ly); break;
+    default: ly->flops = out; break;
+    }
+    if (ly->act != ACT_NONE)
+        ly->flops += out;
+}
+
+static bool check_layer(checker *c, ir_layer *ly)
+{
+    if (!check_rank(c, ly))
+        return false;
+    switch (ly->kind) {
+    case LK_CONV:
+    case LK_LOCAL:
+    case LK_MAXPOOL:
+    case LK_AVGPOOL:
+        if (!check_window(c, ly))
+            return false;
+        break;
+    case LK_DENSE:
+        ly->out.rank = 1;
+        ly->out.d[0] = ly->units;
+        break;
+    case LK_FLATTEN:
+        ly->out.rank = 1;
+        ly->out.d[0] = shape_count(&ly->in);
+        break;
+    default: /* relu, sigmoid, tanh */
+        ly->out = ly->in;
+        break;
+    }
+    count_layer(ly);
+    return true;
+}
+
+/* Every tensor, batch included, and every parameter stays below 2^31
+ * elements, so the generated int index arithmetic cannot overflow. */
+static bool check_limits(checker *c, ir_layer *ly)
+{
+    char sh[96];
+    int64_t batch = c->net->batch;
+    const shape *s[2] = {&ly->out, &ly->padded};
+    for (int i = 0; i < 2; i++)
+        if (s[i]->rank && count_limited(s[i], batch) < 0) {
+            shape_str(sh, sizeof sh, s[i]);
+            layer_error(c, ly, ly->loc, "%s %s at batch %lld has 2^31 or more elements",
+                        i ? "padded input" : "output", sh, (long long)batch);
+            return false;
+        }
+    if (ly->wcount < 0 || ly->wcount >= TENSOR_LIMIT) {
+        layer_error(c, ly, ly->loc, "2^31 or more weights");
+        return false;
+    }
+    return true;
+}
+
+static bool check_loss(checker *c)
+{
+    ir_net *net = c->net;
+    const ir_layer *last = &net->layers[net->nlayers - 1];
+    if (net->loss == LOSS_SOFTMAX_CE && last->out.rank != 1) {
+        char sh[96];
+        shape_str(sh, sizeof sh, &last->out);
+        error_at(c->src, net->loss_loc, "softmax_cross_entropy needs a vector of class scores, "
+                 "but the last layer '%s' outputs %s; add 'flatten;' and a dense layer",
+                 last->name, sh);
+        return false;
+    }
+    return true;
+}
+
+/* Input sizes are positive and each below 2^31 (the lexer bounds them to
+ * int64; the product is checked with the batch in check_limits). */
+static bool check_input(checker *c)
+{
+    shape s = c->net->input;
+    if (count_limited(&s, c->net->batch) < 0) {
+        error_at(c->src, c->net->input_loc, "input at batch %lld has 2^31 or more elements",
+                 (long long)c->net->batch);
+        return false;
+    }
+    return true;
+}
+
+bool check(ir_net *net)
+{
+    checker c = {net, net->src};
+    if (!check_input(&c))
+        return false;
+    shape cur = net->input;
+    for (int i = 0; i < net->nlayers; i++) {
+        ir_layer *ly = &net->layers[i];
+        ly->in = cur;
+        if (!check_layer(&c, ly) || !check_limits(&c, ly))
+            return false;
+        cur = ly->out;
+    }
+    return check_loss(&c);
+}
+
+void plan(ir_net *net)
+{
+    int64_t off = 0;
+    for (int i = 0; i < net->nlayers; i++) {
+        ir_layer *ly = &net->layers[i];
+        ly->woff = off;
+        off += ly->wcount;
+        ly->boff = off;
+        off += ly->bcount;
+    }
+    net->param_count = off;
+}

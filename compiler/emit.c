@@ -1,0 +1,630 @@
+/* emit.c - emit(): the generated NAME.c and NAME.h.  The source holds, in
+ * order: one forward and one backward function per layer (from the layer
+ * table), the loss, the optimizer, the context with its memory plan, the
+ * public API of NAME.h and the cnnrt_model descriptor the runtime's driver
+ * reads.  Shapes are constants everywhere; nothing is allocated but the one
+ * block made by NAME_create(). */
+#include <ctype.h>
+#include <string.h>
+#include "emit.h"
+
+extern const char *const cnnrt_model_header[];
+
+void emit(emitter *e, const char *fmt, ...)
+{
+    char line[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (line[0] == '}')
+        e->indent--;
+    if (e->indent < 0)
+        die("emit: unbalanced braces at '%s'", line);
+    for (int i = 0; i < e->indent; i++)
+        sb_puts(e->out, "    ");
+    sb_puts(e->out, line);
+    sb_puts(e->out, "\n");
+    size_t len = strlen(line);
+    if (len && line[len - 1] == '{')
+        e->indent++;
+}
+
+/* Between top-level definitions: the indentation must be back at zero. */
+void emit_blank(emitter *e)
+{
+    if (e->indent != 0)
+        die("emit: indentation %d after a function", e->indent);
+    sb_puts(e->out, "\n");
+}
+
+typedef void (*emit_fn)(emitter *, const ir_layer *);
+static const emit_fn forward_emitters[LK_COUNT] = {
+#define LAYER(id, name, allowed, required, minr, maxr) [LK_##id] = name##_emit_forward,
+#include "layers.def"
+#undef LAYER
+};
+static const emit_fn backward_emitters[LK_COUNT] = {
+#define LAYER(id, name, allowed, required, minr, maxr) [LK_##id] = name##_emit_backward,
+#include "layers.def"
+#undef LAYER
+};
+
+/* The buffer holding each layer's output: its own, or for a view its
+ * input's (which for the first layers is the caller's x). */
+static const char *out_buffer(const ir_net *net, int i)
+{
+    while (i >= 0 && layer_is_view(&net->layers[i]))
+        i--;
+    return i < 0 ? "x" : arena_printf(emit_arena, "c->y_%s", net->layers[i].name);
+}
+
+static const char *in_buffer(const ir_net *net, int i) { return out_buffer(net, i - 1); }
+
+static int64_t out_size(const ir_net *net)
+{
+    return shape_count(&net->layers[net->nlayers - 1].out);
+}
+
+static int64_t in_size(const ir_net *net) { return shape_count(&net->input); }
+
+/* The largest per-sample tensor any gradient buffer must hold. */
+static int64_t max_grad_size(const ir_net *net, int64_t *pad_max)
+{
+    int64_t m = in_size(net);
+    *pad_max = 1;
+    for (int i = 0; i < net->nlayers; i++) {
+        const ir_layer *ly = &net->layers[i];
+        if (shape_count(&ly->out) > m)
+            m = shape_count(&ly->out);
+        if (layer_has_pad(ly) && padded_count(ly) > *pad_max)
+            *pad_max = padded_count(ly);
+    }
+    return m;
+}
+
+static void emit_ctx_struct(emitter *e)
+{
+    const ir_net *net = e->net;
+    emit(e, "/* One context: everything a step touches, carved from one block. */");
+    emit(e, "struct %s_ctx {", e->prefix);
+    emit(e, "int max_batch, threads;");
+    emit(e, "float *params, *grads, *momentum; /* [%lld] each */", (long long)net->param_count);
+    for (int i = 0; i < net->nlayers; i++) {
+        const ir_layer *ly = &net->layers[i];
+        char sh[96];
+        shape_str(sh, sizeof sh, &ly->out);
+        if (!layer_is_view(ly))
+            emit(e, "float *y_%s; /* [n, %s] */", ly->name, sh + 1);
+        if (layer_has_pad(ly)) {
+            shape_str(sh, sizeof sh, &ly->padded);
+            emit(e, "float *pad_%s; /* [n, %s] */", ly->name, sh + 1);
+        }
+        if (layer_has_argmax(ly))
+            emit(e, "int32_t *arg_%s; /* where each max came from */", ly->name);
+    }
+    emit(e, "float *g0, *g1, *gpad; /* gradients flowing back */");
+    emit(e, "};");
+    emit_blank(e);
+}
+
+static void emit_take(emitter *e, const char *field, const char *type, const char *count)
+{
+    emit(e, "c->%s = base ? (%s *)(void *)(base + off) : NULL;", field, type);
+    emit(e, "off += round16(%s);", count);
+}
+
+/* The memory plan: every buffer at a 64-byte boundary inside one block. */
+static void emit_carve(emitter *e)
+{
+    const ir_net *net = e->net;
+    int64_t pad_max, gmax = max_grad_size(net, &pad_max);
+    char p[32];
+    snprintf(p, sizeof p, "%lld", (long long)net->param_count);
+    emit(e, "static size_t round16(size_t n) { return (n + 15) / 16 * 16; }");
+    emit_blank(e);
+    emit(e, "static size_t carve(%s_ctx *c, float *base, size_t nb)", e->prefix);
+    emit(e, "{");
+    emit(e, "size_t off = 0;");
+    emit_take(e, "params", "float", p);
+    emit_take(e, "grads", "float", p);
+    emit_take(e, "momentum", "float", p);
+    for (int i = 0; i < net->nlayers; i++) {
+        const ir_layer *ly = &net->layers[i];
+        const char *name = ly->name;
+        if (!layer_is_view(ly))
+            emit_take(e, arena_printf(emit_arena, "y_%s", name), "float",
+                      arena_printf(emit_arena, "nb * %lld", (long long)shape_count(&ly->out)));
+        if (layer_has_pad(ly))
+            emit_take(e, arena_printf(emit_arena, "pad_%s", name), "float",
+                      arena_printf(emit_arena, "nb * %lld", (long long)padded_count(ly)));
+        if (layer_has_argmax(ly))
+            emit_take(e, arena_printf(emit_arena, "arg_%s", name), "int32_t",
+                      arena_printf(emit_arena, "nb * %lld", (long long)shape_count(&ly->out)));
+    }
+    const char *g = arena_printf(emit_arena, "nb * %lld", (long long)gmax);
+    emit_take(e, "g0", "float", g);
+    emit_take(e, "g1", "float", g);
+    emit_take(e, "gpad", "float", arena_printf(emit_arena, "nb * %lld", (long long)pad_max));
+    emit(e, "return off;");
+    emit(e, "}");
+    emit_blank(e);
+}
+
+static void emit_layers(emitter *e)
+{
+    for (int i = 0; i < e->net->nlayers; i++) {
+        const ir_layer *ly = &e->net->layers[i];
+        char in[96], out[96];
+        if (layer_is_view(ly))
+            continue;
+        shape_str(in, sizeof in, &ly->in);
+        shape_str(out, sizeof out, &ly->out);
+        emit(e, "/* ---- %s: %s, [n, %s -> [n, %s ---- */", ly->name, layer_table[ly->kind].name,
+             in + 1, out + 1);
+        forward_emitters[ly->kind](e, ly);
+        backward_emitters[ly->kind](e, ly);
+    }
+}
+
+/* Forward through every layer, as straight-line calls. */
+static void emit_forward_all(emitter *e)
+{
+    const ir_net *net = e->net;
+    emit(e, "static void forward_all(%s_ctx *c, const float *restrict x, int n)", e->prefix);
+    emit(e, "{");
+    for (int i = 0; i < net->nlayers; i++) {
+        const ir_layer *ly = &net->layers[i];
+        if (layer_is_view(ly))
+            emit(e, "/* %s: a view, nothing to do */", ly->name);
+        else
+            emit(e, "%s_forward(c, n, %s, %s);", ly->name, in_buffer(net, i), out_buffer(net, i));
+    }
+    emit(e, "(void)c;");
+    emit(e, "(void)x;");
+    emit(e, "(void)n;");
+    emit(e, "}");
+    emit_blank(e);
+}
+
+/* Backward from the loss gradient in c->g0, alternating g0 and g1; the
+ * first layer computes no gradient for the data. */
+static void emit_backward_all(emitter *e)
+{
+    const ir_net *net = e->net;
+    int first = 0;
+    while (first < net->nlayers && layer_is_view(&net->layers[first]))
+        first++;
+    emit(e, "static void backward_all(%s_ctx *c, const float *restrict x, int n)", e->prefix);
+    emit(e, "{");
+    int cur = 0;
+    for (int i = net->nlayers - 1; i >= 0; i--) {
+        const ir_layer *ly = &net->layers[i];
+        if (layer_is_view(ly))
+            continue;
+        const char *dx = i == first ? "NULL" : cur ? "c->g0" : "c->g1";
+        emit(e, "%s_backward(c, n, %s, %s, c->g%d, %s);", ly->name, in_buffer(net, i),
+             out_buffer(net, i), cur, dx);
+        cur = !cur;
+    }
+    emit(e, "(void)c;");
+    emit(e, "(void)x;");
+    emit(e, "(void)n;");
+    emit(e, "}");
+    emit_blank(e);
+}
+
+/* softmax cross-entropy, mean over the batch (torch.nn.CrossEntropyLoss):
+ * dout = (softmax(out) - onehot(label)) / n. */
+static void emit_loss_sce(emitter *e, long long k)
+{
+    emit(e, "static float loss(int n, const float *restrict out, const int32_t *restrict labels,");
+    emit(e, "                  const float *restrict targets, float *restrict dout)");
+    emit(e, "{");
+    emit(e, "(void)targets;");
+    emit(e, "double total = 0.0;");
+    emit(e, "for (int i = 0; i < n; i++) {");
+    emit(e, "const float *o = out + (size_t)i * %lld;", k);
+    emit(e, "float *d = dout + (size_t)i * %lld;", k);
+    emit(e, "const int32_t label = labels[i];");
+    emit(e, "if (label < 0 || label >= %lld)", k);
+    emit(e, "    return NAN;");
+    emit(e, "float m = o[0];");
+    emit(e, "for (int j = 1; j < %lld; j++)", k);
+    emit(e, "    m = o[j] > m ? o[j] : m;");
+    emit(e, "float s = 0.0f;");
+    emit(e, "for (int j = 0; j < %lld; j++) {", k);
+    emit(e, "d[j] = expf(o[j] - m);");
+    emit(e, "s += d[j];");
+    emit(e, "}");
+    emit(e, "total += (double)(logf(s) + m - o[label]);");
+    emit(e, "for (int j = 0; j < %lld; j++)", k);
+    emit(e, "    d[j] = (d[j] / s - (j == label ? 1.0f : 0.0f)) / (float)n;");
+    emit(e, "}");
+    emit(e, "return (float)(total / n);");
+    emit(e, "}");
+    emit_blank(e);
+}
+
+/* mean squared error over every element (torch.nn.MSELoss). */
+static void emit_loss_mse(emitter *e, long long k)
+{
+    emit(e, "static float loss(int n, const float *restrict out, const int32_t *restrict labels,");
+    emit(e, "                  const float *restrict targets, float *restrict dout)");
+    emit(e, "{");
+    emit(e, "(void)labels;");
+    emit(e, "const size_t count = (size_t)n * %lld;", k);
+    emit(e, "double total = 0.0;");
+    emit(e, "for (size_t p = 0; p < count; p++) {");
+    emit(e, "const float diff = out[p] - targets[p];");
+    emit(e, "total += (double)diff * diff;");
+    emit(e, "dout[p] = 2.0f * diff / (float)count;");
+    emit(e, "}");
+    emit(e, "return (float)(total / (double)count);");
+    emit(e, "}");
+    emit_blank(e);
+}
+
+/* torch.optim.SGD: d = g + wd*p; buf = mu*buf + d; p -= lr*buf. */
+static void emit_sgd(emitter *e)
+{
+    emit(e, "static void sgd(%s_ctx *c, const cnnrt_hparams *hp)", e->prefix);
+    emit(e, "{");
+    emit(e, "const float lr = hp->lr, mu = hp->momentum, wd = hp->weight_decay;");
+    emit(e, "float *restrict p = c->params, *restrict g = c->grads, *restrict m = c->momentum;");
+    emit(e, "for (size_t k = 0; k < %lld; k++) {", (long long)e->net->param_count);
+    emit(e, "float d = g[k];");
+    emit(e, "if (wd != 0.0f)");
+    emit(e, "    d += wd * p[k];");
+    emit(e, "if (mu != 0.0f) {");
+    emit(e, "m[k] = mu * m[k] + d;");
+    emit(e, "d = m[k];");
+    emit(e, "}");
+    emit(e, "p[k] -= lr * d;");
+    emit(e, "}");
+    emit(e, "}");
+    emit_blank(e);
+}
+
+/* Re-impose masks (connect) and ties (symmetric) on stored weights. */
+static void emit_constrain(emitter *e)
+{
+    emit(e, "void %s_constrain(%s_ctx *c)", e->prefix, e->prefix);
+    emit(e, "{");
+    emit(e, "(void)c;");
+    for (int i = 0; i < e->net->nlayers; i++) {
+        const ir_layer *ly = &e->net->layers[i];
+        int64_t kvol = ly->kind == LK_CONV ? ly->wcount / (ly->filters * ly->in.d[0]) : 0;
+        if (ly->kind == LK_CONV && ly->nconnect) {
+            emit(e, "for (int q = 0; q < %lld; q++)", (long long)(ly->filters * ly->in.d[0]));
+            emit(e, "    if (!%s_mask[q])", ly->name);
+            emit(e, "        memset(c->params + %lld + (size_t)q * %lld, 0, sizeof(float) * %lld);",
+                 (long long)ly->woff, (long long)kvol, (long long)kvol);
+        }
+        if (ly->kind == LK_CONV && ly->symmetric)
+            emit(e, "%s_tie(c->params + %lld, 0.5f);", ly->name, (long long)ly->woff);
+    }
+    emit(e, "}");
+    emit_blank(e);
+}
+
+static void emit_lifecycle(emitter *e)
+{
+    const char *p = e->prefix;
+    emit(e, "size_t %s_workspace_bytes(int max_batch)", p);
+    emit(e, "{");
+    emit(e, "%s_ctx probe;", p);
+    emit(e, "const size_t head = (sizeof(%s_ctx) + 63) / 64 * 64;", p);
+    emit(e, "return head + carve(&probe, NULL, (size_t)(max_batch > 0 ? max_batch : 1)) * sizeof(float);");
+    emit(e, "}");
+    emit_blank(e);
+    emit(e, "%s_ctx *%s_create(int max_batch)", p, p);
+    emit(e, "{");
+    emit(e, "if (max_batch < 1)");
+    emit(e, "    return NULL;");
+    emit(e, "const size_t head = (sizeof(%s_ctx) + 63) / 64 * 64;", p);
+    emit(e, "const size_t bytes = %s_workspace_bytes(max_batch);", p);
+    emit(e, "char *mem = aligned_alloc(64, bytes);");
+    emit(e, "if (!mem)");
+    emit(e, "    return NULL;");
+    emit(e, "memset(mem, 0, bytes);");
+    emit(e, "%s_ctx *c = (%s_ctx *)(void *)mem;", p, p);
+    emit(e, "carve(c, (float *)(void *)(mem + head), (size_t)max_batch);");
+    emit(e, "c->max_batch = max_batch;");
+    emit(e, "c->threads = 1;");
+    emit(e, "return c;");
+    emit(e, "}");
+    emit_blank(e);
+    emit(e, "void %s_destroy(%s_ctx *c) { free(c); }", p, p);
+    emit(e, "float *%s_params(%s_ctx *c) { return c->params; }", p, p);
+    emit(e, "float *%s_grads(%s_ctx *c) { return c->grads; }", p, p);
+    emit(e, "float *%s_momentum(%s_ctx *c) { return c->momentum; }", p, p);
+    emit(e, "void %s_set_threads(%s_ctx *c, int threads) { c->threads = threads > 0 ? threads : 1; }",
+         p, p);
+    emit_blank(e);
+}
+
+static void emit_compute_api(emitter *e)
+{
+    const char *p = e->prefix;
+    long long out = (long long)out_size(e->net), in = (long long)in_size(e->net);
+    const char *y = out_buffer(e->net, e->net->nlayers - 1);
+    emit(e, "/* Inference on n samples, in chunks of at most max_batch. */");
+    emit(e, "void %s_forward(%s_ctx *c, const float *x, int n, float *out)", p, p);
+    emit(e, "{");
+    emit(e, "for (int i = 0; i < n; i += c->max_batch) {");
+    emit(e, "const int m = n - i < c->max_batch ? n - i : c->max_batch;");
+    emit(e, "forward_all(c, x + (size_t)i * %lld, m);", in);
+    emit(e, "memcpy(out + (size_t)i * %lld, %s, sizeof(float) * (size_t)m * %lld);", out,
+         strcmp(y, "x") ? y : arena_printf(emit_arena, "x + (size_t)i * %lld", in), out);
+    emit(e, "}");
+    emit(e, "}");
+    emit_blank(e);
+    emit(e, "/* Forward and backward on one batch (n <= max_batch): c->grads holds the");
+    emit(e, " * gradient of the mean loss, which is returned (NaN on a bad label). */");
+    emit(e, "float %s_gradients(%s_ctx *c, const float *x, const int32_t *labels,", p, p);
+    emit(e, "                  const float *targets, int n, float *out)");
+    emit(e, "{");
+    emit(e, "if (n < 1 || n > c->max_batch)");
+    emit(e, "    return NAN;");
+    emit(e, "forward_all(c, x, n);");
+    emit(e, "if (out)");
+    emit(e, "    memcpy(out, %s, sizeof(float) * (size_t)n * %lld);", y, out);
+    emit(e, "const float l = loss(n, %s, labels, targets, c->g0);", y);
+    emit(e, "memset(c->grads, 0, sizeof(float) * %lld);", (long long)e->net->param_count);
+    emit(e, "backward_all(c, x, n);");
+    emit(e, "return l;");
+    emit(e, "}");
+    emit_blank(e);
+    emit(e, "float %s_train_step(%s_ctx *c, const float *x, const int32_t *labels,", p, p);
+    emit(e, "                   const float *targets, int n, const cnnrt_hparams *hp)");
+    emit(e, "{");
+    emit(e, "const float l = %s_gradients(c, x, labels, targets, n, NULL);", p);
+    emit(e, "if (l == l)");
+    emit(e, "    sgd(c, hp);");
+    emit(e, "return l;");
+    emit(e, "}");
+    emit_blank(e);
+}
+
+/* Shapes of a layer's parameters, as PyTorch lays them out. */
+static int weight_shape(const ir_layer *ly, int64_t *d)
+{
+    int r = 0;
+    d[r++] = ly->kind == LK_DENSE ? ly->units : ly->filters;
+    if (ly->kind == LK_LOCAL)
+        for (int a = 0; a < ly->nsp; a++)
+            d[r++] = ly->out.d[a + 1];
+    d[r++] = ly->in.d[0];
+    for (int a = 0; ly->kind != LK_DENSE && a < ly->nsp; a++)
+        d[r++] = ly->kernel[a];
+    return r;
+}
+
+static int bias_shape(const ir_layer *ly, int64_t *d)
+{
+    d[0] = ly->kind == LK_DENSE ? ly->units : ly->filters;
+    if (ly->kind != LK_LOCAL)
+        return 1;
+    for (int a = 0; a < ly->nsp; a++)
+        d[a + 1] = ly->out.d[a + 1];
+    return 1 + ly->nsp;
+}
+
+/* PyTorch's fan_in: input maps times the kernel volume (dense: inputs). */
+static int64_t fan_in(const ir_layer *ly)
+{
+    int64_t f = ly->in.d[0];
+    for (int a = 0; ly->kind != LK_DENSE && a < ly->nsp; a++)
+        f *= ly->kernel[a];
+    return f;
+}
+
+static char *dims_str(int r, const int64_t *d)
+{
+    strbuf b = {0};
+    for (int i = 0; i < r; i++)
+        sb_printf(&b, "%s%lld", i ? ", " : "", (long long)d[i]);
+    char *s = arena_strdup(emit_arena, b.len ? b.data : "0");
+    sb_free(&b);
+    return s;
+}
+
+static void emit_param_row(emitter *e, const ir_layer *ly, bool bias)
+{
+    int64_t d[2 * MAX_DIMS + 1];
+    int r = bias ? bias_shape(ly, d) : weight_shape(ly, d);
+    emit(e, "{\"%s.%s\", %d, {%s}, %lld, %lld, %lld},", ly->name, bias ? "bias" : "weight", r,
+         dims_str(r, d), (long long)(bias ? ly->boff : ly->woff),
+         (long long)(bias ? ly->bcount : ly->wcount), (long long)fan_in(ly));
+}
+
+static int count_params(const ir_net *net)
+{
+    int n = 0;
+    for (int i = 0; i < net->nlayers; i++)
+        n += (net->layers[i].wcount > 0) + (net->layers[i].bcount > 0);
+    return n;
+}
+
+static void emit_tables(emitter *e)
+{
+    const ir_net *net = e->net;
+    emit(e, "static const cnnrt_param_info param_info[%d] = {", count_params(net) + 1);
+    for (int i = 0; i < net->nlayers; i++) {
+        if (net->layers[i].wcount)
+            emit_param_row(e, &net->layers[i], false);
+        if (net->layers[i].bcount)
+            emit_param_row(e, &net->layers[i], true);
+    }
+    emit(e, "{NULL, 0, {0}, 0, 0, 0},");
+    emit(e, "};");
+    emit_blank(e);
+    emit(e, "static const cnnrt_layer_info layer_info[%d] = {", net->nlayers);
+    for (int i = 0; i < net->nlayers; i++) {
+        const ir_layer *ly = &net->layers[i];
+        emit(e, "{\"%s\", \"%s\", %d, {%s}, %lld},", ly->name, layer_table[ly->kind].name,
+             ly->out.rank, dims_str(ly->out.rank, ly->out.d), (long long)(ly->wcount + ly->bcount));
+    }
+    emit(e, "};");
+    emit_blank(e);
+}
+
+static void emit_param_lookup(emitter *e)
+{
+    const char *p = e->prefix;
+    emit(e, "float *%s_param(%s_ctx *c, const char *name, size_t *count)", p, p);
+    emit(e, "{");
+    emit(e, "for (int i = 0; param_info[i].name; i++) {");
+    emit(e, "if (strcmp(param_info[i].name, name) == 0) {");
+    emit(e, "if (count)");
+    emit(e, "    *count = param_info[i].count;");
+    emit(e, "return c->params + param_info[i].offset;");
+    emit(e, "}");
+    emit(e, "}");
+    emit(e, "return NULL;");
+    emit(e, "}");
+    emit_blank(e);
+}
+
+/* A float constant in C: 0.01f, 0.0f, 1e-05f. */
+static char *float_lit(double v)
+{
+    char *s = arena_printf(emit_arena, "%.9g", v);
+    return arena_printf(emit_arena, "%s%s", s, strpbrk(s, ".e") ? "f" : ".0f");
+}
+
+/* Adapters from the runtime's void * contexts to the typed API. */
+static void emit_descriptor(emitter *e)
+{
+    const ir_net *net = e->net;
+    const char *p = e->prefix;
+    const ir_layer *last = &net->layers[net->nlayers - 1];
+    emit(e, "static void *m_create(int mb) { return %s_create(mb); }", p);
+    emit(e, "static void m_destroy(void *c) { %s_destroy(c); }", p);
+    emit(e, "static float *m_params(void *c) { return %s_params(c); }", p);
+    emit(e, "static float *m_grads(void *c) { return %s_grads(c); }", p);
+    emit(e, "static float *m_momentum(void *c) { return %s_momentum(c); }", p);
+    emit(e, "static void m_constrain(void *c) { %s_constrain(c); }", p);
+    emit(e, "static void m_forward(void *c, const float *x, int n, float *out) { %s_forward(c, x, n, out); }", p);
+    emit(e, "static float m_gradients(void *c, const float *x, const int32_t *l, const float *t, int n, float *out)");
+    emit(e, "{ return %s_gradients(c, x, l, t, n, out); }", p);
+    emit(e, "static float m_train_step(void *c, const float *x, const int32_t *l, const float *t, int n,");
+    emit(e, "                          const cnnrt_hparams *hp) { return %s_train_step(c, x, l, t, n, hp); }", p);
+    emit(e, "static void m_set_threads(void *c, int t) { %s_set_threads(c, t); }", p);
+    emit(e, "static const float *m_output(void *ctx) { %s_ctx *c = ctx; (void)c; return %s; }", p,
+         strcmp(out_buffer(net, net->nlayers - 1), "x") ? out_buffer(net, net->nlayers - 1) : "NULL");
+    emit_blank(e);
+    emit(e, "const cnnrt_model %s_model = {", p);
+    emit(e, ".name = \"%s\",", net->name);
+    emit(e, ".in_rank = %d, .in_shape = {%s}, .in_size = %lld,", net->input.rank,
+         dims_str(net->input.rank, net->input.d), (long long)in_size(net));
+    emit(e, ".out_rank = %d, .out_shape = {%s}, .out_size = %lld,", last->out.rank,
+         dims_str(last->out.rank, last->out.d), (long long)out_size(net));
+    emit(e, ".loss = %s,", net->loss == LOSS_MSE ? "CNNRT_LOSS_MSE" : "CNNRT_LOSS_SOFTMAX_CE");
+    emit(e, ".nparams = %d, .params = param_info, .param_count = %lld,", count_params(net),
+         (long long)net->param_count);
+    emit(e, ".nlayers = %d, .layers = layer_info,", net->nlayers);
+    emit(e, ".defaults = {%s, %s, %s, %lld, %lld, %lluu},", float_lit(net->lr),
+         float_lit(net->momentum), float_lit(net->weight_decay), (long long)net->batch, (long long)net->epochs,
+         (unsigned long long)net->seed);
+    emit(e, ".workspace_bytes = %s_workspace_bytes, .create = m_create, .destroy = m_destroy,", p);
+    emit(e, ".param_block = m_params, .grad_block = m_grads, .momentum_block = m_momentum,");
+    emit(e, ".constrain = m_constrain, .forward = m_forward, .gradients = m_gradients,");
+    emit(e, ".train_step = m_train_step, .set_threads = m_set_threads, .output_block = m_output,");
+    emit(e, "};");
+    emit_blank(e);
+    emit(e, "#ifdef CNNC_MAIN");
+    emit(e, "int main(int argc, char **argv) { return cnnrt_main(argc, argv, &%s_model); }", p);
+    emit(e, "#endif");
+}
+
+static void emit_header(emitter *e, const char *guard)
+{
+    const ir_net *net = e->net;
+    const char *p = e->prefix;
+    emit(e, "#ifndef %s_H", guard);
+    emit(e, "#define %s_H", guard);
+    emit_blank(e);
+    for (int i = 0; cnnrt_model_header[i]; i++)
+        sb_puts(e->out, cnnrt_model_header[i]);
+    emit_blank(e);
+    emit(e, "/* Per-sample shapes (channels first) and sizes; every one a constant. */");
+    emit(e, "#define %s_IN_SHAPE {%s}", guard, dims_str(net->input.rank, net->input.d));
+    emit(e, "#define %s_IN_SIZE %lld", guard, (long long)in_size(net));
+    emit(e, "#define %s_OUT_SIZE %lld", guard, (long long)out_size(net));
+    emit(e, "#define %s_PARAM_COUNT %lld", guard, (long long)net->param_count);
+    emit(e, "#define %s_BATCH %lld /* train (batch = ...) of the spec */", guard, (long long)net->batch);
+    emit_blank(e);
+    emit(e, "typedef struct %s_ctx %s_ctx;", p, p);
+    emit(e, "size_t %s_workspace_bytes(int max_batch);", p);
+    emit(e, "%s_ctx *%s_create(int max_batch); /* one allocation; NULL if out of memory */", p, p);
+    emit(e, "void %s_destroy(%s_ctx *c);", p, p);
+    emit(e, "float *%s_params(%s_ctx *c);   /* %s_PARAM_COUNT floats */", p, p, guard);
+    emit(e, "float *%s_grads(%s_ctx *c);", p, p);
+    emit(e, "float *%s_momentum(%s_ctx *c);", p, p);
+    emit(e, "float *%s_param(%s_ctx *c, const char *name, size_t *count); /* \"c1.weight\" */", p, p);
+    emit(e, "void %s_constrain(%s_ctx *c);  /* re-tie / re-mask after writing weights */", p, p);
+    emit(e, "void %s_set_threads(%s_ctx *c, int threads);", p, p);
+    emit(e, "void %s_forward(%s_ctx *c, const float *x, int n, float *out);", p, p);
+    emit(e, "float %s_gradients(%s_ctx *c, const float *x, const int32_t *labels,", p, p);
+    emit(e, "                  const float *targets, int n, float *out);");
+    emit(e, "float %s_train_step(%s_ctx *c, const float *x, const int32_t *labels,", p, p);
+    emit(e, "                   const float *targets, int n, const cnnrt_hparams *hp);");
+    emit(e, "extern const cnnrt_model %s_model;", p);
+    emit_blank(e);
+    emit(e, "#endif");
+}
+
+static void emit_source(emitter *e, const char *header_name)
+{
+    emit(e, "#include <math.h>");
+    emit(e, "#include <stdlib.h>");
+    emit(e, "#include <string.h>");
+    emit(e, "#include \"%s\"", header_name);
+    emit_blank(e);
+    emit_ctx_struct(e);
+    emit_layers(e);
+    emit_forward_all(e);
+    emit_backward_all(e);
+    if (e->net->loss == LOSS_MSE)
+        emit_loss_mse(e, (long long)out_size(e->net));
+    else
+        emit_loss_sce(e, (long long)out_size(e->net));
+    emit_sgd(e);
+    emit_carve(e);
+    emit_lifecycle(e);
+    emit_constrain(e);
+    emit_compute_api(e);
+    emit_tables(e);
+    emit_param_lookup(e);
+    emit_descriptor(e);
+}
+
+static void emit_banner(emitter *e, const char *what, const char *target)
+{
+    const ir_net *net = e->net;
+    char in[96];
+    shape_str(in, sizeof in, &net->input);
+    emit(e, "/* %s - generated by cnnc %s from %s; do not edit.", what, CNNC_VERSION, net->src->name);
+    emit(e, " * network %s: input %s, %d layers, %lld parameters, target %s. */", net->name, in,
+         net->nlayers, (long long)net->param_count, target);
+}
+
+void emit_c(const ir_net *net, const char *c_name, const char *header_name,
+            const char *target, strbuf *c_out, strbuf *h_out)
+{
+    emit_arena = arena_new();
+    char guard[256];
+    size_t i;
+    for (i = 0; net->name[i] && i + 1 < sizeof guard; i++)
+        guard[i] = (char)toupper((unsigned char)net->name[i]);
+    guard[i] = 0;
+    emitter e = {h_out, 0, net, net->name};
+    emit_banner(&e, header_name, target);
+    emit_header(&e, guard);
+    e.out = c_out;
+    emit_banner(&e, c_name, target);
+    emit_source(&e, header_name);
+    arena_free(emit_arena);
+}

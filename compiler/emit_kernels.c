@@ -1,0 +1,184 @@
+/* emit_kernels.c - pieces every layer emitter uses: loop nests over
+ * spatial axes, activations and their derivatives, and the padding copy
+ * (one index table per axis covers zero, replicate, reflect and circular). */
+#include <string.h>
+#include "emit.h"
+
+arena *emit_arena;
+
+int emit_loops(emitter *e, const char *var, int rank, const int64_t *dims)
+{
+    for (int a = 0; a < rank; a++)
+        emit(e, "for (int %s%d = 0; %s%d < %lld; %s%d++) {", var, a, var, a,
+             (long long)dims[a], var, a);
+    return rank;
+}
+
+void emit_close(emitter *e, int loops)
+{
+    while (loops-- > 0)
+        emit(e, "}");
+}
+
+/* "o0 * 28 + o1": the flat index of loop variables VAR0.. with multipliers. */
+char *index_expr(arena *a, const char *var, int rank, const int64_t *mul)
+{
+    strbuf b = {0};
+    for (int i = 0; i < rank; i++) {
+        if (mul[i] == 0)
+            continue;
+        if (b.len)
+            sb_puts(&b, " + ");
+        if (mul[i] == 1)
+            sb_printf(&b, "%s%d", var, i);
+        else
+            sb_printf(&b, "%s%d * %lld", var, i, (long long)mul[i]);
+    }
+    if (!b.len)
+        sb_puts(&b, "0");
+    char *s = arena_strdup(a, b.data);
+    sb_free(&b);
+    return s;
+}
+
+void emit_act_forward(emitter *e, act_kind act, const char *buf, const char *count)
+{
+    static const char *const expr[] = {
+        [ACT_RELU] = "%s[p] = %s[p] > 0.0f ? %s[p] : 0.0f;",
+        [ACT_SIGMOID] = "%s[p] = 1.0f / (1.0f + expf(-%s[p]));%.0s",
+        [ACT_TANH] = "%s[p] = tanhf(%s[p]);%.0s",
+    };
+    if (act == ACT_NONE)
+        return;
+    emit(e, "for (size_t p = 0; p < %s; p++) /* %s */", count, act_name(act));
+    e->indent++;
+    emit(e, expr[act], buf, buf, buf);
+    e->indent--;
+}
+
+/* dy *= act'(y), written in terms of the activation's output y. */
+void emit_act_backward(emitter *e, act_kind act, const char *y, const char *dy,
+                       const char *count)
+{
+    if (act == ACT_NONE)
+        return;
+    emit(e, "for (size_t p = 0; p < %s; p++) /* d%s */", count, act_name(act));
+    e->indent++;
+    if (act == ACT_RELU)
+        emit(e, "%s[p] = %s[p] > 0.0f ? %s[p] : 0.0f;", dy, y, dy);
+    else if (act == ACT_SIGMOID)
+        emit(e, "%s[p] *= %s[p] * (1.0f - %s[p]);", dy, y, y);
+    else
+        emit(e, "%s[p] *= 1.0f - %s[p] * %s[p];", dy, y, y);
+    e->indent--;
+}
+
+bool layer_is_view(const ir_layer *ly) { return ly->kind == LK_FLATTEN; }
+
+bool layer_has_argmax(const ir_layer *ly) { return ly->kind == LK_MAXPOOL; }
+
+bool layer_has_pad(const ir_layer *ly)
+{
+    if (ly->padded.rank == 0)
+        return false;
+    for (int a = 0; a < ly->nsp; a++)
+        if (ly->pad_lo[a] || ly->pad_hi[a])
+            return true;
+    return false;
+}
+
+int64_t padded_count(const ir_layer *ly) { return shape_count(&ly->padded); }
+
+/* Where padded position p of an axis reads from, or -1 for the fill value. */
+static int64_t pad_source(pad_kind mode, int64_t p, int64_t lo, int64_t in)
+{
+    int64_t j = p - lo;
+    if (j >= 0 && j < in)
+        return j;
+    switch (mode) {
+    case PAD_REPLICATE: return j < 0 ? 0 : in - 1;
+    case PAD_REFLECT: return j < 0 ? -j : 2 * (in - 1) - j;
+    case PAD_CIRCULAR: return ((j % in) + in) % in;
+    default: return -1; /* valid, same, zero */
+    }
+}
+
+static void emit_pad_tables(emitter *e, const ir_layer *ly)
+{
+    for (int a = 0; a < ly->nsp; a++) {
+        int64_t len = ly->padded.d[a + 1];
+        strbuf b = {0};
+        for (int64_t p = 0; p < len; p++)
+            sb_printf(&b, "%s%lld", p ? ", " : "",
+                      (long long)pad_source(ly->pad, p, ly->pad_lo[a], ly->in.d[a + 1]));
+        emit(e, "static const int %s_src%d[%lld] = {%s};", ly->name, a, (long long)len, b.data);
+        sb_free(&b);
+    }
+}
+
+/* Strides of the spatial axes of a [C, spatial...] shape (per channel). */
+static void spatial_strides(const shape *s, int64_t *mul)
+{
+    int64_t m = 1;
+    for (int a = s->rank - 2; a >= 0; a--) {
+        mul[a] = m;
+        m *= s->d[a + 1];
+    }
+}
+
+/* The loop nest over padded positions shared by pad and unpad: declares
+ * sA = NAME_srcA[pA] per axis; the caller emits the body. */
+static int emit_pad_nest(emitter *e, const ir_layer *ly)
+{
+    for (int a = 0; a < ly->nsp; a++) {
+        emit(e, "for (int p%d = 0; p%d < %lld; p%d++) {", a, a, (long long)ly->padded.d[a + 1], a);
+        emit(e, "const int s%d = %s_src%d[p%d];", a, ly->name, a, a);
+    }
+    return ly->nsp;
+}
+
+static char *pad_cond(const ir_layer *ly, const char *op, const char *join)
+{
+    strbuf b = {0};
+    for (int a = 0; a < ly->nsp; a++)
+        sb_printf(&b, "%ss%d %s 0", a ? join : "", a, op);
+    char *s = arena_strdup(emit_arena, b.data);
+    sb_free(&b);
+    return s;
+}
+
+/* NAME_pad copies x [n, C, in...] into xp [n, C, padded...]; NAME_unpad
+ * folds a gradient of the padded input back onto the input (adding where
+ * replicate/reflect/circular read one input element several times). */
+void emit_pad_functions(emitter *e, const ir_layer *ly, const char *fill)
+{
+    int64_t im[MAX_SPATIAL], pm[MAX_SPATIAL];
+    spatial_strides(&ly->in, im);
+    spatial_strides(&ly->padded, pm);
+    int64_t isz = shape_count(&ly->in) / ly->in.d[0], psz = padded_count(ly) / ly->in.d[0];
+    char *src = index_expr(emit_arena, "s", ly->nsp, im);
+    char *dst = index_expr(emit_arena, "p", ly->nsp, pm);
+    emit_pad_tables(e, ly);
+    emit(e, "static void %s_pad(int n, const float *restrict x, float *restrict xp)", ly->name);
+    emit(e, "{");
+    emit(e, "for (size_t q = 0; q < (size_t)n * %lld; q++) {", (long long)ly->in.d[0]);
+    emit(e, "const float *xq = x + q * %lld;", (long long)isz);
+    emit(e, "float *pq = xp + q * %lld;", (long long)psz);
+    int loops = emit_pad_nest(e, ly);
+    emit(e, "pq[%s] = (%s) ? %s : xq[%s];", dst, pad_cond(ly, "<", " || "), fill, src);
+    emit_close(e, loops + 1);
+    emit(e, "}");
+    emit_blank(e);
+    emit(e, "static void %s_unpad(int n, const float *restrict dxp, float *restrict dx)", ly->name);
+    emit(e, "{");
+    emit(e, "memset(dx, 0, sizeof(float) * (size_t)n * %lld);", (long long)shape_count(&ly->in));
+    emit(e, "for (size_t q = 0; q < (size_t)n * %lld; q++) {", (long long)ly->in.d[0]);
+    emit(e, "float *dq = dx + q * %lld;", (long long)isz);
+    emit(e, "const float *gq = dxp + q * %lld;", (long long)psz);
+    loops = emit_pad_nest(e, ly);
+    emit(e, "if (%s)", pad_cond(ly, ">=", " && "));
+    emit(e, "    dq[%s] += gq[%s];", src, dst);
+    emit_close(e, loops + 1);
+    emit(e, "}");
+    emit_blank(e);
+}
