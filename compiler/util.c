@@ -143,6 +143,10 @@ void sb_puts(strbuf *b, const char *s)
 
 void sb_vprintf(strbuf *b, const char *fmt, va_list ap)
 {
+    /* Also keeps gcc -fsanitize=undefined from seeing a NULL-format path
+     * (its nonnull check) and warning under -Wformat-truncation. */
+    if (!fmt)
+        die("sb_vprintf: no format");
     va_list ap2;
     va_copy(ap2, ap);
     int n = vsnprintf(NULL, 0, fmt, ap2);
