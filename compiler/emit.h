@@ -43,6 +43,7 @@ int64_t padded_count(const ir_layer *ly);
 void emit_act_forward(emitter *e, act_kind act, const char *buf, const char *count);
 void emit_act_backward(emitter *e, act_kind act, const char *y, const char *dy,
                        const char *count);
+void emit_dot(emitter *e, const char *dst, const char *a, const char *b, int64_t n);
 void emit_pad_functions(emitter *e, const ir_layer *ly, const char *fill);
 /* Loop nest over the spatial axes of `dims` with variables PREFIX0.. and
  * the flat index expression (with per-axis multipliers mul) in *index. */

@@ -15,9 +15,7 @@ void dense_emit_forward(emitter *e, const ir_layer *ly)
     emit(e, "const float *xi = x + (size_t)i * %lld;", in);
     emit(e, "for (int u = 0; u < %lld; u++) {", units);
     emit(e, "const float *wu = w + (size_t)u * %lld;", in);
-    emit(e, "float s = 0.0f;");
-    emit(e, "for (int k = 0; k < %lld; k++)", in);
-    emit(e, "    s += wu[k] * xi[k];");
+    emit_dot(e, "s", "wu", "xi", ly->in.d[0]);
     emit(e, "y[(size_t)i * %lld + u] = %s;", units, ly->bias ? "s + b[u]" : "s");
     emit(e, "}");
     emit(e, "}");

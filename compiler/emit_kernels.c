@@ -182,3 +182,25 @@ void emit_pad_functions(emitter *e, const ir_layer *ly, const char *fill)
     emit(e, "}");
     emit_blank(e);
 }
+
+/* float DST = sum_k A[k] * B[k] over n contiguous elements, with 8
+ * independent accumulators: the form a vectoriser (or a SIMD template)
+ * turns into one FMA per lane instead of a serial chain. */
+void emit_dot(emitter *e, const char *dst, const char *a, const char *b, int64_t n)
+{
+    long long n8 = (long long)(n / 8 * 8);
+    emit(e, "float %s_acc[8] = {0};", dst);
+    if (n8) {
+        emit(e, "for (int k = 0; k < %lld; k += 8)", n8);
+        emit(e, "    for (int j = 0; j < 8; j++)");
+        emit(e, "        %s_acc[j] += %s[k + j] * %s[k + j];", dst, a, b);
+    }
+    if (n8 < n) {
+        emit(e, "for (int k = %lld; k < %lld; k++)", n8, (long long)n);
+        emit(e, "    %s_acc[k - %lld] += %s[k] * %s[k];", dst, n8, a, b);
+    }
+    emit(e, "const float %s = ((%s_acc[0] + %s_acc[4]) + (%s_acc[1] + %s_acc[5])) +", dst, dst,
+         dst, dst, dst);
+    emit(e, "                ((%s_acc[2] + %s_acc[6]) + (%s_acc[3] + %s_acc[7]));", dst, dst, dst,
+         dst);
+}
