@@ -197,9 +197,9 @@ source *source_read(arena *a, const char *path)
 {
     int is_stdin = strcmp(path, "-") == 0;
     const char *name = is_stdin ? "<stdin>" : path;
+    errno = 0;
     FILE *f = is_stdin ? stdin : fopen(path, "rb");
     strbuf b = {0};
-    errno = 0;
     if (!f || !read_all(f, &b)) {
         int err = errno ? errno : EIO;
         fprintf(stderr, "cnnc: cannot read %s: %s\n", name, strerror(err));
