@@ -142,6 +142,7 @@ stmt
     | error ";"                         { yyerrok; $$ = NULL; }
     ;
 
+/* opt_ident: [IDENT] -- a layer's name */
 opt_ident
     : %empty                            { $$ = NULL; }
     | IDENT                             { $$ = $1; }
@@ -154,6 +155,7 @@ opt_attrs
     | "(" attr_list ")"                 { $$ = ast_attrs_make(ps->a, S(@$), $2); }
     ;
 
+/* attr_list: attr ("," attr)* */
 attr_list
     : attr                              { $$ = vec_add(ps, (ast_vec){0}, $1); }
     | attr_list "," attr                { $$ = vec_add(ps, $1, $3); }
@@ -176,11 +178,13 @@ value
     | "[" values "]"                    { $$ = ast_list(ps->a, S(@$), $2); }
     ;
 
+/* number: INT | FLOAT */
 number
     : INT                               { $$ = ast_int(ps->a, S(@1), $1); }
     | FLOAT                             { $$ = ast_float(ps->a, S(@1), $1); }
     ;
 
+/* values: value ("," value)* */
 values
     : value                             { $$ = vec_add(ps, (ast_vec){0}, $1); }
     | values "," value                  { $$ = vec_add(ps, $1, $3); }
@@ -251,8 +255,13 @@ static bool fold(bool *want, const yysymbol_kind_t *group, int ng,
     return true;
 }
 
-/* "value", "statement or '}'", "',' or ')'", "identifier, '(' or ';'" */
-static void describe_expected(strbuf *b, const yysymbol_kind_t *exp, int n)
+/* One alternative in "expected A, B or C": a word standing for a group of
+ * tokens, or a single token. */
+typedef struct alternative { const char *word; yysymbol_kind_t tok; } alternative;
+
+/* The expected tokens as alternatives, groups folded first, the rest in
+ * the order the %token lines give. */
+static int alternatives(const yysymbol_kind_t *exp, int n, alternative *out)
 {
     static const yysymbol_kind_t value[] = { YYSYMBOL_INT, YYSYMBOL_FLOAT, YYSYMBOL_LBRACKET };
     static const yysymbol_kind_t value_also[] = { YYSYMBOL_MINUS, YYSYMBOL_TRUE,
@@ -261,38 +270,56 @@ static void describe_expected(strbuf *b, const yysymbol_kind_t *exp, int n)
     static const yysymbol_kind_t stmt[] = { YYSYMBOL_INPUT, YYSYMBOL_LOSS, YYSYMBOL_TRAIN };
     static const yysymbol_kind_t stmt_also[] = { YYSYMBOL_IDENT };
     bool want[YYNTOKENS] = { false };
-    const char *words[YYNTOKENS + 3];
-    int nw = 0;
+    int na = 0;
     for (int i = 0; i < n; i++)
         want[exp[i]] = true;
     if (fold(want, stmt, 3, stmt_also, 1))
-        words[nw++] = "statement";
+        out[na++] = (alternative){ "statement", YYSYMBOL_YYEMPTY };
     if (fold(want, value, 3, value_also, 4))
-        words[nw++] = "value";
+        out[na++] = (alternative){ "value", YYSYMBOL_YYEMPTY };
     if (fold(want, number, 2, NULL, 0))
-        words[nw++] = "number";
-    int total = nw;
+        out[na++] = (alternative){ "number", YYSYMBOL_YYEMPTY };
     for (int k = 0; k < YYNTOKENS; k++)
-        total += want[k];
-    for (int i = 0; i < nw; i++)
-        sb_printf(b, "%s%s", i == 0 ? "" : i == total - 1 ? " or " : ", ", words[i]);
-    for (int k = 0, i = nw; k < YYNTOKENS; k++) {
-        if (!want[k])
-            continue;
-        sb_puts(b, i == 0 ? "" : i == total - 1 ? " or " : ", ");
-        name_token(b, (yysymbol_kind_t)k);
-        i++;
+        if (want[k])
+            out[na++] = (alternative){ NULL, (yysymbol_kind_t)k };
+    return na;
+}
+
+/* "value", "statement or '}'", "',' or ')'", "identifier, '(' or ';'" */
+static void describe_expected(strbuf *b, const yysymbol_kind_t *exp, int n)
+{
+    alternative alts[YYNTOKENS + 3];
+    int na = alternatives(exp, n, alts);
+    for (int i = 0; i < na; i++) {
+        sb_puts(b, i == 0 ? "" : i == na - 1 ? " or " : ", ");
+        if (alts[i].word)
+            sb_puts(b, alts[i].word);
+        else
+            name_token(b, alts[i].tok);
     }
 }
 
-/* gcc's wording: "expected ';' before 'conv'", "expected '}' at end of
- * file", pointing at the unexpected token.  A token is quoted as written,
- * cut short if it is long (a 300-digit number is not worth repeating). */
+/* "before 'conv'" or "at end of file".  A token is quoted as written, cut
+ * short if long (a 300-digit number is not worth repeating). */
+static void describe_unexpected(strbuf *b, const parse_state *ps,
+                                yysymbol_kind_t got, const cnnc_loc *l, bool expected)
+{
+    if (got == YYSYMBOL_YYEOF) {
+        sb_puts(b, expected ? " at end of file" : "end of file");
+        return;
+    }
+    size_t len = l->end - l->begin;
+    sb_printf(b, "%s'%.*s%s'", expected ? " before " : "",
+              len > 40 ? 37 : (int)len, ps->src->text + l->begin, len > 40 ? "..." : "");
+}
+
+/* gcc's wording, "expected ';' before 'conv'", "expected '}' at end of
+ * file", with the caret on the unexpected token. */
 static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, parse_state *ps)
 {
     (void)scanner;
     yysymbol_kind_t got = yypcontext_token(ctx);
-    span at = loc_span(*yypcontext_location(ctx));
+    const cnnc_loc *loc = yypcontext_location(ctx);
     if (got == YYSYMBOL_YYEOF && ps->eof_explained)
         return 0;                       /* nerrors > 0 already */
     yysymbol_kind_t exp[YYNTOKENS];
@@ -307,16 +334,8 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, pars
     strbuf msg = {0};
     sb_puts(&msg, n > 0 ? "expected " : "unexpected ");
     describe_expected(&msg, exp, n);
-    if (got == YYSYMBOL_YYEOF) {
-        sb_puts(&msg, n > 0 ? " at end of file" : "end of file");
-    } else {
-        const cnnc_loc *l = yypcontext_location(ctx);
-        size_t len = l->end - l->begin;
-        const char *text = ps->src->text + l->begin;
-        sb_printf(&msg, "%s'%.*s%s'", n > 0 ? " before " : "",
-                  len > 40 ? 37 : (int)len, text, len > 40 ? "..." : "");
-    }
-    error_at(ps->src, at, "%s", msg.data);
+    describe_unexpected(&msg, ps, got, loc, n > 0);
+    error_at(ps->src, loc_span(*loc), "%s", msg.data);
     sb_free(&msg);
     return 0;
 }
