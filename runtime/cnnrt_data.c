@@ -192,9 +192,10 @@ static int cifar_append(const char *path, cnnrt_dataset *ds, int64_t cap,
     for (size_t r = 0; r < len / 3073; r++) {
         const unsigned char *rec = buf + r * 3073;
         if (rec[0] > 9) {
+            int label = rec[0];
             free(buf);
             return cnnrt_errorf(err, errlen, "%s: record %zu has label %d (CIFAR-10 labels "
-                                "are 0..9); is this CIFAR-100?", path, r, rec[0]);
+                                "are 0..9); is this CIFAR-100?", path, r, label);
         }
         ds->labels[ds->n] = rec[0];
         memcpy(ds->pixels + (size_t)ds->n * 3072, rec + 1, 3072);
