@@ -193,11 +193,11 @@ static int setup(trainer *t)
     t->ctx = cnnrt_cli_context(m, t->hp.batch, threads, t->err, sizeof t->err);
     if (!t->ctx || start(t) < 0)
         return -1;
-    printf("%s: %lld training and %lld test images %s (%s, %s); %d epochs, batch %d, lr %g, "
+    printf("%s: %lld training and %lld test images %s (%s, %s); %d epoch%s, batch %d, lr %g, "
            "momentum %g, weight decay %g, seed %llu, %d thread%s\n", m->name,
            (long long)t->train.n, (long long)t->test.n,
            cnnrt_shape_str(t->train.rank, t->train.shape, shp, sizeof shp), format, t->o->data,
-           t->hp.epochs, t->hp.batch, (double)t->hp.lr, (double)t->hp.momentum,
+           t->hp.epochs, t->hp.epochs == 1 ? "" : "s", t->hp.batch, (double)t->hp.lr, (double)t->hp.momentum,
            (double)t->hp.weight_decay, (unsigned long long)t->hp.seed, threads,
            threads == 1 ? "" : "s");
     fflush(stdout);
