@@ -27,7 +27,9 @@ All arrays are float32 (labels int64), C order, saved with numpy.savez.
 The answers come from tools/netspec.py (an independent parser and torch
 builder), never from cnnc.  Output is deterministic: one thread, seeds fixed.
 
-Adding a case = one entry in CASES: a spec string, N and the flags.
+Adding a case = one entry in CASES: a spec string, N and the flags (and,
+rarely, an entry in OPTIONS for a batch or weights of one sign).  Cases
+ex_NAME test examples/NAME.net verbatim (read from the file).
 """
 
 import os
@@ -61,6 +63,16 @@ network lenet {
     train (optimizer = sgd, lr = 0.01, momentum = 0.9, batch = 64, epochs = 10, seed = 1);
 }
 """
+
+EXAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                        "examples")
+
+
+def example(name):
+    """The text of examples/NAME.net: its golden case tests it verbatim."""
+    with open(os.path.join(EXAMPLES, name + ".net")) as f:
+        return f.read()
+
 
 # name: (what it covers, spec, N, step flags)
 CASES = {
@@ -177,6 +189,782 @@ network conv_nobias {
     train (optimizer = sgd, lr = 0.1, momentum = 0.7, weight_decay = 0.1, batch = 8);
 }
 """, 3, ""),
+
+    # ------------------------------------------------ conv, per rank
+    "conv1d": (
+        "1-D conv, multi-channel: stride 2 with dilation 2, dilation 3, "
+        "bias = false",
+        """\
+network conv1d {
+    input [3, 23];
+    conv a (filters = 4, kernel = 5, stride = 2, dilation = 2, activation = relu);  # 8
+    conv b (filters = 5, kernel = 2, dilation = 3, bias = false, activation = tanh); # 5
+    flatten;
+    dense (units = 4);
+    loss softmax_cross_entropy;
+}
+""", 4, "--lr 0.2 --momentum 0.9 --weight-decay 0.1"),
+
+    "conv3d": (
+        "3-D conv, multi-channel, per-axis kernel/stride/dilation lists, "
+        "non-cubic input",
+        """\
+network conv3d {
+    input [2, 7, 8, 6];
+    conv a (filters = 3, kernel = [3, 2, 3], stride = [1, 2, 1], dilation = [2, 1, 1], activation = relu);  # 3x4x4
+    conv b (filters = 4, kernel = 2, stride = [1, 2, 2], activation = tanh);  # 2x2x2
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 3, "--lr 0.2 --momentum 0.9 --weight-decay 0.1"),
+
+    # ------------------------------------------------ conv, padding modes
+    "conv_same_1d": (
+        "1-D padding = same: even total with dilation (k 4, d 2), odd "
+        "totals (k 2; k 6; k 2 d 3: the extra one at the end)",
+        """\
+network conv_same_1d {
+    input [2, 15];
+    conv (filters = 3, kernel = 4, dilation = 2, padding = same, activation = tanh);  # total 6
+    conv (filters = 3, kernel = 2, padding = same, activation = relu);                # total 1
+    conv (filters = 2, kernel = 6, padding = same);                                   # total 5
+    conv (filters = 2, kernel = 2, dilation = 3, padding = same, activation = tanh);  # total 3
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 3, "--lr 0.2 --momentum 0.9 --weight-decay 0.1"),
+
+    "conv_same_2d": (
+        "2-D padding = same: even totals (k 3), odd totals (k [4, 2]), "
+        "with per-axis dilation (k [3, 2] d [2, 3])",
+        """\
+network conv_same_2d {
+    input [2, 9, 8];
+    conv a (filters = 3, kernel = 3, padding = same, activation = tanh);
+    conv b (filters = 3, kernel = [4, 2], padding = same, activation = relu);
+    conv c (filters = 2, kernel = [3, 2], dilation = [2, 3], padding = same);
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 3, "--lr 0.2 --momentum 0.9 --weight-decay 0.1"),
+
+    "conv_same_3d": (
+        "3-D padding = same: totals 1, 4, 3 (k [2, 3, 4] d [1, 2, 1]) and "
+        "4, 2, 4 (k 3 d [2, 1, 2])",
+        """\
+network conv_same_3d {
+    input [2, 5, 6, 7];
+    conv (filters = 3, kernel = [2, 3, 4], dilation = [1, 2, 1], padding = same, activation = tanh);
+    conv (filters = 2, kernel = 3, dilation = [2, 1, 2], padding = same);
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 2, "--lr 0.2 --momentum 0.9 --weight-decay 0.1"),
+
+    "conv_replicate_2d": (
+        "2-D replicate(N) scalar and per-axis, with stride 2 and dilation "
+        "2; replicate(3) wider than the 3-wide input",
+        """\
+network conv_replicate_2d {
+    input [2, 7, 6];
+    conv (filters = 3, kernel = 3, padding = replicate(1), activation = tanh);                        # 7x6
+    conv (filters = 3, kernel = [3, 4], stride = 2, padding = replicate([2, 1]), activation = relu);  # 5x3
+    conv (filters = 2, kernel = 3, dilation = 2, padding = replicate(3));                             # 7x5
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 3, "--lr 0.2 --momentum 0.9 --weight-decay 0.1"),
+
+    "conv_reflect_2d": (
+        "2-D reflect(N) scalar and per-axis, stride [2, 1], dilation 2, "
+        "reflect(3) on a 4-high input (largest allowed)",
+        """\
+network conv_reflect_2d {
+    input [2, 8, 7];
+    conv (filters = 3, kernel = 3, padding = reflect(2), activation = tanh);                               # 10x9
+    conv (filters = 3, kernel = [5, 3], stride = [2, 1], padding = reflect([1, 3]), activation = relu);   # 4x13
+    conv (filters = 2, kernel = 3, dilation = 2, padding = reflect(3));                                    # 6x15
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 3, "--lr 0.2 --momentum 0.9 --weight-decay 0.1"),
+
+    "conv_circular_2d": (
+        "2-D circular(N) scalar and per-axis (one axis 0), stride, "
+        "dilation, circular(2) on a 2-wide input (N = size)",
+        """\
+network conv_circular_2d {
+    input [2, 6, 7];
+    conv (filters = 3, kernel = 3, padding = circular(1), activation = tanh);                                # 6x7
+    conv (filters = 3, kernel = [3, 5], stride = [1, 2], padding = circular([2, 0]), activation = relu);    # 8x2
+    conv (filters = 2, kernel = [3, 2], dilation = [2, 1], padding = circular([3, 2]));                     # 10x5
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 3, "--lr 0.2 --momentum 0.9 --weight-decay 0.1"),
+
+    "conv_pad_1d": (
+        "1-D zero / replicate / reflect / circular padding, with stride "
+        "2 and 3 and dilation 2; circular(5) on a 13-long signal",
+        """\
+network conv_pad_1d {
+    input [2, 12];
+    conv (filters = 3, kernel = 3, padding = zero(2), activation = tanh);                     # 14
+    conv (filters = 3, kernel = 4, stride = 2, padding = replicate(3), activation = relu);    # 9
+    conv (filters = 3, kernel = 3, dilation = 2, padding = reflect(4), activation = tanh);    # 13
+    conv (filters = 2, kernel = 5, stride = 3, padding = circular(5));                        # 7
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 4, "--lr 0.2 --momentum 0.9 --weight-decay 0.1"),
+
+    "conv_pad_3d": (
+        "3-D replicate / reflect / circular / zero padding, per-axis lists "
+        "(one axis 0), stride [1, 2, 2]",
+        """\
+network conv_pad_3d {
+    input [2, 4, 5, 6];
+    conv (filters = 3, kernel = 3, padding = replicate(1), activation = tanh);                          # 4x5x6
+    conv (filters = 3, kernel = [2, 3, 3], padding = reflect([1, 2, 1]), activation = relu);            # 5x7x6
+    conv (filters = 2, kernel = [3, 3, 2], stride = [1, 2, 2], padding = circular([1, 1, 2]));          # 5x4x5
+    conv (filters = 2, kernel = [2, 2, 3], padding = zero([0, 1, 2]), activation = tanh);               # 4x5x7
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 2, "--lr 0.2 --momentum 0.9 --weight-decay 0.1"),
+
+    "large_stride": (
+        "strides larger than the kernel (conv stride [6, 4] with zero "
+        "padding, maxpool size 2 stride 3, local stride [1, 2]): skipped "
+        "inputs get no gradient",
+        """\
+network large_stride {
+    input [2, 19, 18];
+    conv (filters = 3, kernel = 3, stride = [6, 4], padding = zero(1), activation = relu);  # 4x5
+    maxpool (size = 2, stride = 3);                                                         # 1x2
+    local (filters = 2, kernel = 1, stride = [1, 2], activation = tanh);                    # 1x1
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 4, "--lr 0.3 --momentum 0.9 --weight-decay 0.1"),
+
+    "kernel_full_1d": (
+        "1-D: conv kernel 11 = its reflect(2)-padded 7-long input "
+        "(output size 1), after circular(1)",
+        """\
+network kernel_full_1d {
+    input [3, 7];
+    conv (filters = 4, kernel = 3, padding = circular(1), activation = tanh);  # 7
+    conv (filters = 3, kernel = 11, padding = reflect(2), activation = relu);  # 1
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 3, "--lr 0.2 --momentum 0.9 --weight-decay 0.1"),
+
+    "kernel_full_2d": (
+        "2-D: maxpool and local with window = padded input (1x1 output), "
+        "global avgpool",
+        """\
+network kernel_full_2d {
+    input [2, 6, 5];
+    conv a (filters = 4, kernel = 3, padding = same, activation = tanh);  # 6x5
+    maxpool (size = 3, stride = 1, padding = zero(1));                    # 6x5
+    local l (filters = 3, kernel = [8, 5], padding = replicate([1, 0]));  # 1x1
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 3, "--lr 0.2 --momentum 0.9 --weight-decay 0.1"),
+
+    "global_avgpool": (
+        "avgpool whose window is the whole (zero-padded) image: output "
+        "1x1, every input counted with weight 1/(padded size)",
+        """\
+network global_avgpool {
+    input [2, 6, 5];
+    conv (filters = 4, kernel = 3, activation = relu);     # 4x3
+    avgpool (size = [6, 5], padding = zero(1));            # 1x1
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 3, "--lr 0.5 --momentum 0.9 --weight-decay 0.1"),
+
+    # ------------------------------------------------ symmetric, connect
+    "symmetric_1d": (
+        "symmetric = true in 1-D: k 5, k 3 with stride 2 and replicate, "
+        "k 3 dilation 2 zero padding without bias",
+        """\
+network symmetric_1d {
+    input [2, 16];
+    conv a (filters = 3, kernel = 5, symmetric = true, activation = tanh);                                      # 12
+    conv b (filters = 4, kernel = 3, symmetric = true, stride = 2, padding = replicate(1), activation = relu);  # 6
+    conv c (filters = 2, kernel = 3, symmetric = true, dilation = 2, padding = zero(2), bias = false);          # 6
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 4, "--lr 0.2 --momentum 0.9 --weight-decay 0.1"),
+
+    "symmetric_2d": (
+        "symmetric = true in 2-D: k [3, 5] same, k 3 stride 2 reflect, "
+        "k [5, 1] circular",
+        """\
+network symmetric_2d {
+    input [2, 10, 9];
+    conv a (filters = 3, kernel = [3, 5], symmetric = true, padding = same, activation = tanh);                # 10x9
+    conv b (filters = 3, kernel = 3, symmetric = true, stride = 2, padding = reflect(1), activation = relu);  # 5x5
+    conv c (filters = 2, kernel = [5, 1], symmetric = true, padding = circular([2, 0]));                      # 5x5
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 3, "--lr 0.2 --momentum 0.9 --weight-decay 0.1"),
+
+    "symmetric_3d": (
+        "symmetric = true in 3-D: k 3, and k [1, 3, 5] with per-axis zero "
+        "padding and stride",
+        """\
+network symmetric_3d {
+    input [2, 5, 6, 7];
+    conv a (filters = 3, kernel = 3, symmetric = true, activation = tanh);                                     # 3x4x5
+    conv b (filters = 2, kernel = [1, 3, 5], symmetric = true, padding = zero([0, 1, 2]), stride = [1, 1, 2]);  # 3x4x3
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 2, "--lr 0.2 --momentum 0.9 --weight-decay 0.1"),
+
+    "connect_2d": (
+        "connect tables in 2-D: single-map rows, unordered rows, a full "
+        "row; with bias = false and zero padding",
+        """\
+network connect_2d {
+    input [4, 8, 8];
+    conv a (filters = 5, kernel = 3, connect = [[0], [1, 2], [2, 3, 0], [3], [0, 1, 2, 3]], activation = tanh);
+    conv b (filters = 3, kernel = 3, connect = [[0, 4], [1, 2, 3], [4, 3, 2, 1, 0]], bias = false, padding = zero(1));
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 3, "--lr 0.2 --momentum 0.9 --weight-decay 0.1"),
+
+    "connect_1d": (
+        "connect in 1-D with stride and dilation",
+        """\
+network connect_1d {
+    input [3, 14];
+    conv a (filters = 4, kernel = 3, dilation = 2, connect = [[0, 1], [1, 2], [2], [0, 2]], activation = relu);  # 10
+    conv b (filters = 2, kernel = 4, stride = 2, connect = [[3, 0], [1, 2, 3]]);                                  # 4
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 4, "--lr 0.2 --momentum 0.9 --weight-decay 0.1"),
+
+    "connect_3d": (
+        "connect in 3-D with replicate padding",
+        """\
+network connect_3d {
+    input [3, 4, 5, 5];
+    conv a (filters = 3, kernel = [2, 3, 3], padding = replicate(1), connect = [[0, 2], [1], [2, 1, 0]], activation = tanh);  # 5x5x5
+    conv b (filters = 2, kernel = 3, stride = 2, connect = [[0], [1, 2]]);                                                  # 2x2x2
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 2, "--lr 0.2 --momentum 0.9 --weight-decay 0.1"),
+
+    "symmetric_connect": (
+        "symmetric and connect together (tied and masked), 2-D, with "
+        "replicate padding and stride 2",
+        """\
+network symmetric_connect {
+    input [3, 9, 9];
+    conv a (filters = 4, kernel = 3, symmetric = true, connect = [[0, 1], [1, 2], [2, 0], [0, 1, 2]],
+            padding = replicate(1), activation = tanh);                                                # 9x9
+    conv b (filters = 2, kernel = [5, 3], symmetric = true, connect = [[0, 3], [1, 2, 3]], stride = 2);  # 3x4
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 3, "--lr 0.2 --momentum 0.9 --weight-decay 0.1"),
+
+    "symmetric_connect_1d": (
+        "symmetric and connect together in 1-D, k 5 with circular padding",
+        """\
+network symmetric_connect_1d {
+    input [3, 12];
+    conv a (filters = 3, kernel = 5, symmetric = true, connect = [[0], [1, 2], [0, 2]], padding = circular(2), activation = tanh);  # 12
+    conv b (filters = 2, kernel = 3, symmetric = true, connect = [[0, 1], [2]], dilation = 2);                                     # 8
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 4, "--lr 0.2 --momentum 0.9 --weight-decay 0.1"),
+
+    # ------------------------------------------------ local
+    "local_1d": (
+        "local in 1-D: with bias, stride 2 + dilation 2 + zero padding, "
+        "replicate padding without bias",
+        """\
+network local_1d {
+    input [2, 14];
+    local a (filters = 3, kernel = 3, activation = tanh);                                             # 12
+    local b (filters = 3, kernel = 3, stride = 2, dilation = 2, padding = zero(2), activation = relu);  # 6
+    local c (filters = 2, kernel = 2, bias = false, padding = replicate(1));                          # 7
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 4, "--lr 0.2 --momentum 0.9 --weight-decay 0.1"),
+
+    "local_2d": (
+        "local in 2-D: per-axis kernel/stride/dilation, replicate / "
+        "reflect / circular padding, bias = false",
+        """\
+network local_2d {
+    input [2, 8, 7];
+    local a (filters = 3, kernel = [3, 2], stride = [2, 1], bias = false, padding = replicate(1), activation = tanh);  # 4x8
+    local b (filters = 2, kernel = 3, dilation = [1, 2], padding = reflect([1, 2]), activation = relu);               # 4x8
+    local c (filters = 2, kernel = 2, stride = 2, padding = circular(1));                                             # 3x5
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 3, "--lr 0.2 --momentum 0.9 --weight-decay 0.1"),
+
+    "local_3d": (
+        "local in 3-D: per-axis zero padding; stride [1, 2, 2] with "
+        "dilation [2, 1, 1] and bias = false",
+        """\
+network local_3d {
+    input [2, 4, 5, 5];
+    local a (filters = 2, kernel = [2, 3, 3], padding = zero([0, 1, 1]), activation = tanh);  # 3x5x5
+    local b (filters = 3, kernel = 2, stride = [1, 2, 2], dilation = [2, 1, 1], bias = false);  # 1x2x2
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 3, "--lr 0.2 --momentum 0.9 --weight-decay 0.1"),
+
+    "local_same": (
+        "local with padding = same (odd total [1, 2], dilated total 2) "
+        "and circular padding, 2-D",
+        """\
+network local_same {
+    input [2, 7, 6];
+    local (filters = 2, kernel = [2, 3], padding = same, activation = tanh);  # 7x6
+    local (filters = 2, kernel = 2, dilation = 2, padding = same);             # 7x6
+    local (filters = 2, kernel = 3, stride = 2, padding = circular([2, 1]), activation = relu);  # 5x3
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 3, "--lr 0.2 --momentum 0.9 --weight-decay 0.1"),
+
+    # ------------------------------------------------ pooling
+    "maxpool_1d": (
+        "maxpool in 1-D: size 3 stride 2 zero(1) with relu, default "
+        "stride, stride 1 replicate(1) with tanh",
+        """\
+network maxpool_1d {
+    input [2, 20];
+    conv (filters = 3, kernel = 3, activation = tanh);                               # 18
+    maxpool (size = 3, stride = 2, padding = zero(1), activation = relu);            # 9
+    maxpool (size = 2);                                                              # 4
+    maxpool (size = 2, stride = 1, padding = replicate(1), activation = tanh);       # 5
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 4, "--lr 0.2 --momentum 0.9 --weight-decay 0.1"),
+
+    "maxpool_3d": (
+        "maxpool in 3-D: per-axis size/stride/zero padding with sigmoid, "
+        "default stride",
+        """\
+network maxpool_3d {
+    input [2, 6, 7, 6];
+    conv (filters = 3, kernel = 2, activation = tanh);                                                   # 5x6x5
+    maxpool (size = [2, 3, 2], stride = [1, 2, 2], padding = zero([1, 1, 0]), activation = sigmoid);     # 6x3x2
+    maxpool (size = 2);                                                                                  # 3x1x1
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 3, "--lr 0.5 --momentum 0.9 --weight-decay 0.1"),
+
+    "maxpool_negative": (
+        "zero padding never wins a max: all-negative input (first layer "
+        "a zero-padded maxpool), and a bias-free 1x1 conv with positive "
+        "weights keeps it negative before two more zero-padded maxpools",
+        """\
+network maxpool_negative {
+    input [2, 7, 7];
+    maxpool (size = 2, stride = 2, padding = zero(1));                  # 4x4
+    conv c (filters = 3, kernel = 1, bias = false);                     # 4x4, all < 0
+    maxpool (size = 3, stride = 1, padding = zero(1));                  # 4x4
+    maxpool (size = 2, stride = 1, padding = zero(1), activation = tanh);  # 5x5
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 3, "--lr 0.5 --momentum 0.9 --weight-decay 0.1"),
+
+    "maxpool_negative_1d": (
+        "zero-padded maxpool on all-negative values in 1-D: a 1x1 conv "
+        "with positive weights, then padded pools (stride 1 and 2, same)",
+        """\
+network maxpool_negative_1d {
+    input [3, 9];
+    conv c (filters = 2, kernel = 1, bias = false);                # 9, all < 0
+    maxpool (size = 3, stride = 2, padding = zero(1));             # 5
+    maxpool (size = 2, stride = 1, padding = same);                # 5
+    maxpool (size = 3, stride = 1, padding = zero(2));             # 7
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 4, "--lr 0.5 --momentum 0.9 --weight-decay 0.1"),
+
+    "maxpool_pad_modes": (
+        "maxpool with replicate, reflect (per-axis), circular (per-axis) "
+        "and same padding, 2-D",
+        """\
+network maxpool_pad_modes {
+    input [2, 8, 7];
+    conv (filters = 3, kernel = 3, activation = tanh);                          # 6x5
+    maxpool (size = 3, stride = 1, padding = replicate(1));                     # 6x5
+    maxpool (size = [3, 2], stride = 1, padding = reflect([2, 1]));             # 8x6
+    maxpool (size = 3, stride = 2, padding = circular([1, 2]));                 # 4x4
+    maxpool (size = [2, 3], stride = 1, padding = same);                        # 4x4
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 3, "--lr 0.5 --momentum 0.9 --weight-decay 0.1"),
+
+    "avgpool_1d": (
+        "avgpool in 1-D: zero(1) counted in the mean, sigmoid; default "
+        "stride; the averaging neuron with replicate(1) and tanh",
+        """\
+network avgpool_1d {
+    input [2, 18];
+    conv (filters = 3, kernel = 3, activation = relu);                               # 16
+    avgpool (size = 3, stride = 2, padding = zero(1), activation = sigmoid);         # 8
+    avgpool (size = 2);                                                              # 4
+    avgpool (size = 3, stride = 1, padding = replicate(1), activation = tanh);       # 4
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 4, "--lr 0.5 --momentum 0.9 --weight-decay 0.1"),
+
+    "avgpool_3d": (
+        "avgpool in 3-D: per-axis size/stride/zero padding with relu, "
+        "default stride",
+        """\
+network avgpool_3d {
+    input [2, 6, 6, 7];
+    conv (filters = 2, kernel = [1, 2, 2], activation = tanh);                                        # 6x5x6
+    avgpool (size = [2, 3, 2], stride = [2, 1, 2], padding = zero([0, 1, 1]), activation = relu);    # 3x5x4
+    avgpool (size = 2);                                                                               # 1x2x2
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 3, "--lr 0.5 --momentum 0.9 --weight-decay 0.1"),
+
+    "avgpool_pad_modes": (
+        "avgpool with zero (count_include_pad), replicate, reflect, "
+        "circular and same padding, 2-D, per-axis lists",
+        """\
+network avgpool_pad_modes {
+    input [2, 7, 8];
+    conv (filters = 3, kernel = 2, activation = tanh);                          # 6x7
+    avgpool (size = 3, stride = 1, padding = zero(1));                          # 6x7
+    avgpool (size = 3, stride = 1, padding = replicate([1, 2]));                # 6x9
+    avgpool (size = [2, 3], stride = [2, 1], padding = reflect(1));             # 4x9
+    avgpool (size = 3, stride = 2, padding = circular([1, 1]));                 # 2x5
+    avgpool (size = 2, stride = 1, padding = same);                             # 2x5
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 3, "--lr 0.5 --momentum 0.9 --weight-decay 0.1"),
+
+    "pool_pad_1d": (
+        "1-D pooling with same (odd totals 1 and 3), reflect(2), "
+        "circular(2), replicate(2)",
+        """\
+network pool_pad_1d {
+    input [3, 11];
+    conv (filters = 2, kernel = 2, activation = tanh);                  # 10
+    maxpool (size = 2, stride = 1, padding = same);                     # 10
+    avgpool (size = 4, stride = 1, padding = same);                     # 10
+    maxpool (size = 3, stride = 2, padding = reflect(2));               # 6
+    avgpool (size = 3, stride = 2, padding = circular(2));              # 4
+    maxpool (size = 2, stride = 1, padding = replicate(2));             # 7
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 4, "--lr 0.5 --momentum 0.9 --weight-decay 0.1"),
+
+    "pool_pad_3d": (
+        "3-D pooling with replicate, reflect, circular (per-axis) and same",
+        """\
+network pool_pad_3d {
+    input [2, 5, 6, 6];
+    conv (filters = 2, kernel = 2, activation = tanh);                                  # 4x5x5
+    maxpool (size = 3, stride = 1, padding = replicate([1, 1, 0]));                     # 4x5x3
+    avgpool (size = 2, stride = 1, padding = reflect([1, 0, 1]));                       # 5x4x4
+    maxpool (size = [2, 3, 3], stride = [2, 1, 1], padding = circular(1));              # 3x4x4
+    avgpool (size = [3, 2, 2], stride = 1, padding = same);                             # 3x4x4
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 2, "--lr 0.5 --momentum 0.9 --weight-decay 0.1"),
+
+    "pool_default_stride": (
+        "default pooling stride = size, per axis, sizes that do not divide "
+        "the input (floor)",
+        """\
+network pool_default_stride {
+    input [2, 11, 9];
+    conv (filters = 3, kernel = 2, activation = relu);  # 10x8
+    maxpool (size = [3, 2]);                            # 3x4
+    avgpool (size = [1, 3]);                            # 3x1
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 4, "--lr 0.5 --momentum 0.9 --weight-decay 0.1"),
+
+    # ------------------------------------------------ activations, vectors
+    "act_image_1d": (
+        "standalone relu / sigmoid / tanh layers on 1-D signals (relu on "
+        "the raw input first), and relu on the flattened vector",
+        """\
+network act_image_1d {
+    input [2, 10];
+    relu;
+    conv (filters = 3, kernel = 3);          # 8
+    sigmoid;
+    conv (filters = 3, kernel = 2);          # 7
+    tanh;
+    maxpool (size = 2);                      # 3
+    flatten;
+    relu;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 5, "--lr 0.5 --momentum 0.9 --weight-decay 0.1"),
+
+    "act_image_3d": (
+        "standalone tanh / relu / sigmoid layers on 3-D volumes",
+        """\
+network act_image_3d {
+    input [2, 3, 4, 4];
+    tanh;
+    conv (filters = 3, kernel = 2);          # 2x3x3
+    relu;
+    avgpool (size = [1, 2, 2], stride = 1);  # 2x2x2
+    sigmoid;
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 4, "--lr 0.5 --momentum 0.9 --weight-decay 0.1"),
+
+    "act_vector": (
+        "input [N] vector: standalone tanh on the input, sigmoid / relu "
+        "layers between dense layers, dense without bias",
+        """\
+network act_vector {
+    input [12];
+    tanh;
+    dense (units = 10);
+    sigmoid;
+    dense (units = 8, bias = false);
+    relu;
+    dense (units = 4);
+    loss softmax_cross_entropy;
+}
+""", 6, "--lr 0.5 --momentum 0.9 --weight-decay 0.1"),
+
+    # ------------------------------------------------ mse
+    "mse_vector": (
+        "loss mse on a vector output [4] (mean over N*4), tanh layer last",
+        """\
+network mse_vector {
+    input [10];
+    dense (units = 8, activation = sigmoid);
+    dense (units = 4);
+    tanh;
+    loss mse;
+    train (lr = 0.5, momentum = 0.9, weight_decay = 0.1);
+}
+""", 5, ""),
+
+    "mse_autoencoder": (
+        "loss mse on an image-shaped output [2, 8, 8] (a conv "
+        "autoencoder-like net ending in a conv)",
+        """\
+network mse_autoencoder {
+    input [2, 8, 8];
+    conv enc (filters = 4, kernel = 3, padding = same, activation = tanh);       # 4x8x8
+    conv mid (filters = 3, kernel = 3, padding = reflect(1), activation = relu);  # 3x8x8
+    conv dec (filters = 2, kernel = 3, padding = replicate(1));                  # 2x8x8
+    loss mse;
+}
+""", 3, "--lr 0.5 --momentum 0.9 --weight-decay 0.1"),
+
+    "mse_conv1d": (
+        "loss mse on a 1-D signal output [3, 4], ending in an avgpool "
+        "with an activation",
+        """\
+network mse_conv1d {
+    input [2, 16];
+    conv (filters = 3, kernel = 3, padding = zero(1), activation = relu);  # 16
+    avgpool (size = 4, activation = tanh);                                 # 4
+    loss mse;
+}
+""", 4, "--lr 1 --momentum 0.9 --weight-decay 0.1"),
+
+    "mse_3d": (
+        "loss mse on a 3-D volume output [2, 2, 4, 4], ending in a local "
+        "layer with sigmoid",
+        """\
+network mse_3d {
+    input [1, 4, 6, 6];
+    conv (filters = 3, kernel = 3, activation = tanh);                 # 2x4x4
+    local (filters = 2, kernel = 1, activation = sigmoid);             # 2x4x4
+    loss mse;
+}
+""", 3, "--lr 2 --momentum 0.9 --weight-decay 0.1"),
+
+    # ------------------------------------------------ mixed deep networks
+    "mixed_1d": (
+        "deep 1-D net: same + dilation, symmetric with reflect, local, "
+        "padded maxpool/avgpool with activations, relu layer, dense stack",
+        """\
+network mixed_1d {
+    input [2, 40];
+    conv c1 (filters = 4, kernel = 4, dilation = 2, padding = same, activation = relu);       # 40
+    maxpool (size = 3, stride = 2, padding = zero(1));                                        # 20
+    conv c2 (filters = 4, kernel = 5, symmetric = true, padding = reflect(2), activation = tanh);  # 20
+    local l3 (filters = 3, kernel = 3, stride = 2, padding = replicate(1));                   # 10
+    relu;
+    avgpool (size = 3, stride = 1, padding = circular(1), activation = sigmoid);              # 10
+    conv c4 (filters = 5, kernel = 3, stride = 3, connect = [[0], [1, 2], [2], [0, 1, 2], [1]]);  # 3
+    flatten;
+    dense (units = 8, activation = tanh);
+    dense (units = 4);
+    loss softmax_cross_entropy;
+}
+""", 4, "--lr 0.2 --momentum 0.9 --weight-decay 0.1"),
+
+    "mixed_2d": (
+        "deep 2-D net: reflect conv, symmetric + connect, overlapping "
+        "maxpool, local, replicate avgpool, conv with kernel = padded "
+        "input (1x1), dense with tanh",
+        """\
+network mixed_2d {
+    input [3, 14, 13];
+    conv c1 (filters = 4, kernel = 3, padding = reflect(1), activation = relu);          # 14x13
+    conv c2 (filters = 4, kernel = 3, symmetric = true, connect = [[0, 1], [1, 2], [2, 3], [3, 0, 1]],
+             padding = same, activation = tanh);                                         # 14x13
+    maxpool (size = 3, stride = 2);                                                      # 6x6
+    local l3 (filters = 3, kernel = [3, 2], padding = zero([1, 0]), activation = tanh);  # 6x5
+    avgpool (size = 3, stride = 1, padding = replicate(1));                              # 6x5
+    conv c4 (filters = 6, kernel = [8, 5], padding = circular([1, 0]), activation = sigmoid);  # 1x1
+    flatten;
+    dense (units = 5, activation = tanh);
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 3, "--lr 0.3 --momentum 0.9 --weight-decay 0.1"),
+
+    "mixed_3d": (
+        "deep 3-D net: replicate conv, maxpool, symmetric conv, local, "
+        "avgpool with padding, conv with kernel = input (1x1x1)",
+        """\
+network mixed_3d {
+    input [2, 6, 8, 8];
+    conv c1 (filters = 3, kernel = 3, padding = replicate(1), activation = relu);        # 6x8x8
+    maxpool (size = 2);                                                                  # 3x4x4
+    conv c2 (filters = 3, kernel = [1, 3, 3], symmetric = true, padding = zero([0, 1, 1]), activation = tanh);  # 3x4x4
+    local l3 (filters = 2, kernel = 2, activation = tanh);                               # 2x3x3
+    avgpool (size = 2, stride = 1, padding = zero([0, 1, 1]));                           # 1x4x4
+    conv c4 (filters = 4, kernel = [1, 4, 4], activation = sigmoid);                     # 1x1x1
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 2, "--lr 0.3 --momentum 0.9 --weight-decay 0.1"),
+
+    "mixed_mse": (
+        "deep 2-D net to an image-shaped mse target: local, symmetric, "
+        "pooling with activations, ending in a conv with bias = false",
+        """\
+network mixed_mse {
+    input [2, 10, 10];
+    conv c1 (filters = 3, kernel = 3, padding = zero(1), activation = tanh);          # 10x10
+    avgpool (size = 2, activation = relu);                                            # 5x5
+    local l2 (filters = 3, kernel = 3, padding = reflect(1), activation = sigmoid);   # 5x5
+    conv c3 (filters = 3, kernel = 3, symmetric = true, padding = circular(1));       # 5x5
+    maxpool (size = 2, stride = 1, padding = same, activation = tanh);                # 5x5
+    conv c4 (filters = 2, kernel = 2, bias = false);                                  # 4x4
+    loss mse;
+}
+""", 3, "--lr 1 --momentum 0.9 --weight-decay 0.1"),
+
+    # ------------------------------------------------ the examples
+    "ex_conv1d_signal": (
+        "examples/conv1d_signal.net verbatim",
+        example("conv1d_signal"), 2, "--lr 0.1 --weight-decay 0.1"),
+
+    "ex_conv3d_volume": (
+        "examples/conv3d_volume.net verbatim",
+        example("conv3d_volume"), 2, "--lr 0.1 --weight-decay 0.1"),
+
+    "ex_symmetric": (
+        "examples/symmetric.net verbatim",
+        example("symmetric"), 3, "--lr 0.1 --weight-decay 0.1"),
+
+    "ex_local": (
+        "examples/local.net verbatim",
+        example("local"), 3, "--lr 0.1 --weight-decay 0.1"),
+
+    "ex_averaging": (
+        "examples/averaging.net verbatim",
+        example("averaging"), 3, "--lr 0.1 --weight-decay 0.1"),
+
+    "ex_lenet5_1998": (
+        "examples/lenet5_1998.net verbatim: the 1998 C3 connection table, "
+        "C5 as a 5x5 conv on 5x5 maps",
+        example("lenet5_1998"), 3, "--lr 0.1 --weight-decay 0.1"),
+}
+
+# Cases whose batch or weights need a sign: name -> {"input": "negative"
+# (every input value < 0), "positive": [parameter names made > 0]}.
+OPTIONS = {
+    "maxpool_negative": {"input": "negative", "positive": ["c.weight"]},
+    "maxpool_negative_1d": {"input": "negative", "positive": ["c.weight"]},
 }
 
 
@@ -195,8 +983,10 @@ def hyperparams(spec, args):
     return hp
 
 
-def make_weights(spec, gen):
-    """Random parameters obeying the spec's ties and masks."""
+def make_weights(spec, gen, opts=None):
+    """Random parameters obeying the spec's ties and masks; those named in
+    opts["positive"] made positive."""
+    positive = (opts or {}).get("positive", ())
     out = {}
     layers = {L["name"]: L for L in spec["layers"]}
     for name, shape in netspec.param_shapes(spec).items():
@@ -208,12 +998,16 @@ def make_weights(spec, gen):
                 w = netspec.symmetrize(w, len(L["kernel"]))
             if L["connect"] is not None:
                 w = w * netspec.connect_mask(L)
+        if name in positive:
+            w = w.abs() + 0.05 * b
         out[name] = w.contiguous()
     return out
 
 
-def make_batch(spec, n, gen):
+def make_batch(spec, n, gen, opts=None):
     x = torch.randn((n,) + spec["input"], generator=gen)
+    if (opts or {}).get("input") == "negative":
+        x = -x.abs() - 0.1
     if spec["loss"] == "softmax_cross_entropy":
         y = torch.randint(0, spec["out_shape"][0], (n,), generator=gen)
     else:
@@ -252,8 +1046,9 @@ def write_case(name):
     _, text, n, args = CASES[name]
     spec = netspec.parse(text, name + "/net.net")
     gen = torch.Generator().manual_seed(zlib.crc32(name.encode()))
-    weights = make_weights(spec, gen)
-    x, y = make_batch(spec, n, gen)
+    opts = OPTIONS.get(name, {})
+    weights = make_weights(spec, gen, opts)
+    x, y = make_batch(spec, n, gen, opts)
     grad, stepped = compute(spec, weights, x, y, hyperparams(spec, args))
 
     d = os.path.join(ROOT, name)
@@ -282,8 +1077,9 @@ def sensitivity(name, atol=1e-4, rtol=2e-3):
     _, text, n, args = CASES[name]
     spec = netspec.parse(text, name + "/net.net")
     gen = torch.Generator().manual_seed(zlib.crc32(name.encode()))
-    weights = make_weights(spec, gen)
-    x, y = make_batch(spec, n, gen)
+    opts = OPTIONS.get(name, {})
+    weights = make_weights(spec, gen, opts)
+    x, y = make_batch(spec, n, gen, opts)
     hp = hyperparams(spec, args)
     _, good = compute(spec, weights, x, y, hp)
     figures = []
