@@ -6,6 +6,9 @@
 #   sh tests/golden/run.sh [CASE...]      (from the repo root; all cases
 #                                          when none is named)
 # CNNC and NPZCMP override the tools (default build/cnnc, build/npzcmp).
+# THREADS=T runs grad and step with --threads T (the answers must not
+# depend on it); each run is limited to 60 s (timeout, exit 124) so that
+# a deadlock fails the case instead of hanging the suite.
 # Outputs and logs go to build/golden/CASE/.  Exits 1 if any case fails;
 # a case that does not build is a failure, not a skip.
 
@@ -13,6 +16,9 @@ CNNC=${CNNC:-build/cnnc}
 NPZCMP=${NPZCMP:-build/npzcmp}
 TOL="--atol 1e-4 --rtol 2e-3"
 OUT=build/golden
+THREADS_FLAG=${THREADS:+--threads $THREADS}
+LIMIT=
+command -v timeout >/dev/null 2>&1 && LIMIT="timeout 60"
 
 pass=0
 fail=0
@@ -27,11 +33,12 @@ run_case() {
     data="--weights $src/weights.npz --input $src/input.npy --labels $src/labels.npy"
 
     stage "build" "$CNNC" "$src/net.net" -o "$dst/net" || return 1
-    # shellcheck disable=SC2086 # $data and the args file are word lists
-    stage "grad" "$dst/net" grad $data --output "$dst/grad.npz" || return 1
+    # shellcheck disable=SC2086 # $data, $LIMIT, $THREADS_FLAG: word lists
+    stage "grad" $LIMIT "$dst/net" grad $data $THREADS_FLAG \
+        --output "$dst/grad.npz" || return 1
     # shellcheck disable=SC2086,SC2046 # word lists, as above
-    stage "step" "$dst/net" step $data --steps 2 $(cat "$src/args") \
-        --output "$dst/step.npz" || return 1
+    stage "step" $LIMIT "$dst/net" step $data --steps 2 $(cat "$src/args") \
+        $THREADS_FLAG --output "$dst/step.npz" || return 1
     # shellcheck disable=SC2086
     stage "grad.npz differs" "$NPZCMP" $TOL "$src/grad.npz" "$dst/grad.npz" \
         || return 1
