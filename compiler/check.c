@@ -112,7 +112,6 @@ static bool resolve_same(checker *c, ir_layer *ly)
 static bool check_pad_size(checker *c, ir_layer *ly, int a)
 {
     int64_t in = ly->in.d[a + 1], p = ly->pad_lo[a];
-    bool pool = ly->kind == LK_MAXPOOL || ly->kind == LK_AVGPOOL;
     if (ly->pad == PAD_REFLECT && p >= in) {
         layer_error(c, ly, at_attr(ly, ATTR_PADDING), "reflect padding %lld on axis %d must be "
                     "smaller than the input size %lld", (long long)p, a + 1, (long long)in);
@@ -123,9 +122,10 @@ static bool check_pad_size(checker *c, ir_layer *ly, int a)
                     "not exceed the input size %lld", (long long)p, a + 1, (long long)in);
         return false;
     }
-    if (pool && ly->pad == PAD_ZERO && p > ly->kernel[a] / 2) {
-        layer_error(c, ly, at_attr(ly, ATTR_PADDING), "zero padding %lld on axis %d must be at "
-                    "most half the window size %lld", (long long)p, a + 1,
+    /* A max over a window of padding alone would be -inf. */
+    if (ly->kind == LK_MAXPOOL && ly->pad == PAD_ZERO && p >= ly->kernel[a]) {
+        layer_error(c, ly, at_attr(ly, ATTR_PADDING), "zero padding %lld on axis %d must be "
+                    "smaller than the window size %lld", (long long)p, a + 1,
                     (long long)ly->kernel[a]);
         return false;
     }

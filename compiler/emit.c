@@ -52,7 +52,7 @@ static const emit_fn backward_emitters[LK_COUNT] = {
 
 /* The buffer holding each layer's output: its own, or for a view its
  * input's (which for the first layers is the caller's x). */
-static const char *out_buffer(const ir_net *net, int i)
+const char *out_buffer(const ir_net *net, int i)
 {
     while (i >= 0 && layer_is_view(&net->layers[i]))
         i--;
@@ -61,12 +61,12 @@ static const char *out_buffer(const ir_net *net, int i)
 
 static const char *in_buffer(const ir_net *net, int i) { return out_buffer(net, i - 1); }
 
-static int64_t out_size(const ir_net *net)
+int64_t out_size(const ir_net *net)
 {
     return shape_count(&net->layers[net->nlayers - 1].out);
 }
 
-static int64_t in_size(const ir_net *net) { return shape_count(&net->input); }
+int64_t in_size(const ir_net *net) { return shape_count(&net->input); }
 
 /* The largest per-sample tensor any gradient buffer must hold. */
 static int64_t max_grad_size(const ir_net *net, int64_t *pad_max)
@@ -88,7 +88,7 @@ static void emit_ctx_struct(emitter *e)
     const ir_net *net = e->net;
     emit(e, "/* One context: everything a step touches, carved from one block. */");
     emit(e, "struct %s_ctx {", e->prefix);
-    emit(e, "int max_batch, threads;");
+    emit(e, "int max_batch;");
     emit(e, "float *params, *grads, *momentum; /* [%lld] each */", (long long)net->param_count);
     for (int i = 0; i < net->nlayers; i++) {
         const ir_layer *ly = &net->layers[i];
@@ -104,6 +104,7 @@ static void emit_ctx_struct(emitter *e)
             emit(e, "int32_t *arg_%s; /* where each max came from */", ly->name);
     }
     emit(e, "float *g0, *g1, *gpad; /* gradients flowing back */");
+    emit_lane_fields(e);
     emit(e, "};");
     emit_blank(e);
 }
@@ -167,22 +168,21 @@ static void emit_layers(emitter *e)
     }
 }
 
-/* Forward through every layer, as straight-line calls. */
+/* Forward through every layer, as straight-line calls, for samples [i0, i1). */
 static void emit_forward_all(emitter *e)
 {
     const ir_net *net = e->net;
-    emit(e, "static void forward_all(%s_ctx *c, const float *restrict x, int n)", e->prefix);
+    emit(e, "static void forward_all(%s_ctx *c, const float *restrict x, int i0, int i1)", e->prefix);
     emit(e, "{");
     for (int i = 0; i < net->nlayers; i++) {
         const ir_layer *ly = &net->layers[i];
         if (layer_is_view(ly))
             emit(e, "/* %s: a view, nothing to do */", ly->name);
         else
-            emit(e, "%s_forward(c, n, %s, %s);", ly->name, in_buffer(net, i), out_buffer(net, i));
+            emit(e, "%s_forward(c, i0, i1, %s, %s);", ly->name, in_buffer(net, i),
+                 out_buffer(net, i));
     }
-    emit(e, "(void)c;");
-    emit(e, "(void)x;");
-    emit(e, "(void)n;");
+    emit(e, "(void)c, (void)x, (void)i0, (void)i1;");
     emit(e, "}");
     emit_blank(e);
 }
@@ -195,35 +195,45 @@ static void emit_backward_all(emitter *e)
     int first = 0;
     while (first < net->nlayers && layer_is_view(&net->layers[first]))
         first++;
-    emit(e, "static void backward_all(%s_ctx *c, const float *restrict x, int n)", e->prefix);
+    emit(e, "static void backward_all(%s_ctx *c, float *restrict grads, const float *restrict x,",
+         e->prefix);
+    emit(e, "                         int i0, int i1)");
     emit(e, "{");
     int cur = 0;
     for (int i = net->nlayers - 1; i >= 0; i--) {
         const ir_layer *ly = &net->layers[i];
         if (layer_is_view(ly))
             continue;
-        const char *dx = i == first ? "NULL" : cur ? "c->g0" : "c->g1";
-        emit(e, "%s_backward(c, n, %s, %s, c->g%d, %s);", ly->name, in_buffer(net, i),
-             out_buffer(net, i), cur, dx);
+        int64_t in = shape_count(&ly->in), out = shape_count(&ly->out);
+        const char *dy = lane_slot(cur ? "c->g1" : "c->g0", e->grad_max, out);
+        const char *dx = i == first ? "NULL" : lane_slot(cur ? "c->g0" : "c->g1", e->grad_max, in);
+        emit(e, "%s_backward(c, grads, i0, i1, %s, %s,", ly->name, in_buffer(net, i),
+             out_buffer(net, i));
+        emit(e, "            %s, %s);", dy, dx);
         cur = !cur;
     }
-    emit(e, "(void)c;");
-    emit(e, "(void)x;");
-    emit(e, "(void)n;");
+    emit(e, "(void)c, (void)grads, (void)x, (void)i0, (void)i1;");
     emit(e, "}");
     emit_blank(e);
 }
 
-/* softmax cross-entropy, mean over the batch (torch.nn.CrossEntropyLoss):
- * dout = (softmax(out) - onehot(label)) / n. */
+static void emit_loss_head(emitter *e)
+{
+    emit(e, "static double loss(int n, int i0, int i1, const float *restrict out,");
+    emit(e, "                   const int32_t *restrict labels, const float *restrict targets,");
+    emit(e, "                   float *restrict dout)");
+    emit(e, "{");
+}
+
+/* softmax cross-entropy (torch.nn.CrossEntropyLoss, mean over the batch of
+ * n): for samples [i0, i1), dout = (softmax(out) - onehot(label)) / n;
+ * returns the sum of their losses (NaN on a label out of range). */
 static void emit_loss_sce(emitter *e, long long k)
 {
-    emit(e, "static float loss(int n, const float *restrict out, const int32_t *restrict labels,");
-    emit(e, "                  const float *restrict targets, float *restrict dout)");
-    emit(e, "{");
+    emit_loss_head(e);
     emit(e, "(void)targets;");
     emit(e, "double total = 0.0;");
-    emit(e, "for (int i = 0; i < n; i++) {");
+    emit(e, "for (int i = i0; i < i1; i++) {");
     emit(e, "const float *o = out + (size_t)i * %lld;", k);
     emit(e, "float *d = dout + (size_t)i * %lld;", k);
     emit(e, "const int32_t label = labels[i];");
@@ -241,26 +251,25 @@ static void emit_loss_sce(emitter *e, long long k)
     emit(e, "for (int j = 0; j < %lld; j++)", k);
     emit(e, "    d[j] = (d[j] / s - (j == label ? 1.0f : 0.0f)) / (float)n;");
     emit(e, "}");
-    emit(e, "return (float)(total / n);");
+    emit(e, "return total;");
     emit(e, "}");
     emit_blank(e);
 }
 
-/* mean squared error over every element (torch.nn.MSELoss). */
+/* mean squared error over all n * k elements (torch.nn.MSELoss): returns
+ * the sum of squares over samples [i0, i1). */
 static void emit_loss_mse(emitter *e, long long k)
 {
-    emit(e, "static float loss(int n, const float *restrict out, const int32_t *restrict labels,");
-    emit(e, "                  const float *restrict targets, float *restrict dout)");
-    emit(e, "{");
+    emit_loss_head(e);
     emit(e, "(void)labels;");
-    emit(e, "const size_t count = (size_t)n * %lld;", k);
+    emit(e, "const float count = (float)n * %lld.0f;", k);
     emit(e, "double total = 0.0;");
-    emit(e, "for (size_t p = 0; p < count; p++) {");
+    emit(e, "for (size_t p = (size_t)i0 * %lld; p < (size_t)i1 * %lld; p++) {", k, k);
     emit(e, "const float diff = out[p] - targets[p];");
     emit(e, "total += (double)diff * diff;");
-    emit(e, "dout[p] = 2.0f * diff / (float)count;");
+    emit(e, "dout[p] = 2.0f * diff / count;");
     emit(e, "}");
-    emit(e, "return (float)(total / (double)count);");
+    emit(e, "return total;");
     emit(e, "}");
     emit_blank(e);
 }
@@ -304,85 +313,6 @@ static void emit_constrain(emitter *e)
         if (ly->kind == LK_CONV && ly->symmetric)
             emit(e, "%s_tie(c->params + %lld, 0.5f);", ly->name, (long long)ly->woff);
     }
-    emit(e, "}");
-    emit_blank(e);
-}
-
-static void emit_lifecycle(emitter *e)
-{
-    const char *p = e->prefix;
-    emit(e, "size_t %s_workspace_bytes(int max_batch)", p);
-    emit(e, "{");
-    emit(e, "%s_ctx probe;", p);
-    emit(e, "const size_t head = (sizeof(%s_ctx) + 63) / 64 * 64;", p);
-    emit(e, "return head + carve(&probe, NULL, (size_t)(max_batch > 0 ? max_batch : 1)) * sizeof(float);");
-    emit(e, "}");
-    emit_blank(e);
-    emit(e, "%s_ctx *%s_create(int max_batch)", p, p);
-    emit(e, "{");
-    emit(e, "if (max_batch < 1)");
-    emit(e, "    return NULL;");
-    emit(e, "const size_t head = (sizeof(%s_ctx) + 63) / 64 * 64;", p);
-    emit(e, "const size_t bytes = %s_workspace_bytes(max_batch);", p);
-    emit(e, "char *mem = aligned_alloc(64, bytes);");
-    emit(e, "if (!mem)");
-    emit(e, "    return NULL;");
-    emit(e, "memset(mem, 0, bytes);");
-    emit(e, "%s_ctx *c = (%s_ctx *)(void *)mem;", p, p);
-    emit(e, "carve(c, (float *)(void *)(mem + head), (size_t)max_batch);");
-    emit(e, "c->max_batch = max_batch;");
-    emit(e, "c->threads = 1;");
-    emit(e, "return c;");
-    emit(e, "}");
-    emit_blank(e);
-    emit(e, "void %s_destroy(%s_ctx *c) { free(c); }", p, p);
-    emit(e, "float *%s_params(%s_ctx *c) { return c->params; }", p, p);
-    emit(e, "float *%s_grads(%s_ctx *c) { return c->grads; }", p, p);
-    emit(e, "float *%s_momentum(%s_ctx *c) { return c->momentum; }", p, p);
-    emit(e, "void %s_set_threads(%s_ctx *c, int threads) { c->threads = threads > 0 ? threads : 1; }",
-         p, p);
-    emit_blank(e);
-}
-
-static void emit_compute_api(emitter *e)
-{
-    const char *p = e->prefix;
-    long long out = (long long)out_size(e->net), in = (long long)in_size(e->net);
-    const char *y = out_buffer(e->net, e->net->nlayers - 1);
-    emit(e, "/* Inference on n samples, in chunks of at most max_batch. */");
-    emit(e, "void %s_forward(%s_ctx *c, const float *x, int n, float *out)", p, p);
-    emit(e, "{");
-    emit(e, "for (int i = 0; i < n; i += c->max_batch) {");
-    emit(e, "const int m = n - i < c->max_batch ? n - i : c->max_batch;");
-    emit(e, "forward_all(c, x + (size_t)i * %lld, m);", in);
-    emit(e, "memcpy(out + (size_t)i * %lld, %s, sizeof(float) * (size_t)m * %lld);", out,
-         strcmp(y, "x") ? y : arena_printf(emit_arena, "x + (size_t)i * %lld", in), out);
-    emit(e, "}");
-    emit(e, "}");
-    emit_blank(e);
-    emit(e, "/* Forward and backward on one batch (n <= max_batch): c->grads holds the");
-    emit(e, " * gradient of the mean loss, which is returned (NaN on a bad label). */");
-    emit(e, "float %s_gradients(%s_ctx *c, const float *x, const int32_t *labels,", p, p);
-    emit(e, "                  const float *targets, int n, float *out)");
-    emit(e, "{");
-    emit(e, "if (n < 1 || n > c->max_batch)");
-    emit(e, "    return NAN;");
-    emit(e, "forward_all(c, x, n);");
-    emit(e, "if (out)");
-    emit(e, "    memcpy(out, %s, sizeof(float) * (size_t)n * %lld);", y, out);
-    emit(e, "const float l = loss(n, %s, labels, targets, c->g0);", y);
-    emit(e, "memset(c->grads, 0, sizeof(float) * %lld);", (long long)e->net->param_count);
-    emit(e, "backward_all(c, x, n);");
-    emit(e, "return l;");
-    emit(e, "}");
-    emit_blank(e);
-    emit(e, "float %s_train_step(%s_ctx *c, const float *x, const int32_t *labels,", p, p);
-    emit(e, "                   const float *targets, int n, const cnnrt_hparams *hp)");
-    emit(e, "{");
-    emit(e, "const float l = %s_gradients(c, x, labels, targets, n, NULL);", p);
-    emit(e, "if (l == l)");
-    emit(e, "    sgd(c, hp);");
-    emit(e, "return l;");
     emit(e, "}");
     emit_blank(e);
 }
@@ -578,7 +508,9 @@ static void emit_header(emitter *e, const char *guard)
 
 static void emit_source(emitter *e, const char *header_name)
 {
+    emit(e, "#define _POSIX_C_SOURCE 200809L");
     emit(e, "#include <math.h>");
+    emit(e, "#include <pthread.h>");
     emit(e, "#include <stdlib.h>");
     emit(e, "#include <string.h>");
     emit(e, "#include \"%s\"", header_name);
@@ -593,9 +525,8 @@ static void emit_source(emitter *e, const char *header_name)
         emit_loss_sce(e, (long long)out_size(e->net));
     emit_sgd(e);
     emit_carve(e);
-    emit_lifecycle(e);
     emit_constrain(e);
-    emit_compute_api(e);
+    emit_lanes(e);
     emit_tables(e);
     emit_param_lookup(e);
     emit_descriptor(e);
@@ -620,7 +551,8 @@ void emit_c(const ir_net *net, const char *c_name, const char *header_name,
     for (i = 0; net->name[i] && i + 1 < sizeof guard; i++)
         guard[i] = (char)toupper((unsigned char)net->name[i]);
     guard[i] = 0;
-    emitter e = {h_out, 0, net, net->name};
+    emitter e = {h_out, 0, net, net->name, 0, 0};
+    e.grad_max = max_grad_size(net, &e.pad_max);
     emit_banner(&e, header_name, target);
     emit_header(&e, guard);
     e.out = c_out;

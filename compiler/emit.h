@@ -10,6 +10,7 @@ typedef struct emitter {
     int indent;
     const ir_net *net;
     const char *prefix;       /* the network's name: prefix of the public API */
+    int64_t grad_max, pad_max; /* per-sample floats of the shared g0/g1 and gpad */
 } emitter;
 
 /* One line at the current indentation; `{` at the end of a line indents
@@ -18,13 +19,17 @@ void emit(emitter *e, const char *fmt, ...) __attribute__((format(printf, 2, 3))
 void emit_blank(emitter *e);
 
 /* Per-kind emitters.  A forward function has the signature
- *   static void NAME_forward(CTX *c, int n, const float *restrict x, float *restrict y)
+ *   static void NAME_forward(CTX *c, int i0, int i1, const float *restrict x,
+ *                            float *restrict y)
  * and a backward one
- *   static void NAME_backward(CTX *c, int n, const float *restrict x,
- *                             const float *restrict y, float *restrict dy, float *restrict dx)
- * where dy (the gradient of the layer's output) may be overwritten, and dx
- * is NULL for the first layer (no gradient for the data).  They read their
- * parameters at c->params + woff and accumulate into c->grads + woff. */
+ *   static void NAME_backward(CTX *c, float *restrict grads, int i0, int i1,
+ *                             const float *restrict x, const float *restrict y,
+ *                             float *restrict dy, float *restrict dx)
+ * Buffers hold the whole batch; a call touches samples [i0, i1) only, so
+ * threads can share them.  dy (the gradient of the layer's output) may be
+ * overwritten; dx is NULL for the first layer (no gradient for the data).
+ * Parameters are read at c->params + woff; gradients accumulate into
+ * grads + woff (one block per thread). */
 #define LAYER(id, name, allowed, required, minr, maxr)            \
     void name##_emit_forward(emitter *e, const ir_layer *ly);      \
     void name##_emit_backward(emitter *e, const ir_layer *ly);
@@ -39,10 +44,17 @@ bool layer_has_pad(const ir_layer *ly);
 bool layer_has_argmax(const ir_layer *ly);
 int64_t padded_count(const ir_layer *ly);
 
+/* The part of a shared scratch buffer (g0, g1, gpad) that samples
+ * [i0, i1) use when a layer indexes it at sample * size: shifted by
+ * i0 * (max - size), every lane stays inside [i0 * max, i1 * max), so lanes
+ * never overlap whatever the layer. */
+const char *lane_slot(const char *buf, int64_t max, int64_t size);
+
 /* Shared pieces of kernels (emit_kernels.c). */
-void emit_act_forward(emitter *e, act_kind act, const char *buf, const char *count);
+void emit_act_forward(emitter *e, act_kind act, const char *buf, int64_t per_sample);
 void emit_act_backward(emitter *e, act_kind act, const char *y, const char *dy,
-                       const char *count);
+                       int64_t per_sample);
+void emit_zero_samples(emitter *e, const char *buf, int64_t per_sample);
 void emit_dot(emitter *e, const char *dst, const char *a, const char *b, int64_t n);
 void emit_pad_functions(emitter *e, const ir_layer *ly, const char *fill);
 /* Loop nest over the spatial axes of `dims` with variables PREFIX0.. and
@@ -52,5 +64,15 @@ void emit_close(emitter *e, int loops);
 char *index_expr(arena *a, const char *var, int rank, const int64_t *mul);
 
 extern arena *emit_arena;
+
+/* emit.c: the buffer holding layer i's output ("x" before the first real
+ * layer), and the per-sample sizes of the input and the output. */
+const char *out_buffer(const ir_net *net, int i);
+int64_t in_size(const ir_net *net);
+int64_t out_size(const ir_net *net);
+
+/* emit_lanes.c: threads ("lanes") sharing a batch, and the public API. */
+void emit_lane_fields(emitter *e);
+void emit_lanes(emitter *e);
 
 #endif

@@ -5,13 +5,13 @@
 void dense_emit_forward(emitter *e, const ir_layer *ly)
 {
     long long in = (long long)ly->in.d[0], units = (long long)ly->units;
-    emit(e, "static void %s_forward(%s_ctx *c, int n, const float *restrict x, float *restrict y)",
+    emit(e, "static void %s_forward(%s_ctx *c, int i0, int i1, const float *restrict x, float *restrict y)",
          ly->name, e->prefix);
     emit(e, "{");
     emit(e, "const float *restrict w = c->params + %lld;", (long long)ly->woff);
     if (ly->bias)
         emit(e, "const float *restrict b = c->params + %lld;", (long long)ly->boff);
-    emit(e, "for (int i = 0; i < n; i++) {");
+    emit(e, "for (int i = i0; i < i1; i++) {");
     emit(e, "const float *xi = x + (size_t)i * %lld;", in);
     emit(e, "for (int u = 0; u < %lld; u++) {", units);
     emit(e, "const float *wu = w + (size_t)u * %lld;", in);
@@ -19,7 +19,7 @@ void dense_emit_forward(emitter *e, const ir_layer *ly)
     emit(e, "y[(size_t)i * %lld + u] = %s;", units, ly->bias ? "s + b[u]" : "s");
     emit(e, "}");
     emit(e, "}");
-    emit_act_forward(e, ly->act, "y", arena_printf(emit_arena, "(size_t)n * %lld", units));
+    emit_act_forward(e, ly->act, "y", ly->units);
     emit(e, "}");
     emit_blank(e);
 }
@@ -27,17 +27,18 @@ void dense_emit_forward(emitter *e, const ir_layer *ly)
 void dense_emit_backward(emitter *e, const ir_layer *ly)
 {
     long long in = (long long)ly->in.d[0], units = (long long)ly->units;
-    emit(e, "static void %s_backward(%s_ctx *c, int n, const float *restrict x, "
+    emit(e, "static void %s_backward(%s_ctx *c, float *restrict grads, int i0, int i1, "
+         "const float *restrict x, "
          "const float *restrict y, float *restrict dy, float *restrict dx)", ly->name, e->prefix);
     emit(e, "{");
     emit(e, "const float *restrict w = c->params + %lld;", (long long)ly->woff);
-    emit(e, "float *restrict gw = c->grads + %lld;", (long long)ly->woff);
+    emit(e, "float *restrict gw = grads + %lld;", (long long)ly->woff);
     if (ly->bias)
-        emit(e, "float *restrict gb = c->grads + %lld;", (long long)ly->boff);
+        emit(e, "float *restrict gb = grads + %lld;", (long long)ly->boff);
     if (ly->act == ACT_NONE)
         emit(e, "(void)y;");
-    emit_act_backward(e, ly->act, "y", "dy", arena_printf(emit_arena, "(size_t)n * %lld", units));
-    emit(e, "for (int i = 0; i < n; i++) {");
+    emit_act_backward(e, ly->act, "y", "dy", ly->units);
+    emit(e, "for (int i = i0; i < i1; i++) {");
     emit(e, "const float *xi = x + (size_t)i * %lld;", in);
     emit(e, "for (int u = 0; u < %lld; u++) {", units);
     emit(e, "const float d = dy[(size_t)i * %lld + u];", units);
@@ -50,7 +51,7 @@ void dense_emit_backward(emitter *e, const ir_layer *ly)
     emit(e, "}");
     emit(e, "if (!dx)");
     emit(e, "    return;");
-    emit(e, "for (int i = 0; i < n; i++) {");
+    emit(e, "for (int i = i0; i < i1; i++) {");
     emit(e, "float *dxi = dx + (size_t)i * %lld;", in);
     emit(e, "for (int k = 0; k < %lld; k++)", in);
     emit(e, "    dxi[k] = 0.0f;");
@@ -71,29 +72,35 @@ void flatten_emit_backward(emitter *e, const ir_layer *ly) { (void)e, (void)ly; 
 
 static void act_layer_forward(emitter *e, const ir_layer *ly, act_kind act)
 {
-    long long sz = (long long)shape_count(&ly->out);
-    emit(e, "static void %s_forward(%s_ctx *c, int n, const float *restrict x, float *restrict y)",
+    int64_t per = shape_count(&ly->out);
+    long long sz = (long long)per;
+    emit(e, "static void %s_forward(%s_ctx *c, int i0, int i1, const float *restrict x, float *restrict y)",
          ly->name, e->prefix);
     emit(e, "{");
     emit(e, "(void)c;");
-    emit(e, "memcpy(y, x, sizeof(float) * (size_t)n * %lld);", sz);
-    emit_act_forward(e, act, "y", arena_printf(emit_arena, "(size_t)n * %lld", sz));
+    emit(e, "for (int i = i0; i < i1; i++)");
+    emit(e, "    memcpy(y + (size_t)i * %lld, x + (size_t)i * %lld, sizeof(float) * %lld);", sz,
+         sz, sz);
+    emit_act_forward(e, act, "y", per);
     emit(e, "}");
     emit_blank(e);
 }
 
 static void act_layer_backward(emitter *e, const ir_layer *ly, act_kind act)
 {
-    long long sz = (long long)shape_count(&ly->out);
-    emit(e, "static void %s_backward(%s_ctx *c, int n, const float *restrict x, "
+    int64_t per = shape_count(&ly->out);
+    long long sz = (long long)per;
+    emit(e, "static void %s_backward(%s_ctx *c, float *restrict grads, int i0, int i1, "
+         "const float *restrict x, "
          "const float *restrict y, float *restrict dy, float *restrict dx)", ly->name, e->prefix);
     emit(e, "{");
-    emit(e, "(void)c;");
-    emit(e, "(void)x;");
+    emit(e, "(void)c, (void)grads, (void)x;");
     emit(e, "if (!dx)");
     emit(e, "    return;");
-    emit_act_backward(e, act, "y", "dy", arena_printf(emit_arena, "(size_t)n * %lld", sz));
-    emit(e, "memcpy(dx, dy, sizeof(float) * (size_t)n * %lld);", sz);
+    emit_act_backward(e, act, "y", "dy", per);
+    emit(e, "for (int i = i0; i < i1; i++)");
+    emit(e, "    memcpy(dx + (size_t)i * %lld, dy + (size_t)i * %lld, sizeof(float) * %lld);", sz,
+         sz, sz);
     emit(e, "}");
     emit_blank(e);
 }

@@ -41,7 +41,14 @@ char *index_expr(arena *a, const char *var, int rank, const int64_t *mul)
     return s;
 }
 
-void emit_act_forward(emitter *e, act_kind act, const char *buf, const char *count)
+/* The range of elements of samples [i0, i1) of a per-sample size. */
+static void emit_sample_range(emitter *e, const char *what, int64_t per_sample)
+{
+    emit(e, "for (size_t p = (size_t)i0 * %lld; p < (size_t)i1 * %lld; p++) /* %s */",
+         (long long)per_sample, (long long)per_sample, what);
+}
+
+void emit_act_forward(emitter *e, act_kind act, const char *buf, int64_t per_sample)
 {
     static const char *const expr[] = {
         [ACT_RELU] = "%s[p] = %s[p] > 0.0f ? %s[p] : 0.0f;",
@@ -50,7 +57,7 @@ void emit_act_forward(emitter *e, act_kind act, const char *buf, const char *cou
     };
     if (act == ACT_NONE)
         return;
-    emit(e, "for (size_t p = 0; p < %s; p++) /* %s */", count, act_name(act));
+    emit_sample_range(e, act_name(act), per_sample);
     e->indent++;
     emit(e, expr[act], buf, buf, buf);
     e->indent--;
@@ -58,11 +65,11 @@ void emit_act_forward(emitter *e, act_kind act, const char *buf, const char *cou
 
 /* dy *= act'(y), written in terms of the activation's output y. */
 void emit_act_backward(emitter *e, act_kind act, const char *y, const char *dy,
-                       const char *count)
+                       int64_t per_sample)
 {
     if (act == ACT_NONE)
         return;
-    emit(e, "for (size_t p = 0; p < %s; p++) /* d%s */", count, act_name(act));
+    emit_sample_range(e, arena_printf(emit_arena, "d%s", act_name(act)), per_sample);
     e->indent++;
     if (act == ACT_RELU)
         emit(e, "%s[p] = %s[p] > 0.0f ? %s[p] : 0.0f;", dy, y, dy);
@@ -71,6 +78,22 @@ void emit_act_backward(emitter *e, act_kind act, const char *y, const char *dy,
     else
         emit(e, "%s[p] *= 1.0f - %s[p] * %s[p];", dy, y, y);
     e->indent--;
+}
+
+/* memset of samples [i0, i1) of a buffer: one constant-size memset per
+ * sample, which compilers see cannot overflow. */
+void emit_zero_samples(emitter *e, const char *buf, int64_t per_sample)
+{
+    emit(e, "for (int i = i0; i < i1; i++)");
+    emit(e, "    memset(%s + (size_t)i * %lld, 0, sizeof(float) * %lld);", buf,
+         (long long)per_sample, (long long)per_sample);
+}
+
+const char *lane_slot(const char *buf, int64_t max, int64_t size)
+{
+    if (max == size)
+        return buf;
+    return arena_printf(emit_arena, "%s + (size_t)i0 * %lld", buf, (long long)(max - size));
 }
 
 bool layer_is_view(const ir_layer *ly) { return ly->kind == LK_FLATTEN; }
@@ -159,9 +182,10 @@ void emit_pad_functions(emitter *e, const ir_layer *ly, const char *fill)
     char *src = index_expr(emit_arena, "s", ly->nsp, im);
     char *dst = index_expr(emit_arena, "p", ly->nsp, pm);
     emit_pad_tables(e, ly);
-    emit(e, "static void %s_pad(int n, const float *restrict x, float *restrict xp)", ly->name);
+    emit(e, "static void %s_pad(int i0, int i1, const float *restrict x, float *restrict xp)", ly->name);
     emit(e, "{");
-    emit(e, "for (size_t q = 0; q < (size_t)n * %lld; q++) {", (long long)ly->in.d[0]);
+    emit(e, "for (size_t q = (size_t)i0 * %lld; q < (size_t)i1 * %lld; q++) {",
+         (long long)ly->in.d[0], (long long)ly->in.d[0]);
     emit(e, "const float *xq = x + q * %lld;", (long long)isz);
     emit(e, "float *pq = xp + q * %lld;", (long long)psz);
     int loops = emit_pad_nest(e, ly);
@@ -169,10 +193,11 @@ void emit_pad_functions(emitter *e, const ir_layer *ly, const char *fill)
     emit_close(e, loops + 1);
     emit(e, "}");
     emit_blank(e);
-    emit(e, "static void %s_unpad(int n, const float *restrict dxp, float *restrict dx)", ly->name);
+    emit(e, "static void %s_unpad(int i0, int i1, const float *restrict dxp, float *restrict dx)", ly->name);
     emit(e, "{");
-    emit(e, "memset(dx, 0, sizeof(float) * (size_t)n * %lld);", (long long)shape_count(&ly->in));
-    emit(e, "for (size_t q = 0; q < (size_t)n * %lld; q++) {", (long long)ly->in.d[0]);
+    emit_zero_samples(e, "dx", shape_count(&ly->in));
+    emit(e, "for (size_t q = (size_t)i0 * %lld; q < (size_t)i1 * %lld; q++) {",
+         (long long)ly->in.d[0], (long long)ly->in.d[0]);
     emit(e, "float *dq = dx + q * %lld;", (long long)isz);
     emit(e, "const float *gq = dxp + q * %lld;", (long long)psz);
     loops = emit_pad_nest(e, ly);

@@ -50,6 +50,12 @@ static geom make_geom(const ir_layer *ly)
     return g;
 }
 
+/* This lane's part of the shared padded-gradient scratch. */
+static const char *gpad_slot(const emitter *e, const ir_layer *ly)
+{
+    return lane_slot("c->gpad", e->pad_max, padded_count(ly));
+}
+
 static const char *xsource(const ir_layer *ly)
 {
     return layer_has_pad(ly) ? arena_printf(emit_arena, "c->pad_%s", ly->name) : "x";
@@ -85,9 +91,9 @@ static void emit_params(emitter *e, const ir_layer *ly, bool grads)
         emit(e, "const float *restrict b = c->params + %lld;", (long long)ly->boff);
     if (!grads)
         return;
-    emit(e, "float *restrict gw = c->grads + %lld;", (long long)ly->woff);
+    emit(e, "float *restrict gw = grads + %lld;", (long long)ly->woff);
     if (ly->bias)
-        emit(e, "float *restrict gb = c->grads + %lld;", (long long)ly->boff);
+        emit(e, "float *restrict gb = grads + %lld;", (long long)ly->boff);
 }
 
 /* Per-axis mirror of a kernel, for symmetric = true: NAME_tie sums (grads)
@@ -129,14 +135,14 @@ void conv_emit_forward(emitter *e, const ir_layer *ly)
 {
     geom g = make_geom(ly);
     emit_conv_helpers(e, ly, &g);
-    emit(e, "static void %s_forward(%s_ctx *c, int n, const float *restrict x, float *restrict y)",
+    emit(e, "static void %s_forward(%s_ctx *c, int i0, int i1, const float *restrict x, float *restrict y)",
          ly->name, e->prefix);
     emit(e, "{");
     emit_params(e, ly, false);
     if (layer_has_pad(ly))
-        emit(e, "%s_pad(n, x, c->pad_%s);", ly->name, ly->name);
+        emit(e, "%s_pad(i0, i1, x, c->pad_%s);", ly->name, ly->name);
     emit(e, "const float *restrict xs = %s;", xsource(ly));
-    emit(e, "for (int i = 0; i < n; i++) {");
+    emit(e, "for (int i = i0; i < i1; i++) {");
     emit(e, "const float *xi = xs + (size_t)i * %lld;", (long long)(g.C * g.psz));
     emit(e, "float *yi = y + (size_t)i * %lld;", (long long)(g.F * g.osz));
     emit(e, "for (int f = 0; f < %lld; f++) {", (long long)g.F);
@@ -153,8 +159,7 @@ void conv_emit_forward(emitter *e, const ir_layer *ly)
     int ol = emit_loops(e, "o", g.r, ly->out.d + 1);
     emit(e, "yo[%s] += wv * xk[%s];", g.oidx, g.xoidx);
     emit_close(e, ol + kl + 3);
-    emit_act_forward(e, ly->act, "y", arena_printf(emit_arena, "(size_t)n * %lld",
-                                                   (long long)(g.F * g.osz)));
+    emit_act_forward(e, ly->act, "y", g.F * g.osz);
     emit(e, "}");
     emit_blank(e);
 }
@@ -185,7 +190,7 @@ static void emit_row_reduction(emitter *e, const ir_layer *ly, const geom *g)
 /* dW and db: correlate the output gradient with the (padded) input. */
 static void emit_conv_wgrad(emitter *e, const ir_layer *ly, const geom *g)
 {
-    emit(e, "for (int i = 0; i < n; i++) {");
+    emit(e, "for (int i = i0; i < i1; i++) {");
     emit(e, "const float *xi = xs + (size_t)i * %lld;", (long long)(g->C * g->psz));
     emit(e, "const float *dyi = dy + (size_t)i * %lld;", (long long)(g->F * g->osz));
     emit(e, "for (int f = 0; f < %lld; f++) {", (long long)g->F);
@@ -212,9 +217,9 @@ static void emit_conv_xgrad(emitter *e, const ir_layer *ly, const geom *g)
 {
     emit(e, "if (!dx)");
     emit(e, "    return;");
-    emit(e, "float *restrict dxs = %s;", layer_has_pad(ly) ? "c->gpad" : "dx");
-    emit(e, "memset(dxs, 0, sizeof(float) * (size_t)n * %lld);", (long long)(g->C * g->psz));
-    emit(e, "for (int i = 0; i < n; i++) {");
+    emit(e, "float *restrict dxs = %s;", layer_has_pad(ly) ? gpad_slot(e, ly) : "dx");
+    emit_zero_samples(e, "dxs", g->C * g->psz);
+    emit(e, "for (int i = i0; i < i1; i++) {");
     emit(e, "float *dxi = dxs + (size_t)i * %lld;", (long long)(g->C * g->psz));
     emit(e, "const float *dyi = dy + (size_t)i * %lld;", (long long)(g->F * g->osz));
     emit(e, "for (int f = 0; f < %lld; f++) {", (long long)g->F);
@@ -230,13 +235,14 @@ static void emit_conv_xgrad(emitter *e, const ir_layer *ly, const geom *g)
     emit(e, "dxk[%s] += wv * dyo[%s];", g->xoidx, g->oidx);
     emit_close(e, ol + kl + 3);
     if (layer_has_pad(ly))
-        emit(e, "%s_unpad(n, dxs, dx);", ly->name);
+        emit(e, "%s_unpad(i0, i1, dxs, dx);", ly->name);
 }
 
 void conv_emit_backward(emitter *e, const ir_layer *ly)
 {
     geom g = make_geom(ly);
-    emit(e, "static void %s_backward(%s_ctx *c, int n, const float *restrict x, "
+    emit(e, "static void %s_backward(%s_ctx *c, float *restrict grads, int i0, int i1, "
+         "const float *restrict x, "
          "const float *restrict y, float *restrict dy, float *restrict dx)", ly->name, e->prefix);
     emit(e, "{");
     emit_params(e, ly, true);
@@ -245,8 +251,7 @@ void conv_emit_backward(emitter *e, const ir_layer *ly)
     if (ly->act == ACT_NONE)
         emit(e, "(void)y;");
     emit(e, "const float *restrict xs = %s;", xsource(ly));
-    emit_act_backward(e, ly->act, "y", "dy", arena_printf(emit_arena, "(size_t)n * %lld",
-                                                          (long long)(g.F * g.osz)));
+    emit_act_backward(e, ly->act, "y", "dy", g.F * g.osz);
     emit_conv_wgrad(e, ly, &g);
     if (ly->symmetric)
         emit(e, "%s_tie(gw, 1.0f);", ly->name);
@@ -259,7 +264,7 @@ void conv_emit_backward(emitter *e, const ir_layer *ly)
  * [F, positions..., C, k...], bias [F, positions...]. */
 static void emit_local_head(emitter *e, const ir_layer *ly, const geom *g, const char *dyname)
 {
-    emit(e, "for (int i = 0; i < n; i++) {");
+    emit(e, "for (int i = i0; i < i1; i++) {");
     emit(e, "const float *xi = xs + (size_t)i * %lld;", (long long)(g->C * g->psz));
     emit(e, "for (int f = 0; f < %lld; f++) {", (long long)g->F);
     emit_loops(e, "o", g->r, ly->out.d + 1);
@@ -274,12 +279,12 @@ void local_emit_forward(emitter *e, const ir_layer *ly)
 {
     geom g = make_geom(ly);
     emit_conv_helpers(e, ly, &g);
-    emit(e, "static void %s_forward(%s_ctx *c, int n, const float *restrict x, float *restrict y)",
+    emit(e, "static void %s_forward(%s_ctx *c, int i0, int i1, const float *restrict x, float *restrict y)",
          ly->name, e->prefix);
     emit(e, "{");
     emit_params(e, ly, false);
     if (layer_has_pad(ly))
-        emit(e, "%s_pad(n, x, c->pad_%s);", ly->name, ly->name);
+        emit(e, "%s_pad(i0, i1, x, c->pad_%s);", ly->name, ly->name);
     emit(e, "const float *restrict xs = %s;", xsource(ly));
     emit_local_head(e, ly, &g, NULL);
     emit(e, "float s = %s;", ly->bias ? "b[p]" : "0.0f");
@@ -291,8 +296,7 @@ void local_emit_forward(emitter *e, const ir_layer *ly)
     emit_close(e, kl + 1);
     emit(e, "y[(size_t)i * %lld + p] = s;", (long long)(g.F * g.osz));
     emit_close(e, g.r + 2);
-    emit_act_forward(e, ly->act, "y", arena_printf(emit_arena, "(size_t)n * %lld",
-                                                   (long long)(g.F * g.osz)));
+    emit_act_forward(e, ly->act, "y", g.F * g.osz);
     emit(e, "}");
     emit_blank(e);
 }
@@ -300,7 +304,8 @@ void local_emit_forward(emitter *e, const ir_layer *ly)
 void local_emit_backward(emitter *e, const ir_layer *ly)
 {
     geom g = make_geom(ly);
-    emit(e, "static void %s_backward(%s_ctx *c, int n, const float *restrict x, "
+    emit(e, "static void %s_backward(%s_ctx *c, float *restrict grads, int i0, int i1, "
+         "const float *restrict x, "
          "const float *restrict y, float *restrict dy, float *restrict dx)", ly->name, e->prefix);
     emit(e, "{");
     emit_params(e, ly, true);
@@ -309,11 +314,12 @@ void local_emit_backward(emitter *e, const ir_layer *ly)
     if (ly->act == ACT_NONE)
         emit(e, "(void)y;");
     emit(e, "const float *restrict xs = %s;", xsource(ly));
-    emit_act_backward(e, ly->act, "y", "dy", arena_printf(emit_arena, "(size_t)n * %lld",
-                                                          (long long)(g.F * g.osz)));
-    emit(e, "float *restrict dxs = dx ? %s : NULL;", layer_has_pad(ly) ? "c->gpad" : "dx");
+    emit_act_backward(e, ly->act, "y", "dy", g.F * g.osz);
+    emit(e, "float *restrict dxs = dx ? %s : NULL;", layer_has_pad(ly) ? gpad_slot(e, ly) : "dx");
     emit(e, "if (dxs)");
-    emit(e, "    memset(dxs, 0, sizeof(float) * (size_t)n * %lld);", (long long)(g.C * g.psz));
+    e->indent++;
+    emit_zero_samples(e, "dxs", g.C * g.psz);
+    e->indent--;
     emit_local_head(e, ly, &g, "dy");
     if (ly->bias)
         emit(e, "gb[p] += d;");
@@ -329,7 +335,7 @@ void local_emit_backward(emitter *e, const ir_layer *ly)
     emit_close(e, g.r + 2);
     if (layer_has_pad(ly)) {
         emit(e, "if (dx)");
-        emit(e, "    %s_unpad(n, dxs, dx);", ly->name);
+        emit(e, "    %s_unpad(i0, i1, dxs, dx);", ly->name);
     }
     emit(e, "}");
     emit_blank(e);
@@ -340,7 +346,8 @@ void local_emit_backward(emitter *e, const ir_layer *ly)
  * counts, as PyTorch's count_include_pad). */
 static void emit_pool_head(emitter *e, const ir_layer *ly, const geom *g, const char *src)
 {
-    emit(e, "for (size_t q = 0; q < (size_t)n * %lld; q++) {", (long long)g->C);
+    emit(e, "for (size_t q = (size_t)i0 * %lld; q < (size_t)i1 * %lld; q++) {", (long long)g->C,
+         (long long)g->C);
     emit(e, "%sfloat *xq = %s + q * %lld;", src[0] == 'x' ? "const " : "", src,
          (long long)g->psz);
     emit_loops(e, "o", g->r, ly->out.d + 1);
@@ -352,11 +359,11 @@ static void pool_emit_forward(emitter *e, const ir_layer *ly, bool max)
     geom g = make_geom(ly);
     if (layer_has_pad(ly))
         emit_pad_functions(e, ly, max ? "-INFINITY" : "0.0f");
-    emit(e, "static void %s_forward(%s_ctx *c, int n, const float *restrict x, float *restrict y)",
+    emit(e, "static void %s_forward(%s_ctx *c, int i0, int i1, const float *restrict x, float *restrict y)",
          ly->name, e->prefix);
     emit(e, "{");
     if (layer_has_pad(ly))
-        emit(e, "%s_pad(n, x, c->pad_%s);", ly->name, ly->name);
+        emit(e, "%s_pad(i0, i1, x, c->pad_%s);", ly->name, ly->name);
     else if (!max)
         emit(e, "(void)c;");
     emit(e, "const float *restrict xs = %s;", xsource(ly));
@@ -386,8 +393,7 @@ static void pool_emit_forward(emitter *e, const ir_layer *ly, bool max)
         emit(e, "y[out] = s / %lld.0f;", (long long)g.kvol);
     }
     emit_close(e, g.r + 1);
-    emit_act_forward(e, ly->act, "y", arena_printf(emit_arena, "(size_t)n * %lld",
-                                                   (long long)(g.C * g.osz)));
+    emit_act_forward(e, ly->act, "y", g.C * g.osz);
     emit(e, "}");
     emit_blank(e);
 }
@@ -395,22 +401,23 @@ static void pool_emit_forward(emitter *e, const ir_layer *ly, bool max)
 static void pool_emit_backward(emitter *e, const ir_layer *ly, bool max)
 {
     geom g = make_geom(ly);
-    emit(e, "static void %s_backward(%s_ctx *c, int n, const float *restrict x, "
+    emit(e, "static void %s_backward(%s_ctx *c, float *restrict grads, int i0, int i1, "
+         "const float *restrict x, "
          "const float *restrict y, float *restrict dy, float *restrict dx)", ly->name, e->prefix);
     emit(e, "{");
-    emit(e, "(void)x;");
+    emit(e, "(void)grads, (void)x;");
     if (ly->act == ACT_NONE)
         emit(e, "(void)y;");
     if (!max && !layer_has_pad(ly))
         emit(e, "(void)c;");
     emit(e, "if (!dx)");
     emit(e, "    return;");
-    emit_act_backward(e, ly->act, "y", "dy", arena_printf(emit_arena, "(size_t)n * %lld",
-                                                          (long long)(g.C * g.osz)));
-    emit(e, "float *restrict dxs = %s;", layer_has_pad(ly) ? "c->gpad" : "dx");
-    emit(e, "memset(dxs, 0, sizeof(float) * (size_t)n * %lld);", (long long)(g.C * g.psz));
+    emit_act_backward(e, ly->act, "y", "dy", g.C * g.osz);
+    emit(e, "float *restrict dxs = %s;", layer_has_pad(ly) ? gpad_slot(e, ly) : "dx");
+    emit_zero_samples(e, "dxs", g.C * g.psz);
     if (max) {
-        emit(e, "for (size_t q = 0; q < (size_t)n * %lld; q++) {", (long long)g.C);
+        emit(e, "for (size_t q = (size_t)i0 * %lld; q < (size_t)i1 * %lld; q++) {", (long long)g.C,
+             (long long)g.C);
         emit(e, "float *dq = dxs + q * %lld;", (long long)g.psz);
         emit(e, "for (int p = 0; p < %lld; p++)", (long long)g.osz);
         emit(e, "    dq[c->arg_%s[q * %lld + p]] += dy[q * %lld + p];", ly->name,
@@ -425,7 +432,7 @@ static void pool_emit_backward(emitter *e, const ir_layer *ly, bool max)
         emit_close(e, kl + g.r + 1);
     }
     if (layer_has_pad(ly))
-        emit(e, "%s_unpad(n, dxs, dx);", ly->name);
+        emit(e, "%s_unpad(i0, i1, dxs, dx);", ly->name);
     emit(e, "}");
     emit_blank(e);
 }

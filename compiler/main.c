@@ -208,7 +208,7 @@ static int build_executable(arena *a, const char *c_path, const char *exe, const
     if (extra)
         n += split_words(a, extra, argv + n, 32);
     char *tmp = arena_printf(a, "%s.tmp%ld", exe, (long)getpid());
-    char *rest[] = {"-DCNNC_MAIN", (char *)c_path, lib, "-lz", "-lm", "-o", tmp, NULL};
+    char *rest[] = {"-DCNNC_MAIN", "-pthread", (char *)c_path, lib, "-lz", "-lm", "-o", tmp, NULL};
     memcpy(argv + n, rest, sizeof rest);
     int rc = run(argv);
     if (rc != 0 || rename(tmp, exe) != 0) {
