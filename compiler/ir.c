@@ -29,6 +29,9 @@ static const char *nearest(const char *word, const char *const *names, int n)
 {
     const char *best = NULL;
     int best_d = 3;
+    for (int i = 0; i < n; i++) /* batch_size -> batch */
+        if (strlen(names[i]) >= 3 && strncmp(word, names[i], strlen(names[i])) == 0)
+            return names[i];
     for (int i = 0; i < n; i++) {
         int d = edit_distance(word, names[i]);
         if (d < best_d && d <= (int)strlen(names[i]) / 2 + 1) {
@@ -89,6 +92,11 @@ static bool get_int(lowerer *l, const ast_value *v, const char *key, int64_t min
 static bool get_ints(lowerer *l, const ast_value *v, const char *key, int64_t min,
                      int64_t out[MAX_SPATIAL], int *count)
 {
+    if (v->kind != VAL_LIST && v->kind != VAL_INT) {
+        error_at(l->src, v->loc, "'%s' must be an integer or a list of integers (one per "
+                 "spatial axis), not %s", key, val_type_name(v));
+        return false;
+    }
     if (v->kind != VAL_LIST) {
         if (!get_int(l, v, key, min, &out[0]))
             return false;
@@ -141,6 +149,11 @@ static bool get_activation(lowerer *l, const ast_value *v, act_kind *out)
         return false;
     }
     int i = lookup(v->u.id, act_names, 4);
+    if (i < 0 && strcmp(v->u.id, "softmax") == 0) {
+        error_at(l->src, v->loc, "unknown activation 'softmax' (none, relu, sigmoid, tanh); "
+                 "softmax comes with 'loss softmax_cross_entropy;'");
+        return false;
+    }
     if (i < 0) {
         error_unknown(l, v->loc, "activation", v->u.id, act_names, 4);
         return false;
@@ -251,22 +264,45 @@ static int allowed_names(layer_kind k, const char **out)
     return n;
 }
 
-static bool lower_attrs(lowerer *l, ir_layer *ly, const ast_attrs *attrs)
+/* The same idea under another kind's name: units/filters, size/kernel. */
+static int counterpart(int id)
+{
+    switch (id) {
+    case ATTR_UNITS: return ATTR_FILTERS;
+    case ATTR_FILTERS: return ATTR_UNITS;
+    case ATTR_SIZE: return ATTR_KERNEL;
+    case ATTR_KERNEL: return ATTR_SIZE;
+    default: return -1;
+    }
+}
+
+static void error_bad_key(lowerer *l, const ir_layer *ly, const ast_attr *at, int id)
+{
+    const char *kind = layer_table[ly->kind].name;
+    int n = allowed_names(ly->kind, attr_names);
+    int other = id >= 0 ? counterpart(id) : -1;
+    if (n == 0)
+        error_at(l->src, at->key_loc, "%s takes no attributes", kind);
+    else if (other >= 0 && (layer_table[ly->kind].allowed & (1u << other)))
+        error_at(l->src, at->key_loc, "%s does not take '%s'; did you mean '%s'?", kind,
+                 at->key, attr_table[other].name);
+    else if (id >= 0)
+        error_at(l->src, at->key_loc, "%s does not take '%s'", kind, at->key);
+    else
+        error_unknown(l, at->key_loc, "attribute", at->key, attr_names, n);
+}
+
+/* Returns false after reporting; *bad_key tells that a key itself was
+ * wrong, so "needs ..." would only repeat the same mistake. */
+static bool lower_attrs(lowerer *l, ir_layer *ly, const ast_attrs *attrs, bool *bad_key)
 {
     bool ok = true;
     for (int i = 0; i < attrs->n; i++) {
         const ast_attr *at = &attrs->items[i];
         int id = find_attr(at->key);
         if (id < 0 || !(layer_table[ly->kind].allowed & (1u << id))) {
-            int n = allowed_names(ly->kind, attr_names);
-            if (n == 0)
-                error_at(l->src, at->key_loc, "%s takes no attributes",
-                         layer_table[ly->kind].name);
-            else if (id >= 0)
-                error_at(l->src, at->key_loc, "%s does not take '%s'",
-                         layer_table[ly->kind].name, at->key);
-            else
-                error_unknown(l, at->key_loc, "attribute", at->key, attr_names, n);
+            error_bad_key(l, ly, at, id);
+            *bad_key = true;
             ok = false;
             continue;
         }
@@ -311,9 +347,17 @@ static bool missing_required(lowerer *l, ir_layer *ly, const ast_stmt *st)
 
 static const char *kind_names[LK_COUNT];
 
+/* Fills *ly even when reporting errors (its name is still checked for
+ * duplicates); returns false after reporting. */
 static bool lower_layer(lowerer *l, const ast_stmt *st, int index, ir_layer *ly)
 {
     int k;
+    memset(ly, 0, sizeof *ly);
+    ly->loc = st->u.layer.kind_loc;
+    ly->name_loc = st->u.layer.name ? st->u.layer.name_loc : st->u.layer.kind_loc;
+    ly->default_name = !st->u.layer.name;
+    ly->name = st->u.layer.name ? st->u.layer.name
+                                : arena_printf(l->a, "%s%d", st->u.layer.kind, index);
     for (k = 0; k < LK_COUNT; k++)
         kind_names[k] = layer_table[k].name;
     for (k = 0; k < LK_COUNT; k++)
@@ -325,13 +369,10 @@ static bool lower_layer(lowerer *l, const ast_stmt *st, int index, ir_layer *ly)
         return false;
     }
     ly->kind = (layer_kind)k;
-    ly->loc = st->u.layer.kind_loc;
-    ly->name = st->u.layer.name ? st->u.layer.name
-                                : arena_printf(l->a, "%s%d", layer_table[k].name, index);
-    ly->name_loc = st->u.layer.name ? st->u.layer.name_loc : st->u.layer.kind_loc;
     layer_defaults(ly);
-    bool ok = lower_attrs(l, ly, &st->u.layer.attrs);
-    return missing_required(l, ly, st) && ok;
+    bool bad_key = false;
+    bool ok = lower_attrs(l, ly, &st->u.layer.attrs, &bad_key);
+    return (bad_key || missing_required(l, ly, st)) && ok;
 }
 
 /* input [C, W] | [C, H, W] | [C, D, H, W] | [N] */
@@ -395,7 +436,12 @@ static bool lower_train_attr(lowerer *l, const ast_attr *at)
     case 0:
         if (v->kind == VAL_IDENT && strcmp(v->u.id, "sgd") == 0)
             return true;
-        error_at(l->src, v->loc, "unknown optimizer; the only optimizer is 'sgd'");
+        if (v->kind == VAL_IDENT)
+            error_at(l->src, v->loc, "unknown optimizer '%s'; the only optimizer is 'sgd'",
+                     v->u.id);
+        else
+            error_at(l->src, v->loc, "'optimizer' must be a name ('sgd'), not %s",
+                     val_type_name(v));
         return false;
     case 1: return get_real(l, v, "lr", &net->lr);
     case 2: return get_real(l, v, "momentum", &net->momentum);
@@ -417,7 +463,9 @@ static bool lower_train(lowerer *l, const ast_stmt *st)
         for (int j = 0; j < i; j++)
             if (strcmp(attrs->items[i].key, attrs->items[j].key) == 0) {
                 error_at(l->src, attrs->items[i].key_loc, "'%s' given twice", attrs->items[i].key);
+                note_at(l->src, attrs->items[j].key_loc, "first given here");
                 ok = false;
+                break;
             }
         ok = lower_train_attr(l, &attrs->items[i]) && ok;
     }
@@ -431,10 +479,12 @@ static bool unique_names(lowerer *l)
     for (int i = 0; i < net->nlayers; i++)
         for (int j = 0; j < i; j++)
             if (strcmp(net->layers[i].name, net->layers[j].name) == 0) {
-                error_at(l->src, net->layers[i].name_loc, "layer name '%s' is already used",
-                         net->layers[i].name);
-                note_at(l->src, net->layers[j].name_loc, "'%s' was first used here",
-                        net->layers[j].name);
+                error_at(l->src, net->layers[i].name_loc, "layer name '%s' is already used%s",
+                         net->layers[i].name, net->layers[i].default_name ?
+                         " (it is this layer's default name: its kind and index)" : "");
+                note_at(l->src, net->layers[j].name_loc, "'%s' was first used here%s",
+                        net->layers[j].name, net->layers[j].default_name ?
+                        " (the default name of this layer: its kind and index)" : "");
                 ok = false;
                 break;
             }
@@ -458,25 +508,14 @@ static bool lower_stmt(lowerer *l, const ast_stmt *st, span seen[3], int *index)
     ir_net *net = l->net;
     switch (st->kind) {
     case STMT_INPUT:
-        if (!once(l, st, &seen[0], "input"))
-            return false;
-        if (net->nlayers > 0) {
-            error_at(l->src, st->loc, "'input' must come before the first layer");
-            return false;
-        }
-        return lower_input(l, st);
+        /* after a layer it was already reported at that layer */
+        return once(l, st, &seen[0], "input") && net->nlayers == 0 && lower_input(l, st);
     case STMT_LAYER:
         ++*index;
-        if (!seen[0].line) {
+        if (!seen[0].line && net->nlayers == 0)
             error_at(l->src, st->loc, "layer before 'input': the network's first statement "
                      "must be its input shape, e.g. input [1, 28, 28];");
-            seen[0] = st->loc; /* report it once */
-            return false;
-        }
-        if (!lower_layer(l, st, *index, &net->layers[net->nlayers]))
-            return false;
-        net->nlayers++;
-        return true;
+        return lower_layer(l, st, *index, &net->layers[net->nlayers++]) && seen[0].line;
     case STMT_LOSS:
         return once(l, st, &seen[1], "loss") && lower_loss(l, st);
     case STMT_TRAIN:
@@ -509,7 +548,7 @@ ir_net *lower(const ast_network *ast, source *src, arena *a)
     bool ok = true;
     for (int i = 0; i < ast->nstmts; i++)
         ok = lower_stmt(&l, ast->stmts[i], seen, &index) && ok;
-    if (!seen[0].line) {
+    if (!seen[0].line && net->nlayers == 0) {
         error_at(src, ast->close_loc, "network '%s' has no 'input' statement", net->name);
         ok = false;
     } else if (net->nlayers == 0 && ok) {

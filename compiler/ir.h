@@ -55,6 +55,7 @@ typedef struct ir_layer {
     layer_kind kind;
     const char *name;
     span loc, name_loc;          /* the kind token; the name (or the kind) */
+    bool default_name;           /* no name written: kind plus index */
     bool has[ATTR_COUNT];        /* written in the spec */
     span attr_loc[ATTR_COUNT];   /* key spans, for diagnostics */
     const ast_value *attr_val[ATTR_COUNT];
