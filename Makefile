@@ -2,7 +2,8 @@
 #   make          build cnnc and the runtime library (build/)
 #   make deps     install the Debian packages the build, the tests and the demo need
 #   make demo     deps, build, compile examples/lenet.net, train it on Fashion-MNIST
-#   make test     unit tests (Check), error corpus, golden tests against PyTorch answers
+#   make test     unit tests (Check), error corpus, golden tests against PyTorch answers,
+#                 examples, end-to-end training on a synthetic data set
 #   make install  PREFIX=/usr/local DESTDIR=
 #   make clean
 
@@ -34,7 +35,7 @@ UNIT_BIN     := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 TOOL_SRC     := $(wildcard tools/*.c)
 TOOL_BIN     := $(patsubst tools/%.c,$(B)/%,$(TOOL_SRC))
 
-.PHONY: all deps demo test unit-test error-test golden-test example-test install clean
+.PHONY: all deps demo test unit-test error-test golden-test example-test train-test install clean
 all: $(B)/cnnc $(B)/libcnnrt.a $(TOOL_BIN)
 
 # ---- dependencies (Debian 12; run as root) ----
@@ -87,7 +88,7 @@ $(B)/tests/test_rt_%: tests/unit/test_rt_%.c $(B)/libcnnrt.a | $(B)/tests
 $(B)/tests/test_%: tests/unit/test_%.c $(COMPILER_OBJ) $(B)/libcnnrt.a | $(B)/tests
 	$(CC) $(ALL_CFLAGS) $(LDSAN) -Icompiler -I$(B)/compiler -Iruntime -o $@ $< $(COMPILER_OBJ) $(B)/libcnnrt.a $(CHECK_LIBS) -lz -lm
 
-test: all unit-test error-test golden-test example-test
+test: all unit-test error-test golden-test example-test train-test
 	@echo "all test groups passed"
 
 unit-test: $(UNIT_BIN)
@@ -101,6 +102,9 @@ golden-test: all
 
 example-test: all
 	sh tests/examples.sh
+
+train-test: all
+	sh tests/train.sh $(B)
 
 # ---- the demo: LeNet on Fashion-MNIST ----
 demo: deps
