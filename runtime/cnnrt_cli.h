@@ -12,7 +12,7 @@ enum { CNNRT_EXIT_OK = 0, CNNRT_EXIT_ERROR = 1, CNNRT_EXIT_USAGE = 2 };
 enum cnnrt_flag {
     FLAG_DATA, FLAG_WEIGHTS, FLAG_INPUT, FLAG_LABELS, FLAG_OUTPUT, FLAG_SAVE,
     FLAG_RESUME, FLAG_EPOCHS, FLAG_BATCH, FLAG_LR, FLAG_MOMENTUM, FLAG_WD,
-    FLAG_SEED, FLAG_THREADS, FLAG_STEPS, NFLAGS
+    FLAG_SEED, FLAG_THREADS, FLAG_STEPS, FLAG_SAMPLES, NFLAGS
 };
 
 /* The parsed command line; `set` has bit (1 << FLAG_x) for every flag given. */
@@ -20,7 +20,7 @@ typedef struct cnnrt_opts {
     const char *prog;                 /* argv[0]'s base name, for messages */
     unsigned set;
     const char *data, *weights, *input, *labels, *output, *save, *resume;
-    int epochs, batch, threads, steps;
+    int epochs, batch, threads, steps, samples;
     float lr, momentum, weight_decay;
     uint64_t seed;
 } cnnrt_opts;
@@ -40,5 +40,6 @@ size_t cnnrt_argmax(const float *v, size_t n);
 int cnnrt_cmd_train(const cnnrt_model *m, const cnnrt_opts *o);
 int cnnrt_cmd_eval(const cnnrt_model *m, const cnnrt_opts *o);
 int cnnrt_cmd_bench(const cnnrt_model *m, const cnnrt_opts *o);
+int cnnrt_cmd_gradcheck(const cnnrt_model *m, const cnnrt_opts *o);
 
 #endif /* CNNRT_CLI_H */

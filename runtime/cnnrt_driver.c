@@ -24,6 +24,7 @@ static const char *const flag_names[NFLAGS] = {
     [FLAG_RESUME] = "resume", [FLAG_EPOCHS] = "epochs", [FLAG_BATCH] = "batch",
     [FLAG_LR] = "lr", [FLAG_MOMENTUM] = "momentum", [FLAG_WD] = "weight-decay",
     [FLAG_SEED] = "seed", [FLAG_THREADS] = "threads", [FLAG_STEPS] = "steps",
+    [FLAG_SAMPLES] = "samples",
 };
 
 typedef struct command {
@@ -74,6 +75,10 @@ static const command commands[] = {
     {"bench", cnnrt_cmd_bench, B(FLAG_BATCH) | B(FLAG_THREADS) | B(FLAG_STEPS), 0,
      "bench [--batch B] [--threads T] [--steps K]",
      "images/s of train steps and inference, batch-1 latency"},
+    {"gradcheck", cnnrt_cmd_gradcheck,
+     B(FLAG_WEIGHTS) | B(FLAG_SEED) | B(FLAG_BATCH) | B(FLAG_SAMPLES), 0,
+     "gradcheck [--weights W.npz] [--seed S] [--batch B] [--samples K]",
+     "gradients against central finite differences on a random batch"},
     {"info", cmd_info, 0, 0, "info", "layers, shapes, parameters, memory"},
 };
 #define NCOMMANDS (int)(sizeof commands / sizeof commands[0])
@@ -143,6 +148,7 @@ static int set_flag(cnnrt_opts *o, const command *c, int f, const char *v)
     case FLAG_BATCH: bad = parse_int(v, 1, 1 << 20, &n); o->batch = (int)n; break;
     case FLAG_THREADS: bad = parse_int(v, 1, 1024, &n); o->threads = (int)n; break;
     case FLAG_STEPS: bad = parse_int(v, 1, 100000000, &n); o->steps = (int)n; break;
+    case FLAG_SAMPLES: bad = parse_int(v, 1, 1000000, &n); o->samples = (int)n; break;
     case FLAG_LR: bad = parse_float(v, &o->lr); break;
     case FLAG_MOMENTUM: bad = parse_float(v, &o->momentum); break;
     case FLAG_WD: bad = parse_float(v, &o->weight_decay); break;

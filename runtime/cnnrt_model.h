@@ -92,7 +92,7 @@ typedef struct cnnrt_model {
 } cnnrt_model;
 
 /* The runtime's command-line driver (train eval predict forward grad step
- * init bench info); the generated main() is one call to it. */
+ * init bench gradcheck info); the generated main() is one call to it. */
 int cnnrt_main(int argc, char **argv, const cnnrt_model *model);
 
 #endif /* CNNRT_MODEL_H */

@@ -1,0 +1,44 @@
+#!/bin/sh
+# gradcheck.sh: every example's backward pass agrees with central finite
+# differences of its forward pass (`NET gradcheck`), and the check is able
+# to fail: deliberately broken copies of generated code must be caught.
+# Exits non-zero on any failure.
+b=${1:-build}
+cc=${CC:-cc}
+t=$b/tests/gradcheck
+rm -rf "$t" && mkdir -p "$t" || exit 1
+fail=0
+
+for net in examples/*.net; do
+    name=$(basename "$net" .net)
+    if "$b/cnnc" "$net" -o "$t/$name" &&
+        "$t/$name" gradcheck --samples 48 --seed 2 > "$t/$name.out" 2>&1; then
+        echo "ok   $name: $(tail -n 1 "$t/$name.out")"
+    else
+        echo "FAIL $name"; cat "$t/$name.out"; fail=1
+    fi
+done
+
+# mutant NAME FROM.c AWK-PROGRAM: the edited program must fail gradcheck.
+mutant() {
+    awk "$3" "$t/$2" > "$t/$1.c"
+    if cmp -s "$t/$2" "$t/$1.c"; then
+        echo "FAIL mutant $1: the edit did not apply"; fail=1; return
+    fi
+    $cc -std=c11 -O2 -DCNNC_MAIN -pthread -Iruntime -o "$t/$1" "$t/$1.c" \
+        "$b/libcnnrt.a" -lz -lm || { fail=1; return; }
+    if "$t/$1" gradcheck --samples 48 --seed 2 > "$t/$1.out" 2>&1; then
+        echo "FAIL mutant $1: gradcheck did not notice"; fail=1
+    else
+        echo "ok   mutant $1 caught: $(grep -c '^  [a-z]' "$t/$1.out") mismatches"
+    fi
+}
+"$b/cnnc" examples/symmetric.net -o "$t/symmetric.c" || exit 1
+"$b/cnnc" examples/lenet5_1998.net -o "$t/lenet5_1998.c" || exit 1
+mutant bias_3pct symmetric.c '!done && /gb\[f\] \+= sb;/ { sub(/\+= sb/, "+= 1.03f * sb"); done = 1 } 1'
+mutant tie_averaged symmetric.c '/c1_tie\(gw, 1.0f\)/ { sub(/1.0f/, "0.5f") } 1'
+mutant dtanh symmetric.c '!done && /dy\[p\] \*= 1.0f - y\[p\] \* y\[p\];/ { sub(/1.0f -/, "1.0f - 0.5f *"); done = 1 } 1'
+mutant mask_ignored lenet5_1998.c '/c3_mask\[f \* 6 \+ ci\]\) continue;/ { n++; if (n == 2) next } 1'
+
+[ $fail = 0 ] && echo "gradcheck: all passed"
+exit $fail
