@@ -61,6 +61,8 @@ const char *out_buffer(const ir_net *net, int i)
 
 static const char *in_buffer(const ir_net *net, int i) { return out_buffer(net, i - 1); }
 
+bool layer_is_fast(const emitter *e, const ir_layer *ly) { return conv_is_fast(e, ly); }
+
 int64_t out_size(const ir_net *net)
 {
     return shape_count(&net->layers[net->nlayers - 1].out);
@@ -104,6 +106,8 @@ static void emit_ctx_struct(emitter *e)
             emit(e, "int32_t *arg_%s; /* where each max came from */", ly->name);
     }
     emit(e, "float *g0, *g1, *gpad; /* gradients flowing back */");
+    emit(e, "float *cs; /* [n, %lld] scratch of the fast kernels */", (long long)e->cs_max);
+    emit(e, "int fast; /* the %s kernels run (else the reference twins) */", e->simd->name);
     emit_lane_fields(e);
     emit(e, "};");
     emit_blank(e);
@@ -147,6 +151,7 @@ static void emit_carve(emitter *e)
     emit_take(e, "g0", "float", g);
     emit_take(e, "g1", "float", g);
     emit_take(e, "gpad", "float", arena_printf(emit_arena, "nb * %lld", (long long)pad_max));
+    emit_take(e, "cs", "float", arena_printf(emit_arena, "nb * %lld", (long long)e->cs_max));
     emit(e, "return off;");
     emit(e, "}");
     emit_blank(e);
@@ -178,6 +183,9 @@ static void emit_forward_all(emitter *e)
         const ir_layer *ly = &net->layers[i];
         if (layer_is_view(ly))
             emit(e, "/* %s: a view, nothing to do */", ly->name);
+        else if (layer_is_fast(e, ly))
+            emit(e, "(c->fast ? %s_forward : %s_forward_ref)(c, i0, i1, %s, %s);", ly->name,
+                 ly->name, in_buffer(net, i), out_buffer(net, i));
         else
             emit(e, "%s_forward(c, i0, i1, %s, %s);", ly->name, in_buffer(net, i),
                  out_buffer(net, i));
@@ -207,8 +215,12 @@ static void emit_backward_all(emitter *e)
         int64_t in = shape_count(&ly->in), out = shape_count(&ly->out);
         const char *dy = lane_slot(cur ? "c->g1" : "c->g0", e->grad_max, out);
         const char *dx = i == first ? "NULL" : lane_slot(cur ? "c->g0" : "c->g1", e->grad_max, in);
-        emit(e, "%s_backward(c, grads, i0, i1, %s, %s,", ly->name, in_buffer(net, i),
-             out_buffer(net, i));
+        if (layer_is_fast(e, ly))
+            emit(e, "(c->fast ? %s_backward : %s_backward_ref)(c, grads, i0, i1, %s, %s,", ly->name,
+                 ly->name, in_buffer(net, i), out_buffer(net, i));
+        else
+            emit(e, "%s_backward(c, grads, i0, i1, %s, %s,", ly->name, in_buffer(net, i),
+                 out_buffer(net, i));
         emit(e, "            %s, %s);", dy, dx);
         cur = !cur;
     }
@@ -515,6 +527,9 @@ static void emit_source(emitter *e, const char *header_name)
     emit(e, "#include <string.h>");
     emit(e, "#include \"%s\"", header_name);
     emit_blank(e);
+    emit(e, "/* SIMD flavour: %s */", e->simd->name);
+    sb_puts(e->out, e->simd->prelude);
+    emit_blank(e);
     emit_ctx_struct(e);
     emit_layers(e);
     emit_forward_all(e);
@@ -551,8 +566,11 @@ void emit_c(const ir_net *net, const char *c_name, const char *header_name,
     for (i = 0; net->name[i] && i + 1 < sizeof guard; i++)
         guard[i] = (char)toupper((unsigned char)net->name[i]);
     guard[i] = 0;
-    emitter e = {h_out, 0, net, net->name, 0, 0};
+    emitter e = {h_out, 0, net, net->name, 0, 0, simd_find(target), 0, ""};
     e.grad_max = max_grad_size(net, &e.pad_max);
+    for (int i = 0; i < net->nlayers; i++)
+        if (conv_scratch(&e, &net->layers[i]) > e.cs_max)
+            e.cs_max = conv_scratch(&e, &net->layers[i]);
     emit_banner(&e, header_name, target);
     emit_header(&e, guard);
     e.out = c_out;

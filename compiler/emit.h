@@ -5,12 +5,27 @@
 
 #include "ir.h"
 
+/* A SIMD flavour (emit_simd.c): C templates with $1..$3 for operands. */
+typedef struct simd_target {
+    const char *name;
+    int width;                /* floats per vector */
+    const char *prelude;      /* includes, CNNC_KERNEL (kernel attribute), helpers */
+    const char *cpu_check;    /* C expression: the running CPU has the flavour */
+    const char *vec, *zero, *load, *store, *splat, *fma, *add, *hsum;
+} simd_target;
+
+const simd_target *simd_find(const char *name);
+const char *simd(const char *tpl, const char *a, const char *b, const char *c);
+
 typedef struct emitter {
     strbuf *out;
     int indent;
     const ir_net *net;
     const char *prefix;       /* the network's name: prefix of the public API */
     int64_t grad_max, pad_max; /* per-sample floats of the shared g0/g1 and gpad */
+    const simd_target *simd;  /* the flavour of the fast kernels */
+    int64_t cs_max;           /* per-sample floats of the fast kernels' scratch c->cs */
+    const char *sfx;          /* "_ref" while emitting a reference twin, else "" */
 } emitter;
 
 /* One line at the current indentation; `{` at the end of a line indents
@@ -64,6 +79,16 @@ void emit_close(emitter *e, int loops);
 char *index_expr(arena *a, const char *var, int rank, const int64_t *mul);
 
 extern arena *emit_arena;
+
+/* emit_fast.c: SIMD kernels for stride-1 convolutions.  A layer for which
+ * conv_is_fast() holds gets NAME_forward/NAME_backward from here and its
+ * reference twins NAME_forward_ref/NAME_backward_ref from emit_window.c. */
+bool conv_is_fast(const emitter *e, const ir_layer *ly);
+int64_t conv_scratch(const emitter *e, const ir_layer *ly);
+void conv_emit_fast_forward(emitter *e, const ir_layer *ly);
+void conv_emit_fast_backward(emitter *e, const ir_layer *ly);
+/* Whether a layer has a fast variant (and so a _ref twin). */
+bool layer_is_fast(const emitter *e, const ir_layer *ly);
 
 /* emit.c: the buffer holding layer i's output ("x" before the first real
  * layer), and the per-sample sizes of the input and the output. */

@@ -152,6 +152,7 @@ static void emit_lifecycle(emitter *e)
     emit(e, "%s_ctx *c = (%s_ctx *)(void *)mem;", p, p);
     emit(e, "carve(c, (float *)(void *)(mem + head), (size_t)max_batch);");
     emit(e, "c->max_batch = max_batch;");
+    emit(e, "c->fast = (%s) && !getenv(\"CNNC_REFERENCE\");", e->simd->cpu_check);
     emit(e, "c->threads = 1;");
     emit(e, "pthread_mutex_init(&c->mu, NULL);");
     emit(e, "pthread_cond_init(&c->go, NULL);");

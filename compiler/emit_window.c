@@ -135,8 +135,9 @@ void conv_emit_forward(emitter *e, const ir_layer *ly)
 {
     geom g = make_geom(ly);
     emit_conv_helpers(e, ly, &g);
-    emit(e, "static void %s_forward(%s_ctx *c, int i0, int i1, const float *restrict x, float *restrict y)",
-         ly->name, e->prefix);
+    e->sfx = conv_is_fast(e, ly) ? "_ref" : "";
+    emit(e, "static void %s_forward%s(%s_ctx *c, int i0, int i1, const float *restrict x, float *restrict y)",
+         ly->name, e->sfx, e->prefix);
     emit(e, "{");
     emit_params(e, ly, false);
     if (layer_has_pad(ly))
@@ -162,6 +163,9 @@ void conv_emit_forward(emitter *e, const ir_layer *ly)
     emit_act_forward(e, ly->act, "y", g.F * g.osz);
     emit(e, "}");
     emit_blank(e);
+    if (conv_is_fast(e, ly))
+        conv_emit_fast_forward(e, ly);
+    e->sfx = "";
 }
 
 /* s = sum over output positions of dyo * xk.  One accumulator per position
@@ -241,9 +245,11 @@ static void emit_conv_xgrad(emitter *e, const ir_layer *ly, const geom *g)
 void conv_emit_backward(emitter *e, const ir_layer *ly)
 {
     geom g = make_geom(ly);
-    emit(e, "static void %s_backward(%s_ctx *c, float *restrict grads, int i0, int i1, "
+    e->sfx = conv_is_fast(e, ly) ? "_ref" : "";
+    emit(e, "static void %s_backward%s(%s_ctx *c, float *restrict grads, int i0, int i1, "
          "const float *restrict x, "
-         "const float *restrict y, float *restrict dy, float *restrict dx)", ly->name, e->prefix);
+         "const float *restrict y, float *restrict dy, float *restrict dx)", ly->name, e->sfx,
+         e->prefix);
     emit(e, "{");
     emit_params(e, ly, true);
     if (layer_has_pad(ly))
@@ -258,6 +264,9 @@ void conv_emit_backward(emitter *e, const ir_layer *ly)
     emit_conv_xgrad(e, ly, &g);
     emit(e, "}");
     emit_blank(e);
+    if (conv_is_fast(e, ly))
+        conv_emit_fast_backward(e, ly);
+    e->sfx = "";
 }
 
 /* local: every output position has its own kernel, weight

@@ -43,10 +43,12 @@ static int usage_error(const char *fmt, const char *arg)
 
 static const char *const targets[] = {"avx2", "sse2", "neon", "generic"};
 
+/* The best flavour the running CPU supports. */
 static const char *host_target(void)
 {
-#if defined(__x86_64__) && defined(__AVX2__)
-    return "avx2";
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? "avx2" : "sse2";
 #elif defined(__x86_64__)
     return "sse2";
 #elif defined(__aarch64__)
@@ -237,7 +239,7 @@ static int write_outputs(arena *a, const ir_net *net, const options *o)
     strbuf c = {0}, h = {0};
     emit_c(net, base_name(c_path), base_name(h_path), o->target, &c, &h);
     int rc = write_file(h_path, &h) || write_file(c_path, &c) ||
-             (build && build_executable(a, c_path, base, o->target, o->target == host_target()));
+             (build && build_executable(a, c_path, base, o->target, !strcmp(o->target, host_target())));
     sb_free(&c);
     sb_free(&h);
     return rc ? 2 : 0;

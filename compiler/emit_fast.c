@@ -1,0 +1,468 @@
+/* emit_fast.c - register-tiled SIMD kernels for convolutions with stride 1
+ * (any rank, any dilation, any padding), written against the templates of
+ * emit_simd.c.  The reference kernels of emit_window.c stay in the
+ * generated file as NAME_forward_ref / NAME_backward_ref: they run when the
+ * CPU lacks the flavour or CNNC_REFERENCE is set, and tests compare both.
+ *
+ * Flat-grid formulation.  Number the padded input plane flat (strides pm),
+ * so output o reads xp[p(o) + koff(k)] with p(o) = sum_a o_a pm_a and
+ * koff(k) = sum_a k_a dilation_a pm_a.  Every p in [0, span) is computed
+ * (span = p(last output) + 1); p that are not an output ("garbage columns")
+ * are dropped when the result is copied out.  So one contiguous sweep:
+ *   forward  S[f][p]  = b[f] + sum_{c,k} w[f,c,k] xp[c][p + koff(k)]
+ *   dgrad    dxp[c][q] = sum_{f,k} w[f,c,K-1-k] G[f][q + koff(k)]
+ *   wgrad    dw[f,c,k] = sum_p G[f][M + p] xp[c][p + koff(k)]
+ * where G holds dy (times the activation's derivative) at M + p(o) and 0
+ * elsewhere, M = koff(K-1): the transposed convolution is the same sweep.
+ * No read leaves a sample's planes; the last tile of a sweep is shifted
+ * back to end at span instead of running past it. */
+#include "emit.h"
+
+typedef struct fgeom {
+    int64_t C, F, K, R;          /* input maps, output maps, taps, C*K */
+    int64_t psz, span, M, gplane, osz;
+    int64_t *koff;               /* [K] */
+} fgeom;
+
+static fgeom make_fgeom(const ir_layer *ly)
+{
+    fgeom g = {0};
+    int r = ly->nsp;
+    int64_t pm[MAX_SPATIAL], m = 1;
+    for (int a = r - 1; a >= 0; a--) {
+        pm[a] = m;
+        m *= ly->padded.d[a + 1];
+    }
+    g.C = ly->in.d[0];
+    g.F = ly->out.d[0];
+    g.psz = m;
+    g.osz = shape_count(&ly->out) / g.F;
+    g.K = 1;
+    for (int a = 0; a < r; a++)
+        g.K *= ly->kernel[a];
+    g.R = g.C * g.K;
+    g.koff = arena_alloc(emit_arena, (size_t)g.K * sizeof *g.koff);
+    for (int64_t k = 0; k < g.K; k++) {
+        int64_t rest = k, off = 0;
+        for (int a = r - 1; a >= 0; a--) {
+            off += rest % ly->kernel[a] * ly->dilation[a] * pm[a];
+            rest /= ly->kernel[a];
+        }
+        g.koff[k] = off;
+    }
+    g.span = 1;
+    for (int a = 0; a < r; a++)
+        g.span += (ly->out.d[a + 1] - 1) * pm[a];
+    g.M = g.koff[g.K - 1];
+    g.gplane = g.M + g.psz;
+    return g;
+}
+
+bool conv_is_fast(const emitter *e, const ir_layer *ly)
+{
+    if (!e->simd || ly->kind != LK_CONV)
+        return false;
+    for (int a = 0; a < ly->nsp; a++)
+        if (ly->stride[a] != 1)
+            return false;
+    fgeom g = make_fgeom(ly);
+    return g.span >= e->simd->width;
+}
+
+/* Per-sample floats of the conv scratch (S in forward, G in backward). */
+int64_t conv_scratch(const emitter *e, const ir_layer *ly)
+{
+    if (!conv_is_fast(e, ly))
+        return 0;
+    fgeom g = make_fgeom(ly);
+    return g.F * g.gplane;
+}
+
+/* ------------------------------------------------------------ the sweep */
+/* out[m][p..p+T) = bias[m] + sum_{ch, t} w[m*wr + ch*wc + woff[t]] *
+ * in[ch*ip + xoff[t] + p ..], T = nv vectors, for a block of mb rows. */
+typedef struct sweep {
+    const char *name;            /* function name prefix */
+    int64_t rows, chans, ip, op, span, wr, wc;
+    int ntaps;
+    const int64_t *xoff, *woff;
+    bool bias;
+    int mb, nv;                  /* the main tile */
+} sweep;
+
+static const char *vname(const char *p, int a, int b)
+{
+    return arena_printf(emit_arena, "%s%d_%d", p, a, b);
+}
+
+static void emit_sweep_tile(emitter *e, const sweep *s, int mb)
+{
+    const simd_target *v = e->simd;
+    int W = v->width;
+    emit(e, "CNNC_KERNEL static inline void %s_%d(const float *restrict in, const float *restrict w,",
+         s->name, mb);
+    emit(e, "    const float *restrict bias, float *restrict out, int p)");
+    emit(e, "{");
+    if (!s->bias)
+        emit(e, "(void)bias;");
+    for (int m = 0; m < mb; m++)
+        for (int j = 0; j < s->nv; j++)
+            emit(e, "%s %s = %s;", v->vec, vname("a", m, j),
+                 s->bias ? simd(v->splat, arena_printf(emit_arena, "bias[%d]", m), 0, 0) : v->zero);
+    emit(e, "for (int ch = 0; ch < %lld; ch++) {", (long long)s->chans);
+    emit(e, "const float *xc = in + ch * %lld + p;", (long long)s->ip);
+    emit(e, "const float *wc = w + ch * %lld;", (long long)s->wc);
+    for (int t = 0; t < s->ntaps; t++) {
+        emit(e, "{");
+        for (int j = 0; j < s->nv; j++)
+            emit(e, "const %s x%d = %s;", v->vec, j,
+                 simd(v->load, arena_printf(emit_arena, "xc + %lld", (long long)(s->xoff[t] + j * W)), 0, 0));
+        for (int m = 0; m < mb; m++) {
+            emit(e, "const %s w%d = %s;", v->vec, m,
+                 simd(v->splat, arena_printf(emit_arena, "wc[%lld]", (long long)(m * s->wr + s->woff[t])), 0, 0));
+            for (int j = 0; j < s->nv; j++) {
+                const char *a = vname("a", m, j);
+                emit(e, "%s = %s;", a, simd(v->fma, arena_printf(emit_arena, "w%d", m),
+                                            arena_printf(emit_arena, "x%d", j), a));
+            }
+        }
+        emit(e, "}");
+    }
+    emit(e, "}");
+    for (int m = 0; m < mb; m++)
+        for (int j = 0; j < s->nv; j++)
+            emit(e, "%s", simd(v->store, arena_printf(emit_arena, "out + %lld + p", (long long)(m * s->op + j * W)),
+                               vname("a", m, j), 0));
+    emit(e, "}");
+    emit_blank(e);
+}
+
+/* The call sites: every row block, every tile (the last shifted back). */
+static void emit_sweep_calls(emitter *e, const sweep *s, const char *in, const char *out)
+{
+    int T = s->nv * e->simd->width;
+    int64_t full = s->rows / s->mb * s->mb, rem = s->rows - full;
+    emit(e, "for (int m0 = 0; m0 < %lld; m0 += %d)", (long long)full, s->mb);
+    emit(e, "    for (int p = 0; p < %lld; p += %d)", (long long)s->span, T);
+    emit(e, "        %s_%d(%s, w + m0 * %lld, %s, %s + m0 * %lld, p < %lld ? p : %lld);", s->name, s->mb,
+         in, (long long)s->wr, s->bias ? "b + m0" : "NULL", out, (long long)s->op,
+         (long long)(s->span - T), (long long)(s->span - T));
+    if (rem)
+        emit(e, "for (int p = 0; p < %lld; p += %d)", (long long)s->span, T);
+    if (rem)
+        emit(e, "    %s_%lld(%s, w + %lld, %s, %s + %lld, p < %lld ? p : %lld);", s->name, (long long)rem,
+             in, (long long)(full * s->wr), s->bias ? arena_printf(emit_arena, "b + %lld", (long long)full) : "NULL",
+             out, (long long)(full * s->op), (long long)(s->span - T), (long long)(s->span - T));
+}
+
+/* Cycles of a tile shape, FMA- or load-bound (2 of each per cycle), summed
+ * over the blocks it takes; the cheapest shape whose accumulators, one
+ * row of loads and a splat fit in 16 registers wins. */
+static void choose_tile(const simd_target *v, int64_t rows, int64_t span, int *mb, int *nv)
+{
+    double best = 0;
+    for (int m = 1; m <= 8 && m <= rows; m++)
+        for (int n = 1; n <= 6; n++) {
+            if (m * n + n + 1 > 16 || (int64_t)n * v->width > span)
+                continue;
+            int64_t tiles = (span + n * v->width - 1) / (n * v->width);
+            int64_t full = rows / m, rem = rows % m;
+            double c = (double)tiles * (double)(full * (m * n > m + n ? m * n : m + n) +
+                                                (rem ? (rem * n > rem + n ? rem * n : rem + n) : 0));
+            if (best == 0 || c < best) {
+                best = c;
+                *mb = m;
+                *nv = n;
+            }
+        }
+}
+
+static void emit_sweep(emitter *e, sweep *s)
+{
+    choose_tile(e->simd, s->rows, s->span, &s->mb, &s->nv);
+    emit_sweep_tile(e, s, s->mb);
+    if (s->rows % s->mb)
+        emit_sweep_tile(e, s, (int)(s->rows % s->mb));
+}
+
+/* ------------------------------------------------------------ forward */
+static void emit_compact(emitter *e, const ir_layer *ly, const fgeom *g)
+{
+    int r = ly->nsp;
+    int64_t pm[MAX_SPATIAL], om[MAX_SPATIAL], m = 1, o = 1;
+    for (int a = r - 1; a >= 0; a--) {
+        pm[a] = m;
+        om[a] = o;
+        m *= ly->padded.d[a + 1];
+        o *= ly->out.d[a + 1];
+    }
+    emit(e, "for (int f = 0; f < %lld; f++) {", (long long)g->F);
+    int loops = emit_loops(e, "o", r, ly->out.d + 1);
+    const char *v = arena_printf(emit_arena, "si[f * %lld + %s]", (long long)g->span,
+                                 index_expr(emit_arena, "o", r, pm));
+    const char *dst = arena_printf(emit_arena, "yi[f * %lld + %s]", (long long)g->osz,
+                                   index_expr(emit_arena, "o", r, om));
+    if (ly->act == ACT_RELU)
+        emit(e, "%s = %s > 0.0f ? %s : 0.0f;", dst, v, v);
+    else if (ly->act == ACT_SIGMOID)
+        emit(e, "%s = 1.0f / (1.0f + expf(-%s));", dst, v);
+    else if (ly->act == ACT_TANH)
+        emit(e, "%s = tanhf(%s);", dst, v);
+    else
+        emit(e, "%s = %s;", dst, v);
+    emit_close(e, loops + 1);
+}
+
+static int64_t *iota(int64_t n, bool reverse)
+{
+    int64_t *t = arena_alloc(emit_arena, (size_t)n * sizeof *t);
+    for (int64_t i = 0; i < n; i++)
+        t[i] = reverse ? n - 1 - i : i;
+    return t;
+}
+
+void conv_emit_fast_forward(emitter *e, const ir_layer *ly)
+{
+    fgeom g = make_fgeom(ly);
+    sweep s = {arena_printf(emit_arena, "%s_fw", ly->name), g.F, g.C, g.psz, g.span, g.span,
+               g.C * g.K, g.K, (int)g.K, g.koff, iota(g.K, false), ly->bias, 0, 0};
+    emit_sweep(e, &s);
+    emit(e, "CNNC_KERNEL static void %s_forward(%s_ctx *c, int i0, int i1, const float *restrict x, float *restrict y)",
+         ly->name, e->prefix);
+    emit(e, "{");
+    emit(e, "const float *restrict w = c->params + %lld;", (long long)ly->woff);
+    emit(e, "const float *restrict b = %s;",
+         ly->bias ? arena_printf(emit_arena, "c->params + %lld", (long long)ly->boff) : "NULL");
+    if (!ly->bias)
+        emit(e, "(void)b;");
+    if (layer_has_pad(ly))
+        emit(e, "%s_pad(i0, i1, x, c->pad_%s);", ly->name, ly->name);
+    emit(e, "const float *restrict xs = %s;",
+         layer_has_pad(ly) ? arena_printf(emit_arena, "c->pad_%s", ly->name) : "x");
+    emit(e, "for (int i = i0; i < i1; i++) {");
+    emit(e, "const float *xi = xs + (size_t)i * %lld;", (long long)(g.C * g.psz));
+    emit(e, "float *si = c->cs + (size_t)i * %lld;", (long long)e->cs_max);
+    emit(e, "float *yi = y + (size_t)i * %lld;", (long long)(g.F * g.osz));
+    emit_sweep_calls(e, &s, "xi", "si");
+    emit_compact(e, ly, &g);
+    emit(e, "}");
+    emit(e, "}");
+    emit_blank(e);
+}
+
+/* ------------------------------------------------------------ backward */
+/* G for samples [s0, s1): zero, then dy * act'(y) at M + p(o); bias sums. */
+static void emit_build_g(emitter *e, const ir_layer *ly, const fgeom *g)
+{
+    int r = ly->nsp;
+    int64_t pm[MAX_SPATIAL], om[MAX_SPATIAL], m = 1, o = 1;
+    for (int a = r - 1; a >= 0; a--) {
+        pm[a] = m;
+        om[a] = o;
+        m *= ly->padded.d[a + 1];
+        o *= ly->out.d[a + 1];
+    }
+    emit(e, "for (int i = s0; i < s1; i++) {");
+    emit(e, "float *gi = c->cs + (size_t)i * %lld;", (long long)e->cs_max);
+    emit(e, "memset(gi, 0, sizeof(float) * %lld);", (long long)(g->F * g->gplane));
+    emit(e, "for (int f = 0; f < %lld; f++) {", (long long)g->F);
+    emit(e, "const size_t at = (size_t)i * %lld + (size_t)f * %lld;", (long long)(g->F * g->osz),
+         (long long)g->osz);
+    if (ly->bias)
+        emit(e, "float sb = 0.0f;");
+    int loops = emit_loops(e, "o", r, ly->out.d + 1);
+    const char *oi = index_expr(emit_arena, "o", r, om);
+    if (ly->act == ACT_RELU)
+        emit(e, "const float d = y[at + %s] > 0.0f ? dy[at + %s] : 0.0f;", oi, oi);
+    else if (ly->act == ACT_SIGMOID)
+        emit(e, "const float d = dy[at + %s] * y[at + %s] * (1.0f - y[at + %s]);", oi, oi, oi);
+    else if (ly->act == ACT_TANH)
+        emit(e, "const float d = dy[at + %s] * (1.0f - y[at + %s] * y[at + %s]);", oi, oi, oi);
+    else
+        emit(e, "const float d = dy[at + %s];", oi);
+    emit(e, "gi[f * %lld + %lld + %s] = d;", (long long)g->gplane, (long long)g->M,
+         index_expr(emit_arena, "o", r, pm));
+    if (ly->bias)
+        emit(e, "sb += d;");
+    emit_close(e, loops);
+    if (ly->bias)
+        emit(e, "gb[f] += sb;");
+    emit(e, "}");
+    emit(e, "}");
+}
+
+/* dw[f0 + a][r0 + b] += sum over samples and p of G[f0 + a][M + p] * x[roff[r0 + b] + p],
+ * a < mf, b < mr: G rows held in registers, x streamed. */
+static void emit_wgrad_tile(emitter *e, const ir_layer *ly, const fgeom *g, int mf, int mr)
+{
+    const simd_target *v = e->simd;
+    int64_t W = v->width, vspan = g->span / W * W;
+    emit(e, "CNNC_KERNEL static inline void %s_wg_%dx%d(const %s_ctx *c, const float *restrict xs,",
+         ly->name, mf, mr, e->prefix);
+    emit(e, "    int f0, int r0, float *restrict gw, int s0, int s1)");
+    emit(e, "{");
+    for (int a = 0; a < mf; a++)
+        for (int b = 0; b < mr; b++) {
+            emit(e, "%s %s = %s;", v->vec, vname("a", a, b), v->zero);
+            emit(e, "float %s = 0.0f;", vname("t", a, b));
+        }
+    emit(e, "for (int i = s0; i < s1; i++) {");
+    emit(e, "const float *gi = c->cs + (size_t)i * %lld + (size_t)f0 * %lld + %lld;", (long long)e->cs_max,
+         (long long)g->gplane, (long long)g->M);
+    for (int b = 0; b < mr; b++)
+        emit(e, "const float *x%d = xs + (size_t)i * %lld + %s_roff[r0 + %d];", b,
+             (long long)(g->C * g->psz), ly->name, b);
+    emit(e, "for (int p = 0; p < %lld; p += %lld) {", (long long)vspan, (long long)W);
+    for (int a = 0; a < mf; a++)
+        emit(e, "const %s g%d = %s;", v->vec, a,
+             simd(v->load, arena_printf(emit_arena, "gi + %lld + p", (long long)(a * g->gplane)), 0, 0));
+    for (int b = 0; b < mr; b++) {
+        emit(e, "{");
+        emit(e, "const %s xv = %s;", v->vec, simd(v->load, arena_printf(emit_arena, "x%d + p", b), 0, 0));
+        for (int a = 0; a < mf; a++) {
+            const char *acc = vname("a", a, b);
+            emit(e, "%s = %s;", acc, simd(v->fma, arena_printf(emit_arena, "g%d", a), "xv", acc));
+        }
+        emit(e, "}");
+    }
+    emit(e, "}");
+    if (vspan < g->span) {
+        emit(e, "for (int p = %lld; p < %lld; p++) {", (long long)vspan, (long long)g->span);
+        for (int a = 0; a < mf; a++)
+            for (int b = 0; b < mr; b++)
+                emit(e, "%s += gi[%lld + p] * x%d[p];", vname("t", a, b), (long long)(a * g->gplane), b);
+        emit(e, "}");
+    }
+    emit(e, "}");
+    for (int a = 0; a < mf; a++)
+        for (int b = 0; b < mr; b++)
+            emit(e, "gw[(size_t)(f0 + %d) * %lld + r0 + %d] += %s + %s;", a, (long long)g->R, b,
+                 simd(v->hsum, vname("a", a, b), 0, 0), vname("t", a, b));
+    emit(e, "}");
+    emit_blank(e);
+}
+
+/* Tile of the weight gradient: the cheapest (mf, mr) with mf*mr + mf + 1
+ * registers at most 16. */
+static void choose_wgrad_tile(int64_t F, int64_t R, int *mf, int *mr)
+{
+    double best = 0;
+    for (int a = 1; a <= 4 && a <= F; a++)
+        for (int b = 1; b <= 8 && b <= R; b++) {
+            if (a * b + a + 1 > 16)
+                continue;
+            int64_t fa = F / a, ra = R / b, fr = F % a, rr = R % b;
+            double cost = 0;
+            int64_t cnt[4] = {fa * ra, fa * (rr > 0), (fr > 0) * ra, (fr > 0) * (rr > 0)};
+            int64_t ma[4] = {a, a, fr, fr}, mb[4] = {b, rr, b, rr};
+            for (int q = 0; q < 4; q++) {
+                int64_t fm = ma[q] * mb[q], ld = ma[q] + mb[q];
+                cost += (double)cnt[q] * (double)(fm > ld ? fm : ld);
+            }
+            if (best == 0 || cost < best) {
+                best = cost;
+                *mf = a;
+                *mr = b;
+            }
+        }
+}
+
+static void emit_roff(emitter *e, const ir_layer *ly, const fgeom *g)
+{
+    strbuf b = {0};
+    for (int64_t c = 0; c < g->C; c++)
+        for (int64_t k = 0; k < g->K; k++)
+            sb_printf(&b, "%s%lld", b.len ? ", " : "", (long long)(c * g->psz + g->koff[k]));
+    emit(e, "static const int %s_roff[%lld] = {%s};", ly->name, (long long)g->R, b.data);
+    sb_free(&b);
+}
+
+static void emit_wgrad_calls(emitter *e, const ir_layer *ly, const fgeom *g, int mf, int mr)
+{
+    int64_t F = g->F / mf * mf, R = g->R / mr * mr;
+    int64_t fr = g->F - F, rr = g->R - R;
+    emit(e, "for (int f0 = 0; f0 < %lld; f0 += %d) {", (long long)F, mf);
+    emit(e, "for (int r0 = 0; r0 < %lld; r0 += %d)", (long long)R, mr);
+    emit(e, "    %s_wg_%dx%d(c, xs, f0, r0, gw, s0, s1);", ly->name, mf, mr);
+    if (rr)
+        emit(e, "%s_wg_%dx%lld(c, xs, f0, %lld, gw, s0, s1);", ly->name, mf, (long long)rr, (long long)R);
+    emit(e, "}");
+    if (fr) {
+        emit(e, "for (int r0 = 0; r0 < %lld; r0 += %d)", (long long)R, mr);
+        emit(e, "    %s_wg_%lldx%d(c, xs, %lld, r0, gw, s0, s1);", ly->name, (long long)fr, mr, (long long)F);
+        if (rr)
+            emit(e, "%s_wg_%lldx%lld(c, xs, %lld, %lld, gw, s0, s1);", ly->name, (long long)fr,
+                 (long long)rr, (long long)F, (long long)R);
+    }
+}
+
+static void emit_wgrad_kernels(emitter *e, const ir_layer *ly, const fgeom *g, int mf, int mr)
+{
+    int fr = (int)(g->F % mf), rr = (int)(g->R % mr);
+    emit_roff(e, ly, g);
+    emit_wgrad_tile(e, ly, g, mf, mr);
+    if (rr)
+        emit_wgrad_tile(e, ly, g, mf, rr);
+    if (fr)
+        emit_wgrad_tile(e, ly, g, fr, mr);
+    if (fr && rr)
+        emit_wgrad_tile(e, ly, g, fr, rr);
+}
+
+/* Samples per group: their G and input planes stay in a 192 KiB cache. */
+static int64_t group_size(const fgeom *g)
+{
+    int64_t per = (g->F * g->gplane + g->C * g->psz) * 4;
+    int64_t n = 192 * 1024 / per;
+    return n < 1 ? 1 : n;
+}
+
+void conv_emit_fast_backward(emitter *e, const ir_layer *ly)
+{
+    fgeom g = make_fgeom(ly);
+    int mf = 1, mr = 1;
+    choose_wgrad_tile(g.F, g.R, &mf, &mr);
+    emit_wgrad_kernels(e, ly, &g, mf, mr);
+    sweep s = {arena_printf(emit_arena, "%s_dg", ly->name), g.C, g.F, g.gplane, g.psz, g.psz,
+               g.K, g.C * g.K, (int)g.K, g.koff, iota(g.K, true), false, 0, 0};
+    emit_sweep(e, &s);
+    emit(e, "CNNC_KERNEL static void %s_backward(%s_ctx *c, float *restrict grads, int i0, int i1, "
+         "const float *restrict x, const float *restrict y, float *restrict dy, float *restrict dx)",
+         ly->name, e->prefix);
+    emit(e, "{");
+    emit(e, "const float *restrict w = c->params + %lld;", (long long)ly->woff);
+    emit(e, "float *restrict gw = grads + %lld;", (long long)ly->woff);
+    if (ly->bias)
+        emit(e, "float *restrict gb = grads + %lld;", (long long)ly->boff);
+    emit(e, "(void)x, (void)y;");
+    emit(e, "const float *restrict xs = %s;",
+         layer_has_pad(ly) ? arena_printf(emit_arena, "c->pad_%s", ly->name) : "x");
+    emit(e, "float *restrict dxs = %s;", layer_has_pad(ly) ? lane_slot("c->gpad", e->pad_max, padded_count(ly)) : "dx");
+    emit(e, "for (int s0 = i0; s0 < i1; s0 += %lld) {", (long long)group_size(&g));
+    emit(e, "const int s1 = s0 + %lld < i1 ? s0 + %lld : i1;", (long long)group_size(&g),
+         (long long)group_size(&g));
+    emit_build_g(e, ly, &g);
+    emit_wgrad_calls(e, ly, &g, mf, mr);
+    emit(e, "if (!dx)");
+    emit(e, "    continue;");
+    emit(e, "for (int i = s0; i < s1; i++) {");
+    emit(e, "const float *gi = c->cs + (size_t)i * %lld;", (long long)e->cs_max);
+    emit(e, "float *di = dxs + (size_t)i * %lld;", (long long)(g.C * g.psz));
+    emit_sweep_calls(e, &s, "gi", "di");
+    emit(e, "}");
+    emit(e, "}");
+    if (ly->nconnect) {
+        emit(e, "for (int q = 0; q < %lld; q++)", (long long)(g.F * g.C));
+        emit(e, "    if (!%s_mask[q])", ly->name);
+        emit(e, "        memset(gw + (size_t)q * %lld, 0, sizeof(float) * %lld);", (long long)g.K,
+             (long long)g.K);
+    }
+    if (ly->symmetric)
+        emit(e, "%s_tie(gw, 1.0f);", ly->name);
+    if (layer_has_pad(ly)) {
+        emit(e, "if (dx)");
+        emit(e, "    %s_unpad(i0, i1, dxs, dx);", ly->name);
+    }
+    emit(e, "}");
+    emit_blank(e);
+}
