@@ -35,7 +35,7 @@ UNIT_BIN     := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 TOOL_SRC     := $(wildcard tools/*.c)
 TOOL_BIN     := $(patsubst tools/%.c,$(B)/%,$(TOOL_SRC))
 
-.PHONY: all deps demo test unit-test error-test golden-test example-test train-test summary-test install clean
+.PHONY: all deps demo test unit-test error-test golden-test example-test train-test summary-test cifar-test install clean
 all: $(B)/cnnc $(B)/libcnnrt.a $(TOOL_BIN)
 
 # ---- dependencies (Debian 12; run as root) ----
@@ -88,7 +88,7 @@ $(B)/tests/test_rt_%: tests/unit/test_rt_%.c $(B)/libcnnrt.a | $(B)/tests
 $(B)/tests/test_%: tests/unit/test_%.c $(COMPILER_OBJ) $(B)/libcnnrt.a | $(B)/tests
 	$(CC) $(ALL_CFLAGS) $(LDSAN) -Icompiler -I$(B)/compiler -Iruntime -o $@ $< $(COMPILER_OBJ) $(B)/libcnnrt.a $(CHECK_LIBS) -lz -lm
 
-test: all unit-test error-test golden-test example-test train-test summary-test
+test: all unit-test error-test golden-test example-test train-test summary-test cifar-test
 	@echo "all test groups passed"
 
 unit-test: $(UNIT_BIN)
@@ -108,6 +108,9 @@ train-test: all
 
 summary-test: $(B)/cnnc
 	sh tests/summary.sh $(B)/cnnc
+
+cifar-test: all
+	sh tests/cifar.sh $(B)
 
 # ---- the demo: LeNet on Fashion-MNIST ----
 demo: deps
