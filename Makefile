@@ -35,7 +35,7 @@ UNIT_BIN     := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 TOOL_SRC     := $(wildcard tools/*.c)
 TOOL_BIN     := $(patsubst tools/%.c,$(B)/%,$(TOOL_SRC))
 
-.PHONY: all deps demo test unit-test error-test golden-test example-test train-test summary-test cifar-test install clean
+.PHONY: all deps demo test unit-test error-test golden-test example-test train-test summary-test cifar-test install-test install clean
 all: $(B)/cnnc $(B)/libcnnrt.a $(TOOL_BIN)
 
 # ---- dependencies (Debian 12; run as root) ----
@@ -88,7 +88,7 @@ $(B)/tests/test_rt_%: tests/unit/test_rt_%.c $(B)/libcnnrt.a | $(B)/tests
 $(B)/tests/test_%: tests/unit/test_%.c $(COMPILER_OBJ) $(B)/libcnnrt.a | $(B)/tests
 	$(CC) $(ALL_CFLAGS) $(LDSAN) -Icompiler -I$(B)/compiler -Iruntime -o $@ $< $(COMPILER_OBJ) $(B)/libcnnrt.a $(CHECK_LIBS) -lz -lm
 
-test: all unit-test error-test golden-test example-test train-test summary-test cifar-test
+test: all unit-test error-test golden-test example-test train-test summary-test cifar-test install-test
 	@echo "all test groups passed"
 
 unit-test: $(UNIT_BIN)
@@ -112,6 +112,9 @@ summary-test: $(B)/cnnc
 cifar-test: all
 	sh tests/cifar.sh $(B)
 
+install-test: all
+	sh tests/install.sh "$(MAKE)" $(B)
+
 # ---- the demo: LeNet on Fashion-MNIST ----
 demo: deps
 	$(MAKE) all
@@ -123,7 +126,9 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/cnnrt
 	install -m 755 $(B)/cnnc $(DESTDIR)$(PREFIX)/bin/cnnc
 	install -m 644 $(B)/libcnnrt.a $(DESTDIR)$(PREFIX)/lib/libcnnrt.a
-	install -m 644 runtime/*.h $(DESTDIR)$(PREFIX)/include/cnnrt/
+	install -m 644 runtime/cnnrt.h runtime/cnnrt_model.h $(DESTDIR)$(PREFIX)/include/cnnrt/
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 644 docs/cnnc.1 $(DESTDIR)$(PREFIX)/share/man/man1/cnnc.1
 
 clean:
 	rm -rf $(B)
