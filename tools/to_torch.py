@@ -9,11 +9,18 @@
         evaluate cnnc weights in PyTorch: P as `./NET predict` writes it
         (softmax probabilities for softmax_cross_entropy), or the raw
         outputs as `./NET forward` with --logits
-    to_torch.py NET.net --export W.npz [--seed S] [--train DIR --epochs N]
+    to_torch.py NET.net --export W.npz [--seed S] [--train DIR --epochs N
+                [--lr X] [--batch B]]
         PyTorch's parameters as a cnnc weights file: its default
         initialisation (torch.manual_seed(S)), then optionally N epochs of
-        SGD (the spec's train (...) settings) on the data set in DIR
-        (CIFAR-10 binary or MNIST idx, read here with NumPy)
+        SGD (the spec's train (...) settings, or --lr, --batch) on the data
+        set in DIR (CIFAR-10 binary or MNIST idx, read here with NumPy)
+    to_torch.py --compare P1.npy P2.npy [L.npy]
+        how far two prediction files are apart: largest difference, rows
+        whose argmax differs, and the accuracy of each against labels L
+    to_torch.py --check-golden [DIR]
+        the module against every tests/golden case (PyTorch's outputs,
+        made by tools/golden.py from tools/netspec.py's layers)
 
 As a module (run with Debian's /usr/bin/python3, torch 1.13):
     import to_torch
@@ -34,6 +41,7 @@ import collections
 import gzip
 import os
 import sys
+import warnings
 
 import numpy as np
 import torch
@@ -42,6 +50,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import netspec  # noqa: E402
 
 nn = torch.nn
+# padding='same' with an even kernel: PyTorch pads a copy, as intended.
+warnings.filterwarnings("ignore", message="Using padding='same'")
 ACT = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
 PAD_MODE = {"zero": "zeros", "valid": "zeros", "replicate": "replicate",
             "reflect": "reflect", "circular": "circular"}
@@ -223,9 +233,10 @@ def as_input(model, x):
         (-1,) + tuple(shape))
 
 
-def train(model, d, epochs, seed):
-    """SGD with the spec's train (...) settings; prints test accuracy."""
-    t = model.spec["train"]
+def train(model, d, epochs, seed, overrides=None):
+    """SGD with the spec's train (...) settings (lr and batch overridable);
+    prints the test accuracy after every epoch."""
+    t = dict(model.spec["train"], **(overrides or {}))
     tx, ty, vx, vy = load_data(d)
     x, y = as_input(model, tx), torch.from_numpy(ty.astype(np.int64))
     opt = torch.optim.SGD(model.parameters(), lr=t["lr"],
@@ -256,6 +267,42 @@ def predict(model, x, logits):
     return np.ascontiguousarray(out.numpy(), dtype=np.float32)
 
 
+def compare(a_path, b_path, labels_path=None):
+    a, b = np.load(a_path), np.load(b_path)
+    if a.shape != b.shape:
+        raise SystemExit("to_torch.py: %s is %s, %s is %s" %
+                         (a_path, a.shape, b_path, b.shape))
+    flat_a, flat_b = a.reshape(len(a), -1), b.reshape(len(b), -1)
+    differ = int((flat_a.argmax(1) != flat_b.argmax(1)).sum())
+    print("%d samples: largest difference %.3g, argmax differs in %d" %
+          (len(a), float(np.abs(a - b).max()), differ))
+    if labels_path:
+        y = np.load(labels_path)
+        for path, p in ((a_path, flat_a), (b_path, flat_b)):
+            print("  accuracy of %s: %.4f" %
+                  (os.path.basename(path), float((p.argmax(1) == y).mean())))
+    return 0 if differ == 0 else 1
+
+
+def check_golden(root):
+    """Largest |module output - PyTorch's golden output| over every case."""
+    worst, n = 0.0, 0
+    for case in sorted(os.listdir(root)):
+        d = os.path.join(root, case)
+        if not os.path.isfile(os.path.join(d, "net.net")):
+            continue
+        model = load_npz(module(os.path.join(d, "net.net")),
+                         os.path.join(d, "weights.npz"))
+        out = predict(model, np.load(os.path.join(d, "input.npy")), True)
+        with np.load(os.path.join(d, "grad.npz")) as g:
+            err = float(np.abs(out - g["output"]).max())
+        worst, n = max(worst, err), n + 1
+        if err > 1e-5:
+            print("%s: outputs differ by %.3g" % (case, err))
+    print("%d golden cases: largest difference %.3g" % (n, worst))
+    return 0 if worst <= 1e-5 else 1
+
+
 def _opts(argv):
     o = {"net": None, "logits": False}
     i = 0
@@ -280,6 +327,12 @@ def _opts(argv):
 
 def main(argv):
     torch.set_num_threads(1)
+    if argv[:1] == ["--compare"] and len(argv) in (3, 4):
+        return compare(*argv[1:])
+    if argv[:1] == ["--check-golden"]:
+        here = os.path.dirname(os.path.abspath(__file__))
+        return check_golden(argv[1] if len(argv) > 1 else
+                            os.path.join(here, "..", "tests", "golden"))
     if argv[:1] == ["--count"]:
         for path in argv[1:]:
             model = module(path)
@@ -299,7 +352,9 @@ def main(argv):
         model = module(o["net"])
         init_reference_layers(model, seed)
         if "train" in o:
-            train(model, o["train"], int(o.get("epochs", 1)), seed)
+            over = {k: f(o[k]) for k, f in (("lr", float), ("batch", int))
+                    if k in o}
+            train(model, o["train"], int(o.get("epochs", 1)), seed, over)
         save_npz(model, o["export"])
         print("wrote %s" % o["export"])
     else:
