@@ -3,7 +3,8 @@
 #   make deps     install the Debian packages the build, the tests and the demo need
 #   make demo     deps, build, compile examples/lenet.net, train it on Fashion-MNIST
 #   make test     unit tests (Check), error corpus, golden tests against PyTorch answers,
-#                 examples, end-to-end training on a synthetic data set
+#                 examples, end-to-end training on synthetic idx and CIFAR-10 sets,
+#                 --summary/--emit=dot, an installed cnnc
 #   make install  PREFIX=/usr/local DESTDIR=
 #   make clean
 
