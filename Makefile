@@ -3,7 +3,8 @@
 #   make deps     install the Debian packages the build, the tests and the demo need
 #   make demo     deps, build, compile examples/lenet.net, train it on Fashion-MNIST
 #   make test     unit tests (Check), error corpus, golden tests against PyTorch answers,
-#                 examples, end-to-end training on a synthetic data set
+#                 examples, end-to-end training on synthetic idx and CIFAR-10 sets,
+#                 --summary/--emit=dot, an installed cnnc
 #   make install  PREFIX=/usr/local DESTDIR=
 #   make clean
 
@@ -35,7 +36,7 @@ UNIT_BIN     := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 TOOL_SRC     := $(wildcard tools/*.c)
 TOOL_BIN     := $(patsubst tools/%.c,$(B)/%,$(TOOL_SRC))
 
-.PHONY: all deps demo test unit-test error-test golden-test example-test train-test gradcheck-test install clean
+.PHONY: all deps demo test unit-test error-test golden-test example-test train-test gradcheck-test summary-test cifar-test install-test install clean
 all: $(B)/cnnc $(B)/libcnnrt.a $(TOOL_BIN)
 
 # ---- dependencies (Debian 12; run as root) ----
@@ -88,7 +89,7 @@ $(B)/tests/test_rt_%: tests/unit/test_rt_%.c $(B)/libcnnrt.a | $(B)/tests
 $(B)/tests/test_%: tests/unit/test_%.c $(COMPILER_OBJ) $(B)/libcnnrt.a | $(B)/tests
 	$(CC) $(ALL_CFLAGS) $(LDSAN) -Icompiler -I$(B)/compiler -Iruntime -o $@ $< $(COMPILER_OBJ) $(B)/libcnnrt.a $(CHECK_LIBS) -lz -lm
 
-test: all unit-test error-test golden-test example-test train-test gradcheck-test
+test: all unit-test error-test golden-test example-test train-test gradcheck-test summary-test cifar-test install-test
 	@echo "all test groups passed"
 
 unit-test: $(UNIT_BIN)
@@ -109,6 +110,15 @@ train-test: all
 gradcheck-test: all
 	sh tests/gradcheck.sh $(B)
 
+summary-test: $(B)/cnnc
+	sh tests/summary.sh $(B)/cnnc
+
+cifar-test: all
+	sh tests/cifar.sh $(B)
+
+install-test: all
+	sh tests/install.sh "$(MAKE)" $(B)
+
 # ---- the demo: LeNet on Fashion-MNIST ----
 demo: deps
 	$(MAKE) all
@@ -120,7 +130,9 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/cnnrt
 	install -m 755 $(B)/cnnc $(DESTDIR)$(PREFIX)/bin/cnnc
 	install -m 644 $(B)/libcnnrt.a $(DESTDIR)$(PREFIX)/lib/libcnnrt.a
-	install -m 644 runtime/*.h $(DESTDIR)$(PREFIX)/include/cnnrt/
+	install -m 644 runtime/cnnrt.h runtime/cnnrt_model.h $(DESTDIR)$(PREFIX)/include/cnnrt/
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 644 docs/cnnc.1 $(DESTDIR)$(PREFIX)/share/man/man1/cnnc.1
 
 clean:
 	rm -rf $(B)

@@ -250,7 +250,9 @@ static int64_t connections(const ir_layer *ly)
     return n;
 }
 
-/* Parameter counts and forward FLOPs (a multiply-add counts 2). */
+/* Parameter counts and forward FLOPs per sample, as --summary states them:
+ * a multiply-add counts 2, a bias add 1 per output, a pooling window 1 per
+ * element read, an activation 1 per output, flatten (a view) 0. */
 static void count_layer(ir_layer *ly)
 {
     int64_t out = shape_count(&ly->out), positions = out / (ly->out.rank > 1 ? ly->out.d[0] : 1);
@@ -272,8 +274,11 @@ static void count_layer(ir_layer *ly)
         break;
     case LK_MAXPOOL:
     case LK_AVGPOOL: ly->flops = out * kernel_volume(ly); break;
+    case LK_FLATTEN: ly->flops = 0; break;
     default: ly->flops = out; break;
     }
+    if (ly->bcount)
+        ly->flops += out;
     if (ly->act != ACT_NONE)
         ly->flops += out;
 }

@@ -17,7 +17,7 @@ static const simd_target targets[] = {
         .name = "avx2", .width = 8,
         .prelude = "#include <immintrin.h>\n"
                    "#define CNNC_KERNEL __attribute__((target(\"avx2,fma\")))\n"
-                   "CNNC_KERNEL static inline float cnnc_hsum(__m256 v)\n"
+                   "CNNC_KERNEL __attribute__((unused)) static inline float cnnc_hsum(__m256 v)\n"
                    "{\n"
                    "    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));\n"
                    "    s = _mm_add_ps(s, _mm_movehl_ps(s, s));\n"
@@ -34,7 +34,7 @@ static const simd_target targets[] = {
         .name = "sse2", .width = 4,
         .prelude = "#include <emmintrin.h>\n"
                    "#define CNNC_KERNEL\n"
-                   "static inline float cnnc_hsum(__m128 v)\n"
+                   "__attribute__((unused)) static inline float cnnc_hsum(__m128 v)\n"
                    "{\n"
                    "    __m128 s = _mm_add_ps(v, _mm_movehl_ps(v, v));\n"
                    "    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));\n"

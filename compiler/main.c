@@ -127,6 +127,29 @@ static int write_file(const char *path, const strbuf *data)
     return 0;
 }
 
+/* mkdir -p of the directory part of path (as `cnnc x.net -o /tmp/y/x`
+ * expects /tmp/y to be made); 0, or -1 after a message. */
+static int make_parent_dirs(arena *a, const char *path)
+{
+    char *dir = arena_strdup(a, path), *slash = strrchr(dir, '/');
+    if (!slash || slash == dir)
+        return 0;
+    *slash = 0;
+    for (char *p = dir + 1; ; p++) {
+        if (*p != '/' && *p != 0)
+            continue;
+        char c = *p;
+        *p = 0;
+        if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+            fprintf(stderr, "cnnc: cannot create directory %s: %s\n", dir, strerror(errno));
+            return -1;
+        }
+        *p = c;
+        if (c == 0)
+            return 0;
+    }
+}
+
 static const char *base_name(const char *path)
 {
     const char *s = strrchr(path, '/');
@@ -237,6 +260,8 @@ static int write_outputs(arena *a, const ir_net *net, const options *o)
     }
     char *c_path = arena_printf(a, "%s.c", base), *h_path = arena_printf(a, "%s.h", base);
     strbuf c = {0}, h = {0};
+    if (make_parent_dirs(a, c_path) < 0)
+        return 2;
     emit_c(net, base_name(c_path), base_name(h_path), o->target, &c, &h);
     int rc = write_file(h_path, &h) || write_file(c_path, &c) ||
              (build && build_executable(a, c_path, base, o->target, !strcmp(o->target, host_target())));

@@ -234,4 +234,59 @@ double cnnrt_progress_end(cnnrt_progress *p);
 /* "1:05", "0:07", "1:02:03". */
 char *cnnrt_format_duration(double seconds, char *buf, size_t len);
 
+/* ------------------------------------------------------------ training log */
+/* One measurement of train --log (a CSV row) and --plot (a point).  NaN
+ * marks a field not measured (an empty CSV field). */
+typedef struct cnnrt_log_row {
+    int64_t step;          /* optimizer steps done, counted from the first epoch */
+    int epoch;             /* the epoch the step belongs to, from 1 */
+    int end_of_epoch;      /* 1: an epoch row (test accuracy measured) */
+    double loss;           /* mean training loss since the previous row, or of the epoch */
+    double train_acc;      /* fraction 0..1, same samples as loss */
+    double test_acc;       /* fraction 0..1, epoch rows only */
+    double img_per_s;      /* training images per second over the same steps */
+    double seconds;        /* wall time since training started */
+} cnnrt_log_row;
+
+/* The CSV header: the fields of cnnrt_log_row in order (without end_of_epoch). */
+#define CNNRT_LOG_HEADER "step,epoch,loss,train_acc,test_acc,images_per_s,seconds"
+
+typedef struct cnnrt_log {
+    FILE *csv;                    /* --log FILE, written row by row; NULL if none */
+    const char *csv_path, *svg_path;
+    char title[256], subtitle[256];
+    int every;                    /* CSV step rows every `every` steps; 0: epochs only */
+    int interval;                 /* points kept every `interval` steps (0: none) */
+    cnnrt_log_row *rows;          /* every row so far, for the plot */
+    int nrows, cap;
+    int64_t step;                 /* optimizer steps done */
+    double t0, t_mark;            /* start of training; of the current interval */
+    double loss_sum;              /* the current interval: sum of loss * n */
+    int64_t seen, correct;        /* its samples; correct ones (-1: not measured) */
+} cnnrt_log;
+
+/* Opens csv_path (truncated; header written) when not NULL and remembers
+ * svg_path; every (>= 0) as above.  steps_per_epoch sets the plot's own
+ * interval when every is 0 (about 25 points an epoch). */
+int cnnrt_log_open(cnnrt_log *lg, const char *csv_path, const char *svg_path, int every,
+                   int64_t steps_per_epoch, char *err, size_t errlen);
+/* Starts the clock; first_step = steps already done (a resumed run). */
+void cnnrt_log_start(cnnrt_log *lg, int64_t first_step);
+/* One optimizer step on n samples with their mean loss and the number
+ * classified right (-1 if not measured); last: it ends the epoch, whose
+ * row then stands for it. */
+int cnnrt_log_step(cnnrt_log *lg, int epoch, int n, double loss, int64_t correct, int last,
+                   char *err, size_t errlen);
+/* The epoch's row; then the plot is rewritten (atomically). */
+int cnnrt_log_epoch(cnnrt_log *lg, int epoch, double loss, double train_acc, double test_acc,
+                    double img_per_s, char *err, size_t errlen);
+void cnnrt_log_close(cnnrt_log *lg);
+
+/* An SVG picture of the rows: training loss above; training and test
+ * accuracy below; step on the shared x axis, epoch ends marked; `every`:
+ * the steps between step rows, for the legend.  Written atomically, plain
+ * C, no dependency. */
+int cnnrt_plot_write(const char *path, const cnnrt_log_row *rows, int n, int every,
+                     const char *title, const char *subtitle, char *err, size_t errlen);
+
 #endif /* CNNRT_H */

@@ -12,7 +12,8 @@ enum { CNNRT_EXIT_OK = 0, CNNRT_EXIT_ERROR = 1, CNNRT_EXIT_USAGE = 2 };
 enum cnnrt_flag {
     FLAG_DATA, FLAG_WEIGHTS, FLAG_INPUT, FLAG_LABELS, FLAG_OUTPUT, FLAG_SAVE,
     FLAG_RESUME, FLAG_EPOCHS, FLAG_BATCH, FLAG_LR, FLAG_MOMENTUM, FLAG_WD,
-    FLAG_SEED, FLAG_THREADS, FLAG_STEPS, FLAG_SAMPLES, NFLAGS
+    FLAG_SEED, FLAG_THREADS, FLAG_STEPS, FLAG_SAMPLES, FLAG_LOG, FLAG_LOG_EVERY, FLAG_PLOT,
+    NFLAGS
 };
 
 /* The parsed command line; `set` has bit (1 << FLAG_x) for every flag given. */
@@ -21,6 +22,8 @@ typedef struct cnnrt_opts {
     unsigned set;
     const char *data, *weights, *input, *labels, *output, *save, *resume;
     int epochs, batch, threads, steps, samples;
+    const char *log, *plot;           /* train --log FILE.csv, --plot FILE.svg */
+    int log_every;                    /* train --log-every N (0: epochs only) */
     float lr, momentum, weight_decay;
     uint64_t seed;
 } cnnrt_opts;

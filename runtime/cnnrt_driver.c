@@ -25,6 +25,7 @@ static const char *const flag_names[NFLAGS] = {
     [FLAG_LR] = "lr", [FLAG_MOMENTUM] = "momentum", [FLAG_WD] = "weight-decay",
     [FLAG_SEED] = "seed", [FLAG_THREADS] = "threads", [FLAG_STEPS] = "steps",
     [FLAG_SAMPLES] = "samples",
+    [FLAG_LOG] = "log", [FLAG_LOG_EVERY] = "log-every", [FLAG_PLOT] = "plot",
 };
 
 typedef struct command {
@@ -47,11 +48,14 @@ static int cmd_info(const cnnrt_model *m, const cnnrt_opts *o);
 static const command commands[] = {
     {"train", cnnrt_cmd_train,
      B(FLAG_DATA) | B(FLAG_EPOCHS) | B(FLAG_BATCH) | HYPER | B(FLAG_THREADS) | B(FLAG_SEED) |
-         B(FLAG_SAVE) | B(FLAG_RESUME),
+         B(FLAG_SAVE) | B(FLAG_RESUME) | B(FLAG_LOG) | B(FLAG_LOG_EVERY) | B(FLAG_PLOT),
      B(FLAG_DATA),
      "train --data DIR [--epochs N] [--batch B] [--lr X] [--momentum M]\n"
-     "        [--weight-decay W] [--threads T] [--seed S] [--save W.npz] [--resume W.npz]",
-     "train with SGD; test loss and accuracy after every epoch"},
+     "        [--weight-decay W] [--threads T] [--seed S] [--save W.npz] [--resume W.npz]\n"
+     "        [--log FILE.csv] [--log-every N] [--plot FILE.svg]",
+     "train with SGD; test loss and accuracy after every epoch; --log: a CSV row per\n"
+     "      epoch (and every N steps with --log-every) of step, epoch, loss, train_acc,\n"
+     "      test_acc, images_per_s, seconds; --plot: loss and accuracy curves as SVG"},
     {"eval", cnnrt_cmd_eval, B(FLAG_DATA) | B(FLAG_WEIGHTS) | B(FLAG_BATCH) | B(FLAG_THREADS),
      B(FLAG_DATA) | B(FLAG_WEIGHTS), "eval --data DIR --weights W.npz [--batch B] [--threads T]",
      "test-set loss and accuracy"},
@@ -153,6 +157,9 @@ static int set_flag(cnnrt_opts *o, const command *c, int f, const char *v)
     case FLAG_MOMENTUM: bad = parse_float(v, &o->momentum); break;
     case FLAG_WD: bad = parse_float(v, &o->weight_decay); break;
     case FLAG_SEED: bad = parse_seed(v, &o->seed); break;
+    case FLAG_LOG: o->log = v; break;
+    case FLAG_PLOT: o->plot = v; break;
+    case FLAG_LOG_EVERY: bad = parse_int(v, 1, 100000000, &n); o->log_every = (int)n; break;
     default: break;
     }
     if (bad) {

@@ -119,6 +119,8 @@ typedef struct trainer {
     int64_t *perm;
     void *ctx;
     cnnrt_train_state st;
+    int logging;                      /* --log or --plot given */
+    cnnrt_log log;
     char err[CNNRT_ERR_MAX];
 } trainer;
 
@@ -147,11 +149,17 @@ static int train_epoch(trainer *t, int epoch, double *loss, double *acc, double 
                                 "%d, batch %lld (learning rate %g too high?); stopping",
                                 (double)l, epoch, (long long)(i / bs + 1), (double)t->hp.lr);
         }
+        int64_t before = correct;
         if (m->output_block) {
             double unused = 0;
             score(m, m->output_block(t->ctx), t->b.labels, n, &unused, &correct);
         }
         cnnrt_progress_update(&p, n, l);
+        if (t->logging && cnnrt_log_step(&t->log, epoch, n, l, m->output_block ? correct - before : -1,
+                                         i + bs >= t->train.n, t->err, sizeof t->err) < 0) {
+            cnnrt_progress_end(&p);
+            return -1;
+        }
     }
     *loss = cnnrt_progress_end(&p);
     *acc = t->train.n ? (double)correct / (double)t->train.n : 0;
@@ -177,6 +185,30 @@ static int start(trainer *t)
     return 0;
 }
 
+static int64_t steps_per_epoch(const trainer *t)
+{
+    return (t->train.n + t->hp.batch - 1) / t->hp.batch;
+}
+
+/* --log FILE.csv [--log-every N] and --plot FILE.svg (cnnrt_log.c). */
+static int open_log(trainer *t, int threads)
+{
+    const cnnrt_hparams *hp = &t->hp;
+    t->logging = t->o->log || t->o->plot;
+    if (!t->logging)
+        return 0;
+    if (cnnrt_log_open(&t->log, t->o->log, t->o->plot, t->o->log_every, steps_per_epoch(t),
+                       t->err, sizeof t->err) < 0)
+        return -1;
+    snprintf(t->log.title, sizeof t->log.title, "%s on %s", t->m->name, t->o->data);
+    snprintf(t->log.subtitle, sizeof t->log.subtitle, "%lld training and %lld test images; "
+             "batch %d, lr %g, momentum %g, weight decay %g, seed %llu, %d thread%s",
+             (long long)t->train.n, (long long)t->test.n, hp->batch, (double)hp->lr,
+             (double)hp->momentum, (double)hp->weight_decay, (unsigned long long)hp->seed,
+             threads, threads == 1 ? "" : "s");
+    return 0;
+}
+
 static int setup(trainer *t)
 {
     const cnnrt_model *m = t->m;
@@ -191,7 +223,7 @@ static int setup(trainer *t)
     if (!t->perm || bufs_alloc(m, t->hp.batch, &t->b) < 0)
         return cnnrt_errorf(t->err, sizeof t->err, "out of memory");
     t->ctx = cnnrt_cli_context(m, t->hp.batch, threads, t->err, sizeof t->err);
-    if (!t->ctx || start(t) < 0)
+    if (!t->ctx || start(t) < 0 || open_log(t, threads) < 0)
         return -1;
     printf("%s: %lld training and %lld test images %s (%s, %s); %d epoch%s, batch %d, lr %g, "
            "momentum %g, weight decay %g, seed %llu, %d thread%s\n", m->name,
@@ -212,11 +244,17 @@ static int run_epochs(trainer *t)
                (long long)t->st.epoch, t->hp.epochs);
         return 0;
     }
+    if (t->logging)
+        cnnrt_log_start(&t->log, t->st.epoch * steps_per_epoch(t));
     for (int e = (int)t->st.epoch + 1; e <= t->hp.epochs; e++) {
         double loss = 0, acc = 0, secs = 0, tloss = 0, tacc = 0;
         if (train_epoch(t, e, &loss, &acc, &secs) < 0)
             return -1;
         evaluate(m, t->ctx, &t->test, t->hp.batch, &t->b, &tloss, &tacc);
+        if (t->logging &&
+            cnnrt_log_epoch(&t->log, e, loss, m->output_block ? acc : NAN, t->test.n ? tacc : NAN,
+                            secs > 0 ? (double)t->train.n / secs : NAN, t->err, sizeof t->err) < 0)
+            return -1;
         printf("epoch %d/%d  loss %.4f", e, t->hp.epochs, loss);
         if (m->output_block)
             printf("  train acc %.2f%%", 100 * acc);
@@ -236,8 +274,13 @@ static int run_epochs(trainer *t)
 
 int cnnrt_cmd_train(const cnnrt_model *m, const cnnrt_opts *o)
 {
-    trainer *t = calloc(1, sizeof *t);
+    trainer *t;
     int rc;
+    if (HAS(o, FLAG_LOG_EVERY) && !o->log && !o->plot) {
+        fprintf(stderr, "%s: --log-every needs --log FILE.csv or --plot FILE.svg\n", o->prog);
+        return CNNRT_EXIT_USAGE;
+    }
+    t = calloc(1, sizeof *t);
     if (!t)
         return cnnrt_cli_fail(o, "out of memory");
     t->m = m;
@@ -248,6 +291,7 @@ int cnnrt_cmd_train(const cnnrt_model *m, const cnnrt_opts *o)
         cnnrt_cli_fail(o, t->err);
     if (t->ctx)
         m->destroy(t->ctx);
+    cnnrt_log_close(&t->log);
     cnnrt_dataset_free(&t->train);
     cnnrt_dataset_free(&t->test);
     bufs_free(&t->b);

@@ -19,7 +19,9 @@ for net in examples/*.net; do
     fi
 done
 
-# mutant NAME FROM.c AWK-PROGRAM: the edited program must fail gradcheck.
+# mutant NAME FROM.c AWK-PROGRAM: the edited program must fail gradcheck,
+# both with its SIMD kernels and with the reference twins (CNNC_REFERENCE),
+# so every edit below breaks both.
 mutant() {
     awk "$3" "$t/$2" > "$t/$1.c"
     if cmp -s "$t/$2" "$t/$1.c"; then
@@ -27,18 +29,25 @@ mutant() {
     fi
     $cc -std=c11 -O2 -DCNNC_MAIN -pthread -Iruntime -o "$t/$1" "$t/$1.c" \
         "$b/libcnnrt.a" -lz -lm || { fail=1; return; }
-    if "$t/$1" gradcheck --samples 48 --seed 2 > "$t/$1.out" 2>&1; then
-        echo "FAIL mutant $1: gradcheck did not notice"; fail=1
-    else
-        echo "ok   mutant $1 caught: $(grep -c '^  [a-z]' "$t/$1.out") mismatches"
-    fi
+    for mode in simd reference; do
+        if [ $mode = reference ]; then ref=1; else ref=; fi
+        if CNNC_REFERENCE=$ref "$t/$1" gradcheck --samples 48 --seed 2 > "$t/$1.$mode.out" 2>&1
+        then
+            echo "FAIL mutant $1 ($mode kernels): gradcheck did not notice"; fail=1
+        else
+            echo "ok   mutant $1 ($mode kernels) caught:" \
+                 "$(grep -c '^  [a-z]' "$t/$1.$mode.out") mismatches"
+        fi
+    done
 }
 "$b/cnnc" examples/symmetric.net -o "$t/symmetric.c" || exit 1
 "$b/cnnc" examples/lenet5_1998.net -o "$t/lenet5_1998.c" || exit 1
-mutant bias_3pct symmetric.c '!done && /gb\[f\] \+= sb;/ { sub(/\+= sb/, "+= 1.03f * sb"); done = 1 } 1'
-mutant tie_averaged symmetric.c '/c1_tie\(gw, 1.0f\)/ { sub(/1.0f/, "0.5f") } 1'
-mutant dtanh symmetric.c '!done && /dy\[p\] \*= 1.0f - y\[p\] \* y\[p\];/ { sub(/1.0f -/, "1.0f - 0.5f *"); done = 1 } 1'
-mutant mask_ignored lenet5_1998.c '/c3_mask\[f \* 6 \+ ci\]\) continue;/ { n++; if (n == 2) next } 1'
+mutant bias_3pct symmetric.c '{ gsub(/gb\[f\] \+= sb;/, "gb[f] += 1.03f * sb;") } 1'
+mutant tie_averaged symmetric.c '{ gsub(/c1_tie\(gw, 1.0f\)/, "c1_tie(gw, 0.5f)") } 1'
+mutant dtanh symmetric.c '{ gsub(/\*= 1.0f - y\[p\]/, "*= 1.0f - 0.5f * y[p]");
+                            gsub(/\* \(1.0f - y\[at/, "* (1.0f - 0.5f * y[at") } 1'
+mutant mask_ignored lenet5_1998.c '/c3_mask\[f \* 6 \+ ci\]\) continue;/ { n++; if (n == 2) next }
+                                   /if \(!c3_mask\[q\]\)$/ { m++; if (m == 1) sub(/if .*/, "if (0)") } 1'
 
 [ $fail = 0 ] && echo "gradcheck: all passed"
 exit $fail

@@ -7,10 +7,15 @@
  *   mkdata cifar10 DIR [--train N] [--test M] [--seed K]
  *     CIFAR-10 binary batches: DIR/data_batch_1.bin .. data_batch_5.bin
  *     (N split over the five) and test_batch.bin; 3 x 32 x 32 records.
+ *   --npy PREFIX (either format) also writes M fresh samples of the same
+ *     classes as PREFIX-x.npy (float32 [M, C, S, S], pixels / 255, in the
+ *     model's channel, row, column order) and PREFIX-y.npy (int64 [M]).
  *
- * The classes (10) are learnable only if pixels are read in the published
- * order: class k is a bright row (k mod S for idx; for CIFAR-10 row 3k of
- * channel k mod 3) on a noisy background.  Deterministic for a given seed.
+ * Class k is a bright row (k mod S for idx; for CIFAR-10 rows 3k and 3k+1
+ * of channel k mod 3) on a noisy background.  A reader that permutes pixels the same
+ * way in both halves of the data set still learns it, but the model it
+ * trains then fails on the .npy samples, which bypass the reader: tests
+ * check both.  Deterministic for a given seed.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -21,7 +26,7 @@
 #include "cnnrt.h"
 
 typedef struct opts {
-    const char *format, *dir;
+    const char *format, *dir, *npy;
     long train, test, size;
     uint64_t seed;
     int gzip;
@@ -30,7 +35,7 @@ typedef struct opts {
 static void usage(void)
 {
     fprintf(stderr, "usage: mkdata idx|cifar10 DIR [--train N] [--test M] [--size S] "
-                    "[--seed K] [--gzip]\n");
+                    "[--seed K] [--gzip] [--npy PREFIX]\n");
     exit(2);
 }
 
@@ -42,8 +47,9 @@ static void draw(unsigned char *px, int channels, int size, int k, cnnrt_rng *r)
         px[i] = (unsigned char)cnnrt_rng_below(r, 96);
     int c = channels == 3 ? k % 3 : 0;
     int row = channels == 3 ? (3 * k) % size : k % size;
-    for (int x = 0; x < size; x++)
-        px[c * plane + row * size + x] = (unsigned char)(200 + cnnrt_rng_below(r, 56));
+    for (int band = 0; band < (channels == 3 ? 2 : 1); band++)
+        for (int x = 0; x < size; x++)
+            px[c * plane + (row + band) * size + x] = (unsigned char)(200 + cnnrt_rng_below(r, 56));
 }
 
 static void put_be32(unsigned char *p, uint32_t v)
@@ -106,9 +112,38 @@ static void write_cifar_batch(const opts *o, const char *name, long n, cnnrt_rng
     free(buf);
 }
 
+/* PREFIX-x.npy and PREFIX-y.npy: n samples drawn as the files' are. */
+static void write_npy(const opts *o, int channels, int size, long n, cnnrt_rng *r)
+{
+    char path[4096], err[CNNRT_ERR_MAX];
+    size_t sample = (size_t)(channels * size * size);
+    unsigned char *px = malloc(sample);
+    float *x = malloc((size_t)n * sample * sizeof *x);
+    int64_t *y = malloc((size_t)n * sizeof *y);
+    int64_t xs[4] = {n, channels, size, size};
+    if (!px || !x || !y) { fprintf(stderr, "mkdata: out of memory\n"); exit(1); }
+    for (long i = 0; i < n; i++) {
+        y[i] = (int64_t)cnnrt_rng_below(r, 10);
+        draw(px, channels, size, (int)y[i], r);
+        for (size_t j = 0; j < sample; j++)
+            x[(size_t)i * sample + j] = (float)px[j] / 255.0f;
+    }
+    cnnrt_tensor tx = cnnrt_tensor_view(CNNRT_F32, 4, xs, x), ty = cnnrt_tensor_view(CNNRT_I64, 1, xs, y);
+    snprintf(path, sizeof path, "%s-x.npy", o->npy);
+    int rc = cnnrt_npy_write(path, &tx, err, sizeof err);
+    snprintf(path, sizeof path, "%s-y.npy", o->npy);
+    if (rc < 0 || cnnrt_npy_write(path, &ty, err, sizeof err) < 0) {
+        fprintf(stderr, "mkdata: %s\n", err);
+        exit(1);
+    }
+    free(px);
+    free(x);
+    free(y);
+}
+
 static opts parse(int argc, char **argv)
 {
-    opts o = { NULL, NULL, 600, 200, 28, 1, 0 };
+    opts o = { NULL, NULL, NULL, 600, 200, 28, 1, 0 };
     if (argc < 3)
         usage();
     o.format = argv[1];
@@ -117,6 +152,7 @@ static opts parse(int argc, char **argv)
         if (!strcmp(argv[i], "--gzip")) { o.gzip = 1; continue; }
         if (i + 1 >= argc)
             usage();
+        if (!strcmp(argv[i], "--npy")) { o.npy = argv[++i]; continue; }
         char *end;
         long v = strtol(argv[i + 1], &end, 10);
         if (*end || v < 1 || v > 1000000)
@@ -152,6 +188,10 @@ int main(int argc, char **argv)
         write_cifar_batch(&o, "test_batch.bin", o.test, &r);
     } else {
         usage();
+    }
+    if (o.npy) {
+        int cifar = !strcmp(o.format, "cifar10");
+        write_npy(&o, cifar ? 3 : 1, cifar ? 32 : (int)o.size, o.test, &r);
     }
     return 0;
 }
