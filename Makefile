@@ -5,6 +5,8 @@
 #   make test     unit tests (Check), error corpus, golden tests against PyTorch answers,
 #                 examples, end-to-end training on synthetic idx and CIFAR-10 sets,
 #                 --summary/--emit=dot, an installed cnnc
+#   make bench    benchmark (not a test): cnnc against PyTorch on bench/*.net, ~5 minutes
+#   make bench-deps  install what make bench compares with: python3-torch, libopenblas0-openmp
 #   make install  PREFIX=/usr/local DESTDIR=
 #   make clean
 
@@ -36,6 +38,7 @@ UNIT_BIN     := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 TOOL_SRC     := $(wildcard tools/*.c)
 TOOL_BIN     := $(patsubst tools/%.c,$(B)/%,$(TOOL_SRC))
 
+.PHONY: bench bench-deps
 .PHONY: all deps demo test unit-test error-test golden-test example-test train-test gradcheck-test summary-test cifar-test install-test install clean
 all: $(B)/cnnc $(B)/libcnnrt.a $(TOOL_BIN)
 
@@ -124,6 +127,13 @@ demo: deps
 	$(MAKE) all
 	$(B)/cnnc examples/lenet.net -o $(B)/lenet
 	$(B)/lenet train --data $(FASHION) --epochs 5 --batch 64 --lr 0.01 --momentum 0.9 --save $(B)/lenet.npz
+
+# ---- the benchmark (issue 5): a measurement, never part of make test ----
+BENCH_PKGS := python3-torch libopenblas0-openmp
+bench: all
+	sh bench/run.sh $(B)
+bench-deps:
+	$(MAKE) deps DEB_PKGS="$(BENCH_PKGS)"
 
 # ---- install ----
 install: all
