@@ -61,7 +61,10 @@ const char *out_buffer(const ir_net *net, int i)
 
 static const char *in_buffer(const ir_net *net, int i) { return out_buffer(net, i - 1); }
 
-bool layer_is_fast(const emitter *e, const ir_layer *ly) { return conv_is_fast(e, ly); }
+bool layer_is_fast(const emitter *e, const ir_layer *ly)
+{
+    return conv_is_fast(e, ly) || dense_is_fast(e, ly);
+}
 
 int64_t out_size(const ir_net *net)
 {

@@ -5,8 +5,9 @@
 void dense_emit_forward(emitter *e, const ir_layer *ly)
 {
     long long in = (long long)ly->in.d[0], units = (long long)ly->units;
-    emit(e, "static void %s_forward(%s_ctx *c, int i0, int i1, const float *restrict x, float *restrict y)",
-         ly->name, e->prefix);
+    e->sfx = dense_is_fast(e, ly) ? "_ref" : "";
+    emit(e, "static void %s_forward%s(%s_ctx *c, int i0, int i1, const float *restrict x, float *restrict y)",
+         ly->name, e->sfx, e->prefix);
     emit(e, "{");
     emit(e, "const float *restrict w = c->params + %lld;", (long long)ly->woff);
     if (ly->bias)
@@ -22,14 +23,19 @@ void dense_emit_forward(emitter *e, const ir_layer *ly)
     emit_act_forward(e, ly->act, "y", ly->units);
     emit(e, "}");
     emit_blank(e);
+    if (dense_is_fast(e, ly))
+        dense_emit_fast_forward(e, ly);
+    e->sfx = "";
 }
 
 void dense_emit_backward(emitter *e, const ir_layer *ly)
 {
     long long in = (long long)ly->in.d[0], units = (long long)ly->units;
-    emit(e, "static void %s_backward(%s_ctx *c, float *restrict grads, int i0, int i1, "
+    e->sfx = dense_is_fast(e, ly) ? "_ref" : "";
+    emit(e, "static void %s_backward%s(%s_ctx *c, float *restrict grads, int i0, int i1, "
          "const float *restrict x, "
-         "const float *restrict y, float *restrict dy, float *restrict dx)", ly->name, e->prefix);
+         "const float *restrict y, float *restrict dy, float *restrict dx)", ly->name, e->sfx,
+         e->prefix);
     emit(e, "{");
     emit(e, "const float *restrict w = c->params + %lld;", (long long)ly->woff);
     emit(e, "float *restrict gw = grads + %lld;", (long long)ly->woff);
@@ -64,6 +70,9 @@ void dense_emit_backward(emitter *e, const ir_layer *ly)
     emit(e, "}");
     emit(e, "}");
     emit_blank(e);
+    if (dense_is_fast(e, ly))
+        dense_emit_fast_backward(e, ly);
+    e->sfx = "";
 }
 
 /* flatten is a view: C-order [C, H, W] is already the vector. */

@@ -174,7 +174,7 @@ void conv_emit_forward(emitter *e, const ir_layer *ly)
 static void emit_row_reduction(emitter *e, const ir_layer *ly, const geom *g)
 {
     int64_t w = ly->out.d[g->r];
-    if (w > 1024) {
+    if (w > 1024 || e->sfx[0]) { /* a reference twin: plain is enough */
         emit(e, "float s = 0.0f;");
         int ol = emit_loops(e, "o", g->r, ly->out.d + 1);
         emit(e, "s += dyo[%s] * xk[%s];", g->oidx, g->xoidx);
