@@ -386,11 +386,11 @@ static void pool_emit_forward(emitter *e, const ir_layer *ly, bool max)
     }
     int kl = emit_loops(e, "k", g.r, ly->kernel);
     if (max) {
+        /* branch-free: data-dependent branches mispredict half the time */
         emit(e, "const int j = base + %s;", g.xkidx);
-        emit(e, "if (xq[j] > m) {");
-        emit(e, "m = xq[j];");
-        emit(e, "at = j;");
-        emit(e, "}");
+        emit(e, "const int up = xq[j] > m;");
+        emit(e, "m = up ? xq[j] : m;");
+        emit(e, "at = up ? j : at;");
     } else {
         emit(e, "s += xq[base + %s];", g.xkidx);
     }
