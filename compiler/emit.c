@@ -571,9 +571,10 @@ void emit_c(const ir_net *net, const char *c_name, const char *header_name,
     guard[i] = 0;
     emitter e = {h_out, 0, net, net->name, 0, 0, simd_find(target), 0, ""};
     e.grad_max = max_grad_size(net, &e.pad_max);
-    for (int i = 0; i < net->nlayers; i++)
-        if (conv_scratch(&e, &net->layers[i]) > e.cs_max)
-            e.cs_max = conv_scratch(&e, &net->layers[i]);
+    for (int i = 0; i < net->nlayers; i++) {
+        int64_t need = conv_scratch(&e, &net->layers[i]) + dense_scratch(&e, &net->layers[i]);
+        e.cs_max = need > e.cs_max ? need : e.cs_max;
+    }
     emit_banner(&e, header_name, target);
     emit_header(&e, guard);
     e.out = c_out;

@@ -89,6 +89,7 @@ void conv_emit_fast_forward(emitter *e, const ir_layer *ly);
 void conv_emit_fast_backward(emitter *e, const ir_layer *ly);
 /* emit_fastdense.c: the same for dense layers. */
 bool dense_is_fast(const emitter *e, const ir_layer *ly);
+int64_t dense_scratch(const emitter *e, const ir_layer *ly);
 void dense_emit_fast_forward(emitter *e, const ir_layer *ly);
 void dense_emit_fast_backward(emitter *e, const ir_layer *ly);
 /* Whether a layer has a fast variant (and so a _ref twin). */

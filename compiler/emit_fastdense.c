@@ -33,6 +33,13 @@ bool dense_is_fast(const emitter *e, const ir_layer *ly)
     return e->simd && ly->kind == LK_DENSE && ly->in.d[0] >= e->simd->width;
 }
 
+/* Per-sample floats of c->cs the backward pass uses: dy transposed and a
+ * slab of x at most 3 vectors wide. */
+int64_t dense_scratch(const emitter *e, const ir_layer *ly)
+{
+    return dense_is_fast(e, ly) ? ly->units + 3 * e->simd->width : 0;
+}
+
 static dgeom make_dgeom(const emitter *e, const ir_layer *ly)
 {
     dgeom g = {ly->in.d[0], ly->units, 3, 4, 4, 3, 4, 3};
@@ -110,8 +117,10 @@ void dense_emit_fast_forward(emitter *e, const ir_layer *ly)
     emit(e, "const float *restrict w = c->params + %lld;", (long long)ly->woff);
     emit(e, "const float *restrict b = %s;",
          ly->bias ? arena_printf(emit_arena, "c->params + %lld", (long long)ly->boff) : "NULL");
-    emit(e, "for (int i = i0; i < i1; i += %d)", g.mi);
-    emit(e, "    for (int u = 0; u < %lld; u += %d)", (long long)g.U, g.mu);
+    /* units outside: a tile's weight rows stay in cache while the lane's
+     * samples stream past (the other order re-reads all of w per block) */
+    emit(e, "for (int u = 0; u < %lld; u += %d)", (long long)g.U, g.mu);
+    emit(e, "    for (int i = i0; i < i1; i += %d)", g.mi);
     emit(e, "        %s_fw(x, w, b, y, i, i1, u);", ly->name);
     emit(e, "}");
     emit_blank(e);
@@ -154,26 +163,29 @@ static void emit_dg_tile(emitter *e, const ir_layer *ly, const dgeom *g)
     emit_blank(e);
 }
 
-/* gw[u0 + a][k0 + j*W ..] += sum_i dy[i][u0 + a] x[i][k0 + j*W ..], a < mu, j < nv. */
+/* gw[u0 + a][k0 + j*W ..] += sum_s dyT[u0 + a][s] slab[s][j*W ..], a < mu,
+ * j < nv: dyT is dy transposed ([U][n]) and slab the lane's x[., k0 ..
+ * k0 + nv*W) packed ([n][nv*W]), so the tile reads memory in order. */
 static void emit_wg_tile(emitter *e, const ir_layer *ly, const dgeom *g, int mu, int nv)
 {
     const simd_target *v = e->simd;
     int W = v->width;
-    emit(e, "CNNC_KERNEL static inline void %s_wg_%dx%d(const float *restrict dy, const float *restrict x,",
+    emit(e, "CNNC_KERNEL static inline void %s_wg_%dx%d(const float *restrict dyT, const float *restrict slab,",
          ly->name, mu, nv);
-    emit(e, "    float *restrict gw, int i0, int i1, int u0, int k0)");
+    emit(e, "    float *restrict gw, int n, int u0, int k0)");
     emit(e, "{");
     for (int a = 0; a < mu; a++)
         for (int j = 0; j < nv; j++)
             emit(e, "%s %s = %s;", v->vec, nm("a", a, j), v->zero);
-    emit(e, "for (int i = i0; i < i1; i++) {");
-    emit(e, "const float *xi = x + (size_t)i * %lld + k0;", (long long)g->K);
-    emit(e, "const float *di = dy + (size_t)i * %lld + u0;", (long long)g->U);
+    for (int a = 0; a < mu; a++)
+        emit(e, "const float *d%d = dyT + (size_t)(u0 + %d) * n;", a, a);
+    emit(e, "for (int s = 0; s < n; s++) {");
+    emit(e, "const float *xs = slab + (size_t)s * %d;", nv * W);
     for (int j = 0; j < nv; j++)
-        emit(e, "const %s x%d = %s;", v->vec, j, simd(v->load, lit("xi + %lld", (long long)j * W, 0), 0, 0));
+        emit(e, "const %s x%d = %s;", v->vec, j, simd(v->load, lit("xs + %lld", (long long)j * W, 0), 0, 0));
     for (int a = 0; a < mu; a++) {
         emit(e, "{");
-        emit(e, "const %s d = %s;", v->vec, simd(v->splat, lit("di[%lld]", a, 0), 0, 0));
+        emit(e, "const %s d = %s;", v->vec, simd(v->splat, lit("d%lld[s]", a, 0), 0, 0));
         for (int j = 0; j < nv; j++)
             emit(e, "%s = %s;", nm("a", a, j), simd(v->fma, "d", lit("x%lld", j, 0), nm("a", a, j)));
         emit(e, "}");
@@ -189,26 +201,48 @@ static void emit_wg_tile(emitter *e, const ir_layer *ly, const dgeom *g, int mu,
     emit_blank(e);
 }
 
-/* The k range of a row of units: tiles of nv vectors, then single vectors,
- * then scalars. */
-static void emit_wg_row(emitter *e, const ir_layer *ly, const dgeom *g, int mu, const char *u0)
+/* The weight gradient: k tiles outside, so the lane's slab of x (samples x
+ * one tile of k) stays in L1 while every row of units passes over it; then
+ * single vectors, then scalars for the k that remain. */
+static void emit_wg_pass(emitter *e, const ir_layer *ly, const dgeom *g, int nv, int64_t k0,
+                         int64_t k1, int64_t step)
+{
+    int64_t ufull = g->U / g->wu * g->wu;
+    if (k1 <= k0)
+        return;
+    emit(e, "for (int k = %lld; k < %lld; k += %lld) {", (long long)k0, (long long)k1, (long long)step);
+    emit(e, "for (int s = 0; s < n; s++)");
+    emit(e, "    memcpy(slab + (size_t)s * %lld, x + (size_t)(i0 + s) * %lld + k, sizeof(float) * %lld);",
+         (long long)step, (long long)g->K, (long long)step);
+    emit(e, "for (int u0 = 0; u0 < %lld; u0 += %d)", (long long)ufull, g->wu);
+    emit(e, "    %s_wg_%dx%d(dyT, slab, gw, n, u0, k);", ly->name, g->wu, nv);
+    if (g->U > ufull)
+        emit(e, "%s_wg_%lldx%d(dyT, slab, gw, n, %lld, k);", ly->name, (long long)(g->U - ufull), nv,
+             (long long)ufull);
+    emit(e, "}");
+}
+
+static void emit_wg_calls(emitter *e, const ir_layer *ly, const dgeom *g)
 {
     int W = e->simd->width;
     int64_t T = (int64_t)g->wv * W, kt = g->K / T * T, kv = g->K / W * W;
-    emit(e, "for (int k = 0; k < %lld; k += %lld)", (long long)kt, (long long)T);
-    emit(e, "    %s_wg_%dx%d(dy, x, gw, i0, i1, %s, k);", ly->name, mu, g->wv, u0);
-    if (kv > kt) {
-        emit(e, "for (int k = %lld; k < %lld; k += %d)", (long long)kt, (long long)kv, W);
-        emit(e, "    %s_wg_%dx1(dy, x, gw, i0, i1, %s, k);", ly->name, mu, u0);
-    }
+    emit(e, "const int n = i1 - i0;");
+    emit(e, "float *restrict dyT = c->cs + (size_t)i0 * %lld; /* [%lld][n] */", (long long)e->cs_max,
+         (long long)g->U);
+    emit(e, "float *restrict slab = dyT + (size_t)%lld * n; /* [n][%lld] */", (long long)g->U, (long long)T);
+    emit(e, "for (int s = 0; s < n; s++)");
+    emit(e, "    for (int u = 0; u < %lld; u++)", (long long)g->U);
+    emit(e, "        dyT[(size_t)u * n + s] = dy[(size_t)(i0 + s) * %lld + u];", (long long)g->U);
+    emit_wg_pass(e, ly, g, g->wv, 0, kt, T);
+    emit_wg_pass(e, ly, g, 1, kt, kv, W);
     if (g->K > kv) {
-        emit(e, "for (int a = 0; a < %d; a++) {", mu);
+        emit(e, "for (int u = 0; u < %lld; u++) {", (long long)g->U);
         emit(e, "for (int k = %lld; k < %lld; k++) {", (long long)kv, (long long)g->K);
         emit(e, "float s = 0.0f;");
         emit(e, "for (int i = i0; i < i1; i++)");
-        emit(e, "    s += dy[(size_t)i * %lld + %s + a] * x[(size_t)i * %lld + k];", (long long)g->U,
-             u0, (long long)g->K);
-        emit(e, "gw[(size_t)(%s + a) * %lld + k] += s;", u0, (long long)g->K);
+        emit(e, "    s += dy[(size_t)i * %lld + u] * x[(size_t)i * %lld + k];", (long long)g->U,
+             (long long)g->K);
+        emit(e, "gw[(size_t)u * %lld + k] += s;", (long long)g->K);
         emit(e, "}");
         emit(e, "}");
     }
@@ -234,7 +268,7 @@ void dense_emit_fast_backward(emitter *e, const ir_layer *ly)
 {
     dgeom g = make_dgeom(e, ly);
     int W = e->simd->width;
-    int64_t T = (int64_t)g.dv * W, ufull = g.U / g.wu * g.wu;
+    int64_t T = (int64_t)g.dv * W;
     emit_dg_tile(e, ly, &g);
     emit_wg_tiles(e, ly, &g);
     emit(e, "CNNC_KERNEL static void %s_backward(%s_ctx *c, float *restrict grads, int i0, int i1, "
@@ -252,11 +286,7 @@ void dense_emit_fast_backward(emitter *e, const ir_layer *ly)
         emit(e, "    for (int u = 0; u < %lld; u++)", (long long)g.U);
         emit(e, "        gb[u] += dy[(size_t)i * %lld + u];", (long long)g.U);
     }
-    emit(e, "for (int u0 = 0; u0 < %lld; u0 += %d) {", (long long)ufull, g.wu);
-    emit_wg_row(e, ly, &g, g.wu, "u0");
-    emit(e, "}");
-    if (g.U > ufull)
-        emit_wg_row(e, ly, &g, (int)(g.U - ufull), lit("%lld", (long long)ufull, 0));
+    emit_wg_calls(e, ly, &g);
     emit(e, "if (!dx)");
     emit(e, "    return;");
     emit(e, "for (int i = i0; i < i1; i += %d)", g.di);
