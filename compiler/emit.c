@@ -61,6 +61,8 @@ const char *out_buffer(const ir_net *net, int i)
 
 static const char *in_buffer(const ir_net *net, int i) { return out_buffer(net, i - 1); }
 
+const char *twin_attr(const emitter *e) { return e->sfx[0] ? "CNNC_COLD " : ""; }
+
 bool layer_is_fast(const emitter *e, const ir_layer *ly)
 {
     return conv_is_fast(e, ly) || dense_is_fast(e, ly);
@@ -530,6 +532,7 @@ static void emit_source(emitter *e, const char *header_name)
     emit(e, "#include <string.h>");
     emit(e, "#include \"%s\"", header_name);
     emit_blank(e);
+    emit(e, "#define CNNC_COLD __attribute__((cold)) /* reference twins: compiled for size */");
     emit(e, "/* SIMD flavour: %s */", e->simd->name);
     sb_puts(e->out, e->simd->prelude);
     emit_blank(e);

@@ -92,6 +92,9 @@ bool dense_is_fast(const emitter *e, const ir_layer *ly);
 int64_t dense_scratch(const emitter *e, const ir_layer *ly);
 void dense_emit_fast_forward(emitter *e, const ir_layer *ly);
 void dense_emit_fast_backward(emitter *e, const ir_layer *ly);
+/* "CNNC_COLD " while emitting a reference twin: compiled for size, since
+ * it only runs on CPUs without the flavour and in tests. */
+const char *twin_attr(const emitter *e);
 /* Whether a layer has a fast variant (and so a _ref twin). */
 bool layer_is_fast(const emitter *e, const ir_layer *ly);
 

@@ -6,8 +6,8 @@ void dense_emit_forward(emitter *e, const ir_layer *ly)
 {
     long long in = (long long)ly->in.d[0], units = (long long)ly->units;
     e->sfx = dense_is_fast(e, ly) ? "_ref" : "";
-    emit(e, "static void %s_forward%s(%s_ctx *c, int i0, int i1, const float *restrict x, float *restrict y)",
-         ly->name, e->sfx, e->prefix);
+    emit(e, "%sstatic void %s_forward%s(%s_ctx *c, int i0, int i1, const float *restrict x, float *restrict y)",
+         twin_attr(e), ly->name, e->sfx, e->prefix);
     emit(e, "{");
     emit(e, "const float *restrict w = c->params + %lld;", (long long)ly->woff);
     if (ly->bias)
@@ -32,9 +32,9 @@ void dense_emit_backward(emitter *e, const ir_layer *ly)
 {
     long long in = (long long)ly->in.d[0], units = (long long)ly->units;
     e->sfx = dense_is_fast(e, ly) ? "_ref" : "";
-    emit(e, "static void %s_backward%s(%s_ctx *c, float *restrict grads, int i0, int i1, "
+    emit(e, "%sstatic void %s_backward%s(%s_ctx *c, float *restrict grads, int i0, int i1, "
          "const float *restrict x, "
-         "const float *restrict y, float *restrict dy, float *restrict dx)", ly->name, e->sfx,
+         "const float *restrict y, float *restrict dy, float *restrict dx)", twin_attr(e), ly->name, e->sfx,
          e->prefix);
     emit(e, "{");
     emit(e, "const float *restrict w = c->params + %lld;", (long long)ly->woff);

@@ -136,8 +136,8 @@ void conv_emit_forward(emitter *e, const ir_layer *ly)
     geom g = make_geom(ly);
     emit_conv_helpers(e, ly, &g);
     e->sfx = conv_is_fast(e, ly) ? "_ref" : "";
-    emit(e, "static void %s_forward%s(%s_ctx *c, int i0, int i1, const float *restrict x, float *restrict y)",
-         ly->name, e->sfx, e->prefix);
+    emit(e, "%sstatic void %s_forward%s(%s_ctx *c, int i0, int i1, const float *restrict x, float *restrict y)",
+         twin_attr(e), ly->name, e->sfx, e->prefix);
     emit(e, "{");
     emit_params(e, ly, false);
     if (layer_has_pad(ly))
@@ -246,9 +246,9 @@ void conv_emit_backward(emitter *e, const ir_layer *ly)
 {
     geom g = make_geom(ly);
     e->sfx = conv_is_fast(e, ly) ? "_ref" : "";
-    emit(e, "static void %s_backward%s(%s_ctx *c, float *restrict grads, int i0, int i1, "
+    emit(e, "%sstatic void %s_backward%s(%s_ctx *c, float *restrict grads, int i0, int i1, "
          "const float *restrict x, "
-         "const float *restrict y, float *restrict dy, float *restrict dx)", ly->name, e->sfx,
+         "const float *restrict y, float *restrict dy, float *restrict dx)", twin_attr(e), ly->name, e->sfx,
          e->prefix);
     emit(e, "{");
     emit_params(e, ly, true);

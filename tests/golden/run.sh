@@ -1,7 +1,9 @@
 #!/bin/sh
 # Golden tests: every tests/golden/CASE/net.net is compiled by cnnc, its
 # program's `grad` and `step --steps 2` run on the case's weights and batch,
-# and the results compared with the answers PyTorch gave (tools/golden.py).
+# and the results compared with the answers PyTorch gave (tools/golden.py);
+# `grad` runs again with CNNC_REFERENCE=1, so the reference twins of the
+# SIMD kernels are held to the same answers.
 #
 #   sh tests/golden/run.sh [CASE...]      (from the repo root; all cases
 #                                          when none is named)
@@ -29,7 +31,7 @@ run_case() {
     dst=$OUT/$1
     log=$dst/log
     mkdir -p "$dst" || return 1
-    rm -f "$dst/net" "$dst/grad.npz" "$dst/step.npz" "$log"
+    rm -f "$dst/net" "$dst/grad.npz" "$dst/grad_ref.npz" "$dst/step.npz" "$log"
     data="--weights $src/weights.npz --input $src/input.npy --labels $src/labels.npy"
 
     stage "build" "$CNNC" "$src/net.net" -o "$dst/net" || return 1
@@ -43,7 +45,13 @@ run_case() {
     stage "grad.npz differs" "$NPZCMP" $TOL "$src/grad.npz" "$dst/grad.npz" \
         || return 1
     # shellcheck disable=SC2086
-    stage "step.npz differs" "$NPZCMP" $TOL "$src/step.npz" "$dst/step.npz"
+    stage "step.npz differs" "$NPZCMP" $TOL "$src/step.npz" "$dst/step.npz" || return 1
+    # the reference twins of the SIMD kernels must give the same answers
+    # shellcheck disable=SC2086
+    stage "grad, reference kernels" env CNNC_REFERENCE=1 $LIMIT "$dst/net" grad $data \
+        $THREADS_FLAG --output "$dst/grad_ref.npz" || return 1
+    # shellcheck disable=SC2086
+    stage "grad_ref.npz differs" "$NPZCMP" $TOL "$src/grad.npz" "$dst/grad_ref.npz"
 }
 
 # stage WHAT CMD...: runs CMD, its output appended to $log; on failure
