@@ -9,9 +9,11 @@
 typedef struct simd_target {
     const char *name;
     int width;                /* floats per vector */
+    int regs;                 /* vector registers */
     const char *prelude;      /* includes, CNNC_KERNEL (kernel attribute), helpers */
     const char *cpu_check;    /* C expression: the running CPU has the flavour */
     const char *vec, *zero, *load, *store, *splat, *fma, *add, *hsum;
+    const char *loadn;        /* masked load of $2 floats, or NULL */
 } simd_target;
 
 const simd_target *simd_find(const char *name);

@@ -157,13 +157,13 @@ static void emit_sweep_calls(emitter *e, const sweep *s, const char *in, const c
 
 /* Cycles of a tile shape, FMA- or load-bound (2 of each per cycle), summed
  * over the blocks it takes; the cheapest shape whose accumulators, one
- * row of loads and a splat fit in 16 registers wins. */
+ * row of loads and a splat fit in the registers wins. */
 static void choose_tile(const simd_target *v, int64_t rows, int64_t span, int *mb, int *nv)
 {
     double best = 0;
-    for (int m = 1; m <= 8 && m <= rows; m++)
-        for (int n = 1; n <= 6; n++) {
-            if (m * n + n + 1 > 16 || (int64_t)n * v->width > span)
+    for (int m = 1; m <= 12 && m <= rows; m++)
+        for (int n = 1; n <= 8; n++) {
+            if (m * n + n + 1 > v->regs || (int64_t)n * v->width > span)
                 continue;
             int64_t tiles = (span + n * v->width - 1) / (n * v->width);
             int64_t full = rows / m, rem = rows % m;
@@ -326,7 +326,22 @@ static void emit_wgrad_tile(emitter *e, const ir_layer *ly, const fgeom *g, int 
         emit(e, "}");
     }
     emit(e, "}");
-    if (vspan < g->span) {
+    if (vspan < g->span && v->loadn) {
+        const char *n = arena_printf(emit_arena, "%lld", (long long)(g->span - vspan));
+        for (int a = 0; a < mf; a++)
+            emit(e, "const %s g%d = %s;", v->vec, a,
+                 simd(v->loadn, arena_printf(emit_arena, "gi + %lld", (long long)(a * g->gplane + vspan)), n, 0));
+        for (int b = 0; b < mr; b++) {
+            emit(e, "{");
+            emit(e, "const %s xv = %s;", v->vec,
+                 simd(v->loadn, arena_printf(emit_arena, "x%d + %lld", b, (long long)vspan), n, 0));
+            for (int a = 0; a < mf; a++) {
+                const char *acc = vname("a", a, b);
+                emit(e, "%s = %s;", acc, simd(v->fma, arena_printf(emit_arena, "g%d", a), "xv", acc));
+            }
+            emit(e, "}");
+        }
+    } else if (vspan < g->span) {
         emit(e, "for (int p = %lld; p < %lld; p++) {", (long long)vspan, (long long)g->span);
         for (int a = 0; a < mf; a++)
             for (int b = 0; b < mr; b++)
@@ -342,14 +357,14 @@ static void emit_wgrad_tile(emitter *e, const ir_layer *ly, const fgeom *g, int 
     emit_blank(e);
 }
 
-/* Tile of the weight gradient: the cheapest (mf, mr) with mf*mr + mf + 1
- * registers at most 16. */
-static void choose_wgrad_tile(int64_t F, int64_t R, int *mf, int *mr)
+/* Tile of the weight gradient: the cheapest (mf, mr) whose accumulators,
+ * held rows and one streamed vector fit in the registers. */
+static void choose_wgrad_tile(const simd_target *v, int64_t F, int64_t R, int *mf, int *mr)
 {
     double best = 0;
-    for (int a = 1; a <= 4 && a <= F; a++)
+    for (int a = 1; a <= 6 && a <= F; a++)
         for (int b = 1; b <= 8 && b <= R; b++) {
-            if (a * b + a + 1 > 16)
+            if (a * b + a + 1 > v->regs)
                 continue;
             int64_t fa = F / a, ra = R / b, fr = F % a, rr = R % b;
             double cost = 0;
@@ -421,7 +436,7 @@ void conv_emit_fast_backward(emitter *e, const ir_layer *ly)
 {
     fgeom g = make_fgeom(ly);
     int mf = 1, mr = 1;
-    choose_wgrad_tile(g.F, g.R, &mf, &mr);
+    choose_wgrad_tile(e->simd, g.F, g.R, &mf, &mr);
     emit_wgrad_kernels(e, ly, &g, mf, mr);
     sweep s = {arena_printf(emit_arena, "%s_dg", ly->name), g.C, g.F, g.gplane, g.psz, g.psz,
                g.K, g.C * g.K, (int)g.K, g.koff, iota(g.K, true), false, 0, 0};

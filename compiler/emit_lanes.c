@@ -238,7 +238,10 @@ static void emit_compute_api(emitter *e)
     emit(e, "for (int i = 0; i < n; i += c->max_batch) {");
     emit(e, "c->job_x = x + (size_t)i * %lld;", in);
     emit(e, "c->job_n = n - i < c->max_batch ? n - i : c->max_batch;");
-    emit(e, "run_lanes(c, lane_forward);");
+    emit(e, "if (c->job_n < c->threads) /* too few to share: waking lanes costs more */");
+    emit(e, "    forward_all(c, c->job_x, 0, c->job_n);");
+    emit(e, "else");
+    emit(e, "    run_lanes(c, lane_forward);");
     emit(e, "memcpy(out + (size_t)i * %lld, %s, sizeof(float) * (size_t)c->job_n * %lld);", out,
          output_expr(net), out);
     emit(e, "}");

@@ -1,8 +1,11 @@
 /* emit_simd.c - the SIMD flavours of the generated kernels, as tables of
  * intrinsic templates.  A template is C text with $1, $2, $3 standing for
- * its operands; the kernels in emit_fast.c are written once against these
+ * its operands (loadn: the first $2 floats at $1, zeros after, never
+ * touching memory past them; NULL where the flavour has no masked load, and
+ * the kernels then finish with scalars); the kernels in emit_fast.c are written once against these
  * and never test which flavour they emit.
  *
+ *   avx512   16 floats, FMA, 32 registers; like avx2 otherwise.
  *   avx2     8 floats, FMA; the kernels carry target("avx2,fma"), so the C
  *            compiles with plain -O2, and create() checks the CPU at run
  *            time (without AVX2 the reference kernels run).
@@ -14,7 +17,18 @@
 
 static const simd_target targets[] = {
     {
-        .name = "avx2", .width = 8,
+        .name = "avx512", .width = 16, .regs = 32,
+        .prelude = "#include <immintrin.h>\n"
+                   "#define CNNC_KERNEL __attribute__((target(\"avx512f,avx2,fma\")))\n",
+        .cpu_check = "__builtin_cpu_supports(\"avx512f\")",
+        .vec = "__m512", .zero = "_mm512_setzero_ps()", .load = "_mm512_loadu_ps($1)",
+        .store = "_mm512_storeu_ps($1, $2);", .splat = "_mm512_set1_ps($1)",
+        .fma = "_mm512_fmadd_ps($1, $2, $3)", .add = "_mm512_add_ps($1, $2)",
+        .hsum = "_mm512_reduce_add_ps($1)",
+        .loadn = "_mm512_maskz_loadu_ps((__mmask16)((1u << $2) - 1u), $1)",
+    },
+    {
+        .name = "avx2", .width = 8, .regs = 16,
         .prelude = "#include <immintrin.h>\n"
                    "#define CNNC_KERNEL __attribute__((target(\"avx2,fma\")))\n"
                    "CNNC_KERNEL __attribute__((unused)) static inline float cnnc_hsum(__m256 v)\n"
@@ -29,9 +43,11 @@ static const simd_target targets[] = {
         .store = "_mm256_storeu_ps($1, $2);", .splat = "_mm256_set1_ps($1)",
         .fma = "_mm256_fmadd_ps($1, $2, $3)", .add = "_mm256_add_ps($1, $2)",
         .hsum = "cnnc_hsum($1)",
+        .loadn = "_mm256_maskload_ps($1, _mm256_cmpgt_epi32(_mm256_set1_epi32($2), "
+                 "_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)))",
     },
     {
-        .name = "sse2", .width = 4,
+        .name = "sse2", .width = 4, .regs = 16,
         .prelude = "#include <emmintrin.h>\n"
                    "#define CNNC_KERNEL\n"
                    "__attribute__((unused)) static inline float cnnc_hsum(__m128 v)\n"
@@ -47,7 +63,7 @@ static const simd_target targets[] = {
         .hsum = "cnnc_hsum($1)",
     },
     {
-        .name = "neon", .width = 4,
+        .name = "neon", .width = 4, .regs = 32,
         .prelude = "#include <arm_neon.h>\n"
                    "#define CNNC_KERNEL\n",
         .cpu_check = "1",
@@ -57,7 +73,7 @@ static const simd_target targets[] = {
         .hsum = "vaddvq_f32($1)",
     },
     {
-        .name = "generic", .width = 1,
+        .name = "generic", .width = 1, .regs = 16,
         .prelude = "#define CNNC_KERNEL\n",
         .cpu_check = "1",
         .vec = "float", .zero = "0.0f", .load = "(*($1))",

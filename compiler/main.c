@@ -29,7 +29,7 @@ static const char usage[] =
     "  --check             parse and check shapes only; print nothing on success\n"
     "  --summary           table of layers: shapes, parameters, FLOPs, memory\n"
     "  --emit=dot          Graphviz picture of the network on standard output\n"
-    "  --target=T          avx2, sse2, neon or generic (default: the host's best)\n"
+    "  --target=T          avx512, avx2, sse2, neon or generic (default: the host's best)\n"
     "  -d LETTERS          debug dumps after stages: p parse, l lower, c check\n"
     "  --version, --help\n";
 
@@ -41,13 +41,15 @@ static int usage_error(const char *fmt, const char *arg)
     return 2;
 }
 
-static const char *const targets[] = {"avx2", "sse2", "neon", "generic"};
+static const char *const targets[] = {"avx512", "avx2", "sse2", "neon", "generic"};
 
 /* The best flavour the running CPU supports. */
 static const char *host_target(void)
 {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
     __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f"))
+        return "avx512";
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? "avx2" : "sse2";
 #elif defined(__x86_64__)
     return "sse2";
@@ -65,7 +67,7 @@ static int parse_target(options *o, const char *t)
             o->target = targets[i];
             return 0;
         }
-    return usage_error("unknown target '%s' (avx2, sse2, neon, generic)", t);
+    return usage_error("unknown target '%s' (avx512, avx2, sse2, neon, generic)", t);
 }
 
 /* Returns -1 to go on, else the exit status. */
