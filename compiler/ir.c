@@ -93,8 +93,8 @@ static bool get_ints(lowerer *l, const ast_value *v, const char *key, int64_t mi
                      int64_t out[MAX_SPATIAL], int *count)
 {
     if (v->kind != VAL_LIST && v->kind != VAL_INT) {
-        error_at(l->src, v->loc, "'%s' must be an integer or a list of integers (one per "
-                 "spatial axis), not %s", key, val_type_name(v));
+        error_at(l->src, v->loc, "'%s' must be an integer or a list of integers, not %s", key,
+                 val_type_name(v));
         return false;
     }
     if (v->kind != VAL_LIST) {
@@ -150,8 +150,8 @@ static bool get_activation(lowerer *l, const ast_value *v, act_kind *out)
     }
     int i = lookup(v->u.id, act_names, 4);
     if (i < 0 && strcmp(v->u.id, "softmax") == 0) {
-        error_at(l->src, v->loc, "unknown activation 'softmax' (none, relu, sigmoid, tanh); "
-                 "softmax comes with 'loss softmax_cross_entropy;'");
+        error_at(l->src, v->loc, "unknown activation 'softmax' (none, relu, sigmoid or tanh); "
+                 "softmax is part of 'loss softmax_cross_entropy'");
         return false;
     }
     if (i < 0) {
@@ -472,6 +472,22 @@ static bool lower_train(lowerer *l, const ast_stmt *st)
     return ok;
 }
 
+/* Layer i's name repeats layer j's (j < i).  A default name (kind plus
+ * index) the user never wrote is explained where it comes from. */
+static void error_name_clash(lowerer *l, const ir_layer *ly, const ir_layer *first)
+{
+    if (ly->default_name)
+        error_at(l->src, ly->name_loc, "layer name '%s', the default name of this layer "
+                 "(kind plus index), is already used; give it a name", ly->name);
+    else
+        error_at(l->src, ly->name_loc, "layer name '%s' is already used", ly->name);
+    if (first->default_name)
+        note_at(l->src, first->name_loc, "'%s' is the default name of this layer "
+                "(kind plus index)", first->name);
+    else
+        note_at(l->src, first->name_loc, "'%s' was first used here", first->name);
+}
+
 static bool unique_names(lowerer *l)
 {
     bool ok = true;
@@ -479,12 +495,7 @@ static bool unique_names(lowerer *l)
     for (int i = 0; i < net->nlayers; i++)
         for (int j = 0; j < i; j++)
             if (strcmp(net->layers[i].name, net->layers[j].name) == 0) {
-                error_at(l->src, net->layers[i].name_loc, "layer name '%s' is already used%s",
-                         net->layers[i].name, net->layers[i].default_name ?
-                         " (it is this layer's default name: its kind and index)" : "");
-                note_at(l->src, net->layers[j].name_loc, "'%s' was first used here%s",
-                        net->layers[j].name, net->layers[j].default_name ?
-                        " (the default name of this layer: its kind and index)" : "");
+                error_name_clash(l, &net->layers[i], &net->layers[j]);
                 ok = false;
                 break;
             }

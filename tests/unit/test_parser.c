@@ -489,11 +489,27 @@ START_TEST(attribute_errors)
 }
 END_TEST
 
+/* `[]` parses (lower() says what is missing), with the brackets as its span. */
+START_TEST(empty_list)
+{
+    ast_network *net = parse_text("network n {\n  c (k = [], t = [[0], []]);\n}");
+    ck_assert_ptr_nonnull(net);
+    ast_value *v = attr_value(net, 0);
+    ck_assert_int_eq(v->kind, VAL_LIST);
+    ck_assert_int_eq(v->u.list.n, 0);
+    assert_span(v->loc, 2, 10, 2);
+    v = attr_value(net, 1);
+    ck_assert_int_eq(v->u.list.n, 2);
+    ck_assert_int_eq(v->u.list.items[1]->u.list.n, 0);
+    assert_span(v->u.list.items[1]->loc, 2, 24, 2);
+}
+END_TEST
+
 START_TEST(value_errors)
 {
-    assert_error("network n { input []; }",
-        "t.net:1:20: error: expected value before ']'\n"
-        "    1 | network n { input []; }\n"
+    assert_error("network n { input [,]; }",
+        "t.net:1:20: error: expected value or ']' before ','\n"
+        "    1 | network n { input [,]; }\n"
         "      |                    ^\n");
     assert_error("network n { input [1 2]; }",
         "t.net:1:22: error: expected ',' or ']' before '2'\n"
@@ -696,6 +712,7 @@ static Suite *parser_suite(void)
     tcase_add_test(tree, scalar_values);
     tcase_add_test(tree, call_and_list_values);
     tcase_add_test(tree, value_dump);
+    tcase_add_test(tree, empty_list);
     tcase_add_test(tree, layer_forms);
     tcase_add_test(tree, other_statements);
     tcase_add_test(tree, empty_network);
