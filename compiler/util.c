@@ -220,8 +220,18 @@ source *source_from_string(arena *a, const char *name, const char *text)
     return source_new(a, name, text, strlen(text));
 }
 
+source *source_from_bytes(arena *a, const char *name, const char *text, size_t len)
+{
+    return source_new(a, name, text, len);
+}
+
 /* ---- diagnostics ---- */
 enum { MAX_ERRORS = 20 };
+
+bool too_many_errors(const source *src)
+{
+    return src && src->nerrors > MAX_ERRORS;
+}
 
 /* Finds line `line` (1-based) of src: its first byte and its length
  * without the newline (and without the '\r' of a CRLF file).  Returns
@@ -296,12 +306,12 @@ void verror_at(source *src, span at, const char *kind, const char *fmt, va_list 
 {
     const char *name = src ? src->name : "cnnc";
     int is_error = strcmp(kind, "error") == 0;
-    if (is_error && src && src->nerrors >= MAX_ERRORS) {
+    if (too_many_errors(src))
+        return;                 /* stopped: the rest, notes too, is silent */
+    if (is_error && src && ++src->nerrors > MAX_ERRORS) {
         fprintf(stderr, "%s: error: too many errors, stopping\n", name);
-        exit(1);
+        return;
     }
-    if (is_error && src)
-        src->nerrors++;
     if (src && at.line > 0)
         fprintf(stderr, "%s:%d:%d: %s: ", name, at.line, at.col, kind);
     else
