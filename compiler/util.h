@@ -35,6 +35,7 @@ typedef struct source {
     const char *text;          /* NUL-terminated; may hold other NULs */
     size_t len;
     int nerrors;
+    FILE *diag;                /* where its diagnostics go; NULL = stderr */
 } source;
 
 /* 1-based line and column of the first character, and the byte length of

@@ -625,7 +625,7 @@ static void parse_in_child(const char *text, size_t len)
     if (pid == 0) {
         int null = open("/dev/null", O_WRONLY);
         dup2(null, 2);
-        source s = { "t.net", text, len, 0 };
+        source s = { .name = "t.net", .text = text, .len = len };
         ast_network *net = parse(&s, a);
         if (net) {
             FILE *f = fopen("/dev/null", "w");
