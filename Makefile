@@ -4,6 +4,8 @@
 #   make demo     deps, build, compile examples/lenet.net, train it on Fashion-MNIST
 #   make test     unit tests (Check), error corpus, golden tests against PyTorch answers,
 #                 examples, end-to-end training on a synthetic data set
+#   make fuzz     libFuzzer harnesses and their seeds in build/fuzz (docs/FUZZING.md);
+#                 make fuzz-run FUZZ_TIME=600 runs each in turn
 #   make install  PREFIX=/usr/local DESTDIR=
 #   make clean
 
@@ -111,6 +113,39 @@ demo: deps
 	$(MAKE) all
 	$(B)/cnnc examples/lenet.net -o $(B)/lenet
 	$(B)/lenet train --data $(FASHION) --epochs 5 --batch 64 --lr 0.01 --momentum 0.9 --save $(B)/lenet.npz
+
+# ---- fuzzing: clang libFuzzer harnesses (fuzz/*.c), see docs/FUZZING.md ----
+FUZZ_TIME  ?= 600
+FUZZ_NAMES := compiler npy npz idx cifar
+FUZZ_BIN   := $(patsubst %,$(B)/fuzz/fuzz_%,$(FUZZ_NAMES))
+FUZZ_SAN   := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -g -O1 $(FUZZ_SAN) -fsanitize=fuzzer-no-link
+FUZZ_COMPILER_OBJ := $(patsubst compiler/%.c,$(B)/fuzz/obj/%.o,$(COMPILER_SRC)) \
+                     $(B)/fuzz/obj/lexer.o $(B)/fuzz/obj/parser.o $(B)/fuzz/obj/model_header.o
+FUZZ_RUNTIME_OBJ  := $(patsubst runtime/%.c,$(B)/fuzz/obj/rt_%.o,$(RUNTIME_SRC))
+
+.PHONY: fuzz fuzz-run
+fuzz: $(FUZZ_BIN) $(B)/mkdata
+	sh fuzz/seeds.sh $(B)
+fuzz-run: fuzz
+	@for h in $(FUZZ_NAMES); do sh fuzz/run.sh $(B) $$h $(FUZZ_TIME) || exit 1; done
+
+$(B)/fuzz/obj/%.o: compiler/%.c $(wildcard compiler/*.h) compiler/layers.def $(B)/compiler/parser.h $(B)/compiler/lexer.h
+	@mkdir -p $(@D)
+	clang $(FUZZ_CFLAGS) -DCNNC_VERSION='"$(VERSION)"' -Icompiler -I$(B)/compiler -c $< -o $@
+$(B)/fuzz/obj/%.o: $(B)/compiler/%.c $(B)/compiler/parser.h $(B)/compiler/lexer.h
+	@mkdir -p $(@D)
+	clang $(FUZZ_CFLAGS) -DCNNC_VERSION='"$(VERSION)"' -Icompiler -I$(B)/compiler -c $< -o $@
+$(B)/fuzz/obj/rt_%.o: runtime/%.c $(wildcard runtime/*.h)
+	@mkdir -p $(@D)
+	clang $(FUZZ_CFLAGS) -Iruntime -c $< -o $@
+$(B)/fuzz/obj/fuzz_%.o: fuzz/fuzz_%.c $(wildcard fuzz/*.h) $(B)/compiler/parser.h
+	@mkdir -p $(@D)
+	clang $(FUZZ_CFLAGS) $(WARN) -Icompiler -I$(B)/compiler -Iruntime -c $< -o $@
+$(B)/fuzz/fuzz_compiler: $(B)/fuzz/obj/fuzz_compiler.o $(FUZZ_COMPILER_OBJ)
+	clang $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ -lm
+$(B)/fuzz/fuzz_%: $(B)/fuzz/obj/fuzz_%.o $(B)/fuzz/obj/fuzz_files.o $(FUZZ_RUNTIME_OBJ)
+	clang $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ -lz -lm
 
 # ---- install ----
 install: all
