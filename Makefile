@@ -2,8 +2,8 @@
 #   make          build cnnc and the runtime library (build/)
 #   make deps     install the Debian packages the build, the tests and the demo need
 #   make demo     deps, build, compile examples/lenet.net, train it on Fashion-MNIST
-#   make test     unit tests (Check), error corpus, golden tests against PyTorch answers,
-#                 examples, end-to-end training on a synthetic data set
+#   make test     unit tests (Check), error corpus, mutated specs, golden tests against
+#                 PyTorch answers, examples, end-to-end training on a synthetic data set
 #   make fuzz     libFuzzer harnesses and their seeds in build/fuzz (docs/FUZZING.md);
 #                 make fuzz-run FUZZ_TIME=600 runs each in turn
 #   make install  PREFIX=/usr/local DESTDIR=
@@ -37,7 +37,7 @@ UNIT_BIN     := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 TOOL_SRC     := $(wildcard tools/*.c)
 TOOL_BIN     := $(patsubst tools/%.c,$(B)/%,$(TOOL_SRC))
 
-.PHONY: all deps demo test unit-test error-test golden-test example-test train-test install clean
+.PHONY: all deps demo test unit-test error-test mutate-test golden-test example-test train-test install clean
 all: $(B)/cnnc $(B)/libcnnrt.a $(TOOL_BIN)
 
 # ---- dependencies (Debian 12; run as root) ----
@@ -90,7 +90,7 @@ $(B)/tests/test_rt_%: tests/unit/test_rt_%.c $(B)/libcnnrt.a | $(B)/tests
 $(B)/tests/test_%: tests/unit/test_%.c $(COMPILER_OBJ) $(B)/libcnnrt.a | $(B)/tests
 	$(CC) $(ALL_CFLAGS) $(LDSAN) -Icompiler -I$(B)/compiler -Iruntime -o $@ $< $(COMPILER_OBJ) $(B)/libcnnrt.a $(CHECK_LIBS) -lz -lm
 
-test: all unit-test error-test golden-test example-test train-test
+test: all unit-test error-test mutate-test golden-test example-test train-test
 	@echo "all test groups passed"
 
 unit-test: $(UNIT_BIN)
@@ -98,6 +98,10 @@ unit-test: $(UNIT_BIN)
 
 error-test: $(B)/cnnc
 	sh tests/errors/run.sh $(B)/cnnc
+
+# thousands of mutated specs: cnnc exits 0 or 1, never crashes, leaves no file
+mutate-test: $(B)/cnnc $(B)/mutate
+	sh tests/mutate.sh $(B)/cnnc $(B)/mutate
 
 golden-test: all
 	sh tests/golden/run.sh
