@@ -333,12 +333,19 @@ static bool layer_shape(checker *c, ir_layer *ly)
 }
 
 /* Every tensor, batch included, stays below 2^31 elements, so the
- * generated int index arithmetic cannot overflow.  A dense output is the
- * 'units' alone, so the caret goes there. */
+ * generated int index arithmetic cannot overflow.  The input passed, so a
+ * padded input too large is the padding's doing, and a dense output is the
+ * 'units' alone: the caret goes there. */
 static bool check_sizes(checker *c, ir_layer *ly)
 {
     char sh[96];
     int64_t batch = c->net->batch;
+    if (ly->padded.rank && count_limited(&ly->padded, batch) < 0) {
+        shape_str(sh, sizeof sh, &ly->padded);
+        layer_error(c, ly, at_attr(ly, ATTR_PADDING), "padded input %s at batch %lld has "
+                    "2^31 or more elements", sh, (long long)batch);
+        return false;
+    }
     if (count_limited(&ly->out, batch) < 0) {
         shape_str(sh, sizeof sh, &ly->out);
         if (ly->kind == LK_DENSE)
@@ -347,12 +354,6 @@ static bool check_sizes(checker *c, ir_layer *ly)
         else
             layer_error(c, ly, ly->loc, "output %s at batch %lld has 2^31 or more elements",
                         sh, (long long)batch);
-        return false;
-    }
-    if (ly->padded.rank && count_limited(&ly->padded, batch) < 0) {
-        shape_str(sh, sizeof sh, &ly->padded);
-        layer_error(c, ly, ly->loc, "padded input %s at batch %lld has 2^31 or more elements",
-                    sh, (long long)batch);
         return false;
     }
     return true;

@@ -338,6 +338,8 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, pars
     sb_puts(&msg, n > 0 ? "expected " : "unexpected ");
     describe_expected(&msg, exp, n);
     describe_unexpected(&msg, ps, got, loc, n > 0);
+    if (got == YYSYMBOL_NETWORK && n == 1 && exp[0] == YYSYMBOL_YYEOF)
+        sb_puts(&msg, " (a file holds one network)");
     error_at(ps->src, loc_span(*loc), "%s", msg.data);
     sb_free(&msg);
     return 0;
