@@ -101,7 +101,7 @@ error-test: $(B)/cnnc
 
 # thousands of mutated specs: cnnc exits 0 or 1, never crashes, leaves no file
 mutate-test: $(B)/cnnc $(B)/mutate
-	sh tests/mutate.sh $(B)/cnnc $(B)/mutate
+	sh tests/mutate.sh $(B)/cnnc $(B)/mutate $(if $(filter 1,$(SANITIZE)),5,1)
 
 golden-test: all
 	sh tests/golden/run.sh

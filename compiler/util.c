@@ -304,6 +304,8 @@ static void print_excerpt(FILE *out, const source *src, span at)
 
 void verror_at(source *src, span at, const char *kind, const char *fmt, va_list ap)
 {
+    if (!fmt)                   /* also keeps gcc's -Wformat-overflow quiet under UBSan */
+        unreachable();
     const char *name = src ? src->name : "cnnc";
     FILE *out = src && src->diag ? src->diag : stderr;
     int is_error = strcmp(kind, "error") == 0;

@@ -441,7 +441,7 @@ END_TEST
 START_TEST(trailing_garbage)
 {
     assert_error("network n {\n}\nnetwork m {}\n",
-        "t.net:3:1: error: expected end of file before 'network'\n"
+        "t.net:3:1: error: expected end of file before 'network' (a file holds one network)\n"
         "    3 | network m {}\n"
         "      | ^~~~~~~\n");
 }
