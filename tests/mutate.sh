@@ -1,13 +1,13 @@
 #!/bin/sh
-# mutate.sh [CNNC [MUTATE [DIVISOR]]]: thousands of deterministic mutations of every
-# example, every golden network and every error case, each compiled with
-# `cnnc --check` and `cnnc -o`; see tools/mutate.c for what must hold (exit
-# status 0 or 1 only, a diagnostic inside the file, no file left behind on
-# an error).  Valid networks get more mutants: theirs reach the shape checks
-# and the emitter.  Exits non-zero on any failure; failing mutants are
-# printed and copied to build/mutate-fail/.  Also: an I/O error half way
-# leaves no output.  DIVISOR (default 1) makes
-# that many times fewer mutants: a sanitized cnnc starts about 5x slower.
+# mutate.sh [CNNC [MUTATE [DIVISOR]]]: thousands of deterministic mutations
+# of every example, every golden network and every error case, each compiled
+# with `cnnc --check` and `cnnc -o`; see tools/mutate.c for what must hold
+# (exit status 0 or 1 only, a diagnostic inside the file, no file left
+# behind on an error).  Valid networks get more mutants: theirs reach the
+# shape checks and the emitter.  Then an I/O error half way must leave no
+# output either.  Exits non-zero on any failure; failing mutants are printed
+# and copied to build/mutate-fail/.  DIVISOR (default 1) makes that many
+# times fewer mutants: a sanitized cnnc starts about 5x slower.
 set -u
 cnnc=${1:-build/cnnc}
 mutate=${2:-build/mutate}
