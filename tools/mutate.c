@@ -187,7 +187,7 @@ static void replace_token(buf *s)
 static void huge_number(buf *s)
 {
     static const char *const big[] = {"2147483648", "4294967296", "9223372036854775807",
-                                      "9223372036854775808", "1" "000000000000000000000000",
+                                      "9223372036854775808", "1000000000000000000000000",
                                       "100000", "46341", "0", "1e308", "1e400"};
     for (int tries = 0; tries < 20; tries++) {
         size_t a, b;
