@@ -68,12 +68,33 @@ static int64_t count_limited(const shape *s, int64_t batch)
     return n;
 }
 
-static bool axes_match(checker *c, const ir_layer *ly, attr_id id, int given)
+/* Does a per-axis attribute have one value or one per spatial axis? */
+static bool axes_ok(const ir_layer *ly, attr_id id, int given)
 {
-    if (!ly->has[id] || given == 1 || given == ly->nsp)
+    return !ly->has[id] || given == 1 || given == ly->nsp;
+}
+
+static bool before(span a, span b)
+{
+    return a.line < b.line || (a.line == b.line && a.col < b.col);
+}
+
+/* kernel/size, stride, dilation and padding: the first of them in the
+ * source with the wrong number of values is reported. */
+static bool axes_match(checker *c, const ir_layer *ly, attr_id kid)
+{
+    const attr_id ids[4] = {kid, ATTR_STRIDE, ATTR_DILATION, ATTR_PADDING};
+    const int given[4] = {ly->nkernel, ly->nstride, ly->ndilation, ly->npad ? ly->npad : 1};
+    int bad = -1;
+    for (int i = 0; i < 4; i++)
+        if (!axes_ok(ly, ids[i], given[i]) &&
+            (bad < 0 || before(ly->attr_loc[ids[i]], ly->attr_loc[ids[bad]])))
+            bad = i;
+    if (bad < 0)
         return true;
-    layer_error(c, ly, at_attr(ly, id), "'%s' has %d values but the input has %d spatial %s",
-                attr_table[id].name, given, ly->nsp, ly->nsp == 1 ? "axis" : "axes");
+    layer_error(c, ly, at_attr(ly, ids[bad]), "'%s' has %d values but the input has %d "
+                "spatial %s", attr_table[ids[bad]].name, given[bad], ly->nsp,
+                ly->nsp == 1 ? "axis" : "axes");
     return false;
 }
 
@@ -215,9 +236,7 @@ static bool check_window(checker *c, ir_layer *ly)
     bool pool = ly->kind == LK_MAXPOOL || ly->kind == LK_AVGPOOL;
     ly->nsp = ly->in.rank - 1;
     attr_id kid = pool ? ATTR_SIZE : ATTR_KERNEL;
-    if (!axes_match(c, ly, kid, ly->nkernel) || !axes_match(c, ly, ATTR_STRIDE, ly->nstride) ||
-        !axes_match(c, ly, ATTR_DILATION, ly->ndilation) ||
-        !axes_match(c, ly, ATTR_PADDING, ly->npad ? ly->npad : 1))
+    if (!axes_match(c, ly, kid))
         return false;
     for (int a = 0; a < ly->nsp; a++)
         if (ly->stride[a] == 0)
