@@ -345,8 +345,8 @@ static bool missing_required(lowerer *l, ir_layer *ly, const ast_stmt *st)
     return ok;
 }
 
-/* Layer i's name repeats layer j's (j < i).  A default name (kind plus
- * index) the user never wrote is explained where it comes from. */
+/* ly's name repeats that of the earlier layer `first`.  A default name
+ * (kind plus index) the user never wrote is explained where it comes from. */
 static void error_name_clash(lowerer *l, const ir_layer *ly, const ir_layer *first)
 {
     if (ly->default_name)
