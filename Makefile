@@ -2,11 +2,13 @@
 #   make          build cnnc and the runtime library (build/)
 #   make deps     install the Debian packages the build, the tests and the demo need
 #   make demo     deps, build, compile examples/lenet.net, train it on Fashion-MNIST
-#   make test     unit tests (Check), error corpus, golden tests against PyTorch answers,
-#                 examples, end-to-end training on synthetic idx and CIFAR-10 sets,
-#                 --summary/--emit=dot, an installed cnnc
+#   make test     unit tests (Check), error corpus, mutated specs, golden tests against
+#                 PyTorch answers, examples, gradcheck, end-to-end training on synthetic
+#                 idx and CIFAR-10 sets, --summary/--emit=dot, an installed cnnc
 #   make bench    benchmark (not a test): cnnc against PyTorch on bench/*.net, ~5 minutes
 #   make bench-deps  install what make bench compares with: python3-torch, libopenblas0-openmp
+#   make fuzz     libFuzzer harnesses and their seeds in build/fuzz (docs/FUZZING.md);
+#                 make fuzz-run FUZZ_TIME=600 runs each in turn
 #   make install  PREFIX=/usr/local DESTDIR=
 #   make clean
 
@@ -39,7 +41,7 @@ TOOL_SRC     := $(wildcard tools/*.c)
 TOOL_BIN     := $(patsubst tools/%.c,$(B)/%,$(TOOL_SRC))
 
 .PHONY: bench bench-deps
-.PHONY: all deps demo test unit-test error-test golden-test example-test train-test gradcheck-test summary-test cifar-test install-test install clean
+.PHONY: all deps demo test unit-test error-test mutate-test golden-test example-test train-test gradcheck-test summary-test cifar-test install-test install clean
 all: $(B)/cnnc $(B)/libcnnrt.a $(TOOL_BIN)
 
 # ---- dependencies (Debian 12; run as root) ----
@@ -92,7 +94,7 @@ $(B)/tests/test_rt_%: tests/unit/test_rt_%.c $(B)/libcnnrt.a | $(B)/tests
 $(B)/tests/test_%: tests/unit/test_%.c $(COMPILER_OBJ) $(B)/libcnnrt.a | $(B)/tests
 	$(CC) $(ALL_CFLAGS) $(LDSAN) -Icompiler -I$(B)/compiler -Iruntime -o $@ $< $(COMPILER_OBJ) $(B)/libcnnrt.a $(CHECK_LIBS) -lz -lm
 
-test: all unit-test error-test golden-test example-test train-test gradcheck-test summary-test cifar-test install-test
+test: all unit-test error-test mutate-test golden-test example-test train-test gradcheck-test summary-test cifar-test install-test
 	@echo "all test groups passed"
 
 unit-test: $(UNIT_BIN)
@@ -100,6 +102,10 @@ unit-test: $(UNIT_BIN)
 
 error-test: $(B)/cnnc
 	sh tests/errors/run.sh $(B)/cnnc
+
+# thousands of mutated specs: cnnc exits 0 or 1, never crashes, leaves no file
+mutate-test: $(B)/cnnc $(B)/mutate
+	sh tests/mutate.sh $(B)/cnnc $(B)/mutate $(if $(filter 1,$(SANITIZE)),5,1)
 
 golden-test: all
 	sh tests/golden/run.sh
@@ -134,6 +140,39 @@ bench: all
 	sh bench/run.sh $(B)
 bench-deps:
 	$(MAKE) deps DEB_PKGS="$(BENCH_PKGS)"
+
+# ---- fuzzing: clang libFuzzer harnesses (fuzz/*.c), see docs/FUZZING.md ----
+FUZZ_TIME  ?= 600
+FUZZ_NAMES := compiler npy npz idx cifar
+FUZZ_BIN   := $(patsubst %,$(B)/fuzz/fuzz_%,$(FUZZ_NAMES))
+FUZZ_SAN   := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -g -O1 $(FUZZ_SAN) -fsanitize=fuzzer-no-link
+FUZZ_COMPILER_OBJ := $(patsubst compiler/%.c,$(B)/fuzz/obj/%.o,$(COMPILER_SRC)) \
+                     $(B)/fuzz/obj/lexer.o $(B)/fuzz/obj/parser.o $(B)/fuzz/obj/model_header.o
+FUZZ_RUNTIME_OBJ  := $(patsubst runtime/%.c,$(B)/fuzz/obj/rt_%.o,$(RUNTIME_SRC))
+
+.PHONY: fuzz fuzz-run
+fuzz: $(FUZZ_BIN) $(B)/mkdata
+	sh fuzz/seeds.sh $(B)
+fuzz-run: fuzz
+	@for h in $(FUZZ_NAMES); do sh fuzz/run.sh $(B) $$h $(FUZZ_TIME) || exit 1; done
+
+$(B)/fuzz/obj/%.o: compiler/%.c $(wildcard compiler/*.h) compiler/layers.def $(B)/compiler/parser.h $(B)/compiler/lexer.h
+	@mkdir -p $(@D)
+	clang $(FUZZ_CFLAGS) -DCNNC_VERSION='"$(VERSION)"' -Icompiler -I$(B)/compiler -c $< -o $@
+$(B)/fuzz/obj/%.o: $(B)/compiler/%.c $(B)/compiler/parser.h $(B)/compiler/lexer.h
+	@mkdir -p $(@D)
+	clang $(FUZZ_CFLAGS) -DCNNC_VERSION='"$(VERSION)"' -Icompiler -I$(B)/compiler -c $< -o $@
+$(B)/fuzz/obj/rt_%.o: runtime/%.c $(wildcard runtime/*.h)
+	@mkdir -p $(@D)
+	clang $(FUZZ_CFLAGS) -Iruntime -c $< -o $@
+$(B)/fuzz/obj/fuzz_%.o: fuzz/fuzz_%.c $(wildcard fuzz/*.h) $(B)/compiler/parser.h
+	@mkdir -p $(@D)
+	clang $(FUZZ_CFLAGS) $(WARN) -Icompiler -I$(B)/compiler -Iruntime -c $< -o $@
+$(B)/fuzz/fuzz_compiler: $(B)/fuzz/obj/fuzz_compiler.o $(FUZZ_COMPILER_OBJ)
+	clang $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ -lm
+$(B)/fuzz/fuzz_%: $(B)/fuzz/obj/fuzz_%.o $(B)/fuzz/obj/fuzz_files.o $(FUZZ_RUNTIME_OBJ)
+	clang $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ -lz -lm
 
 # ---- install ----
 install: all

@@ -68,12 +68,33 @@ static int64_t count_limited(const shape *s, int64_t batch)
     return n;
 }
 
-static bool axes_match(checker *c, const ir_layer *ly, attr_id id, int given)
+/* Does a per-axis attribute have one value or one per spatial axis? */
+static bool axes_ok(const ir_layer *ly, attr_id id, int given)
 {
-    if (!ly->has[id] || given == 1 || given == ly->nsp)
+    return !ly->has[id] || given == 1 || given == ly->nsp;
+}
+
+static bool before(span a, span b)
+{
+    return a.line < b.line || (a.line == b.line && a.col < b.col);
+}
+
+/* kernel/size, stride, dilation and padding: the first of them in the
+ * source with the wrong number of values is reported. */
+static bool axes_match(checker *c, const ir_layer *ly, attr_id kid)
+{
+    const attr_id ids[4] = {kid, ATTR_STRIDE, ATTR_DILATION, ATTR_PADDING};
+    const int given[4] = {ly->nkernel, ly->nstride, ly->ndilation, ly->npad ? ly->npad : 1};
+    int bad = -1;
+    for (int i = 0; i < 4; i++)
+        if (!axes_ok(ly, ids[i], given[i]) &&
+            (bad < 0 || before(ly->attr_loc[ids[i]], ly->attr_loc[ids[bad]])))
+            bad = i;
+    if (bad < 0)
         return true;
-    layer_error(c, ly, at_attr(ly, id), "'%s' has %d values but the input has %d spatial %s",
-                attr_table[id].name, given, ly->nsp, ly->nsp == 1 ? "axis" : "axes");
+    layer_error(c, ly, at_attr(ly, ids[bad]), "'%s' has %d values but the input has %d "
+                "spatial %s", attr_table[ids[bad]].name, given[bad], ly->nsp,
+                ly->nsp == 1 ? "axis" : "axes");
     return false;
 }
 
@@ -96,9 +117,11 @@ static bool resolve_same(checker *c, ir_layer *ly)
 {
     for (int a = 0; a < ly->nsp; a++) {
         if (ly->stride[a] != 1) {
+            bool defaulted = !ly->has[ATTR_STRIDE];
             layer_error(c, ly, at_attr(ly, ATTR_PADDING),
-                        "padding 'same' needs stride 1, but stride is %lld on axis %d",
-                        (long long)ly->stride[a], a + 1);
+                        "padding 'same' needs stride 1, but stride is %lld on axis %d%s",
+                        (long long)ly->stride[a], a + 1, defaulted ? " (a pooling stride "
+                        "defaults to its size; write stride = 1)" : "");
             return false;
         }
         int64_t total = ly->dilation[a] * (ly->kernel[a] - 1);
@@ -213,9 +236,7 @@ static bool check_window(checker *c, ir_layer *ly)
     bool pool = ly->kind == LK_MAXPOOL || ly->kind == LK_AVGPOOL;
     ly->nsp = ly->in.rank - 1;
     attr_id kid = pool ? ATTR_SIZE : ATTR_KERNEL;
-    if (!axes_match(c, ly, kid, ly->nkernel) || !axes_match(c, ly, ATTR_STRIDE, ly->nstride) ||
-        !axes_match(c, ly, ATTR_DILATION, ly->ndilation) ||
-        !axes_match(c, ly, ATTR_PADDING, ly->npad ? ly->npad : 1))
+    if (!axes_match(c, ly, kid))
         return false;
     for (int a = 0; a < ly->nsp; a++)
         if (ly->stride[a] == 0)
@@ -231,11 +252,20 @@ static bool check_window(checker *c, ir_layer *ly)
     return check_symmetric(c, ly) && check_connect(c, ly);
 }
 
+/* a * b for sizes (both >= 0), saturating at INT64_MAX: the counts below
+ * stay far from it once check_sizes() has passed, but never overflow. */
+static int64_t mul_sat(int64_t a, int64_t b)
+{
+    if (b != 0 && a > INT64_MAX / b)
+        return INT64_MAX;
+    return a * b;
+}
+
 static int64_t kernel_volume(const ir_layer *ly)
 {
     int64_t v = 1;
     for (int a = 0; a < ly->nsp; a++)
-        v *= ly->kernel[a];
+        v = mul_sat(v, ly->kernel[a]);
     return v;
 }
 
@@ -243,47 +273,66 @@ static int64_t kernel_volume(const ir_layer *ly)
 static int64_t connections(const ir_layer *ly)
 {
     if (!ly->nconnect)
-        return ly->filters * ly->in.d[0];
+        return mul_sat(ly->filters, ly->in.d[0]);
     int64_t n = 0;
     for (int o = 0; o < ly->nconnect; o++)
         n += ly->nconnect_row[o];
     return n;
 }
 
-/* Parameter counts and forward FLOPs per sample, as --summary states them:
- * a multiply-add counts 2, a bias add 1 per output, a pooling window 1 per
- * element read, an activation 1 per output, flatten (a view) 0. */
-static void count_layer(ir_layer *ly)
+/* Output positions per map (1 for a vector). */
+static int64_t positions(const ir_layer *ly)
 {
-    int64_t out = shape_count(&ly->out), positions = out / (ly->out.rank > 1 ? ly->out.d[0] : 1);
+    return shape_count(&ly->out) / (ly->out.rank > 1 ? ly->out.d[0] : 1);
+}
+
+/* Parameter counts: conv [out, in, k...], local [out, positions..., in, k...],
+ * dense [out, in]; biases [out] or [out, positions...]. */
+static void count_params(ir_layer *ly)
+{
+    int64_t in_k = mul_sat(ly->in.d[0], kernel_volume(ly));
     switch (ly->kind) {
     case LK_CONV:
-        ly->wcount = ly->filters * ly->in.d[0] * kernel_volume(ly);
+        ly->wcount = mul_sat(ly->filters, in_k);
         ly->bcount = ly->bias ? ly->filters : 0;
-        ly->flops = 2 * positions * connections(ly) * kernel_volume(ly);
         break;
     case LK_LOCAL:
-        ly->wcount = ly->filters * positions * ly->in.d[0] * kernel_volume(ly);
-        ly->bcount = ly->bias ? ly->filters * positions : 0;
-        ly->flops = 2 * positions * connections(ly) * kernel_volume(ly);
+        ly->wcount = mul_sat(mul_sat(ly->filters, positions(ly)), in_k);
+        ly->bcount = ly->bias ? mul_sat(ly->filters, positions(ly)) : 0;
         break;
     case LK_DENSE:
-        ly->wcount = ly->units * ly->in.d[0];
+        ly->wcount = mul_sat(ly->units, ly->in.d[0]);
         ly->bcount = ly->bias ? ly->units : 0;
-        ly->flops = 2 * ly->wcount;
         break;
+    default: break;
+    }
+}
+
+/* Forward FLOPs per sample, as --summary states them: a multiply-add counts
+ * 2, a bias add 1 per output, a pooling window 1 per element read, an
+ * activation 1 per output, flatten (a view) 0. */
+static void count_flops(ir_layer *ly)
+{
+    int64_t out = shape_count(&ly->out);
+    switch (ly->kind) {
+    case LK_CONV:
+    case LK_LOCAL:
+        ly->flops = mul_sat(2 * positions(ly), mul_sat(connections(ly), kernel_volume(ly)));
+        break;
+    case LK_DENSE: ly->flops = mul_sat(2, ly->wcount); break;
     case LK_MAXPOOL:
-    case LK_AVGPOOL: ly->flops = out * kernel_volume(ly); break;
+    case LK_AVGPOOL: ly->flops = mul_sat(out, kernel_volume(ly)); break;
     case LK_FLATTEN: ly->flops = 0; break;
     default: ly->flops = out; break;
     }
-    if (ly->bcount)
+    if (ly->bcount && ly->flops < INT64_MAX - out)
         ly->flops += out;
-    if (ly->act != ACT_NONE)
+    if (ly->act != ACT_NONE && ly->flops < INT64_MAX - out)
         ly->flops += out;
 }
 
-static bool check_layer(checker *c, ir_layer *ly)
+/* The shape rule of each kind: ly->out (and ly->padded for windows). */
+static bool layer_shape(checker *c, ir_layer *ly)
 {
     if (!check_rank(c, ly))
         return false;
@@ -292,43 +341,92 @@ static bool check_layer(checker *c, ir_layer *ly)
     case LK_LOCAL:
     case LK_MAXPOOL:
     case LK_AVGPOOL:
-        if (!check_window(c, ly))
-            return false;
-        break;
+        return check_window(c, ly);
     case LK_DENSE:
         ly->out.rank = 1;
         ly->out.d[0] = ly->units;
-        break;
+        return true;
     case LK_FLATTEN:
         ly->out.rank = 1;
         ly->out.d[0] = shape_count(&ly->in);
-        break;
+        return true;
     default: /* relu, sigmoid, tanh */
         ly->out = ly->in;
-        break;
+        return true;
     }
-    count_layer(ly);
-    return true;
 }
 
-/* Every tensor, batch included, and every parameter stays below 2^31
- * elements, so the generated int index arithmetic cannot overflow. */
-static bool check_limits(checker *c, ir_layer *ly)
+/* Every tensor, batch included, stays below 2^31 elements, so the
+ * generated int index arithmetic cannot overflow.  The input passed, so a
+ * padded input too large is the padding's doing, and a dense output is the
+ * 'units' alone: the caret goes there. */
+static bool check_sizes(checker *c, ir_layer *ly)
 {
     char sh[96];
     int64_t batch = c->net->batch;
-    const shape *s[2] = {&ly->out, &ly->padded};
-    for (int i = 0; i < 2; i++)
-        if (s[i]->rank && count_limited(s[i], batch) < 0) {
-            shape_str(sh, sizeof sh, s[i]);
-            layer_error(c, ly, ly->loc, "%s %s at batch %lld has 2^31 or more elements",
-                        i ? "padded input" : "output", sh, (long long)batch);
-            return false;
-        }
-    if (ly->wcount < 0 || ly->wcount >= TENSOR_LIMIT) {
-        layer_error(c, ly, ly->loc, "2^31 or more weights");
+    if (ly->padded.rank && count_limited(&ly->padded, batch) < 0) {
+        shape_str(sh, sizeof sh, &ly->padded);
+        layer_error(c, ly, at_attr(ly, ATTR_PADDING), "padded input %s at batch %lld has "
+                    "2^31 or more elements", sh, (long long)batch);
         return false;
     }
+    if (count_limited(&ly->out, batch) < 0) {
+        shape_str(sh, sizeof sh, &ly->out);
+        if (ly->kind == LK_DENSE)
+            layer_error(c, ly, at_attr(ly, ATTR_UNITS), "'units' makes output %s at batch "
+                        "%lld, 2^31 or more elements", sh, (long long)batch);
+        else
+            layer_error(c, ly, ly->loc, "output %s at batch %lld has 2^31 or more elements",
+                        sh, (long long)batch);
+        return false;
+    }
+    return true;
+}
+
+/* "[128, 222, 222, 64, 3, 3]": the weight tensor as PyTorch lays it out. */
+static void weight_shape_str(char *buf, size_t len, const ir_layer *ly)
+{
+    int64_t d[2 * MAX_DIMS];
+    int n = 0;
+    d[n++] = ly->kind == LK_DENSE ? ly->units : ly->filters;
+    for (int a = 0; ly->kind == LK_LOCAL && a < ly->nsp; a++)
+        d[n++] = ly->out.d[a + 1];
+    d[n++] = ly->in.d[0];
+    for (int a = 0; ly->kind != LK_DENSE && a < ly->nsp; a++)
+        d[n++] = ly->kernel[a];
+    size_t used = (size_t)snprintf(buf, len, "[");
+    for (int i = 0; i < n && used < len; i++)
+        used += (size_t)snprintf(buf + used, len - used, "%s%lld", i ? ", " : "",
+                                 (long long)d[i]);
+    if (used < len)
+        snprintf(buf + used, len - used, "]");
+}
+
+/* Every parameter tensor stays below 2^31 elements too. */
+static bool check_weights(checker *c, ir_layer *ly)
+{
+    char sh[160];
+    if (ly->wcount < TENSOR_LIMIT)   /* biases are as large as an output at most */
+        return true;
+    weight_shape_str(sh, sizeof sh, ly);
+    if (ly->kind == LK_DENSE)
+        layer_error(c, ly, at_attr(ly, ATTR_UNITS), "'units' makes weight %s, %lld weights "
+                    "(2^31 or more)", sh, (long long)ly->wcount);
+    else
+        layer_error(c, ly, ly->loc, "weight %s has %lld elements (2^31 or more)", sh,
+                    (long long)ly->wcount);
+    return false;
+}
+
+/* One layer: its shape rule, then the size limits, then its counts. */
+static bool check_layer(checker *c, ir_layer *ly)
+{
+    if (!layer_shape(c, ly) || !check_sizes(c, ly))
+        return false;
+    count_params(ly);
+    if (!check_weights(c, ly))
+        return false;
+    count_flops(ly);
     return true;
 }
 
@@ -348,7 +446,7 @@ static bool check_loss(checker *c)
 }
 
 /* Input sizes are positive and each below 2^31 (the lexer bounds them to
- * int64; the product is checked with the batch in check_limits). */
+ * int64; the product is checked with the batch in check_sizes). */
 static bool check_input(checker *c)
 {
     shape s = c->net->input;
@@ -369,7 +467,7 @@ bool check(ir_net *net)
     for (int i = 0; i < net->nlayers; i++) {
         ir_layer *ly = &net->layers[i];
         ly->in = cur;
-        if (!check_layer(&c, ly) || !check_limits(&c, ly))
+        if (!check_layer(&c, ly))
             return false;
         cur = ly->out;
     }

@@ -93,8 +93,8 @@ static bool get_ints(lowerer *l, const ast_value *v, const char *key, int64_t mi
                      int64_t out[MAX_SPATIAL], int *count)
 {
     if (v->kind != VAL_LIST && v->kind != VAL_INT) {
-        error_at(l->src, v->loc, "'%s' must be an integer or a list of integers (one per "
-                 "spatial axis), not %s", key, val_type_name(v));
+        error_at(l->src, v->loc, "'%s' must be an integer or a list of integers, not %s", key,
+                 val_type_name(v));
         return false;
     }
     if (v->kind != VAL_LIST) {
@@ -150,8 +150,8 @@ static bool get_activation(lowerer *l, const ast_value *v, act_kind *out)
     }
     int i = lookup(v->u.id, act_names, 4);
     if (i < 0 && strcmp(v->u.id, "softmax") == 0) {
-        error_at(l->src, v->loc, "unknown activation 'softmax' (none, relu, sigmoid, tanh); "
-                 "softmax comes with 'loss softmax_cross_entropy;'");
+        error_at(l->src, v->loc, "unknown activation 'softmax' (none, relu, sigmoid or tanh); "
+                 "softmax is part of 'loss softmax_cross_entropy'");
         return false;
     }
     if (i < 0) {
@@ -345,10 +345,39 @@ static bool missing_required(lowerer *l, ir_layer *ly, const ast_stmt *st)
     return ok;
 }
 
+/* ly's name repeats that of the earlier layer `first`.  A default name
+ * (kind plus index) the user never wrote is explained where it comes from. */
+static void error_name_clash(lowerer *l, const ir_layer *ly, const ir_layer *first)
+{
+    if (ly->default_name)
+        error_at(l->src, ly->name_loc, "layer name '%s', the default name of this layer "
+                 "(kind plus index), is already used; give it a name", ly->name);
+    else
+        error_at(l->src, ly->name_loc, "layer name '%s' is already used", ly->name);
+    if (first->default_name)
+        note_at(l->src, first->name_loc, "'%s' is the default name of this layer "
+                "(kind plus index)", first->name);
+    else
+        note_at(l->src, first->name_loc, "'%s' was first used here", first->name);
+}
+
+/* ly's name against the layers before it, so that the error comes in
+ * source order: after an unknown kind, before the attributes. */
+static bool unique_name(lowerer *l, const ir_layer *ly)
+{
+    for (const ir_layer *first = l->net->layers; first < ly; first++)
+        if (strcmp(first->name, ly->name) == 0) {
+            error_name_clash(l, ly, first);
+            return false;
+        }
+    return true;
+}
+
 static const char *kind_names[LK_COUNT];
 
-/* Fills *ly even when reporting errors (its name is still checked for
- * duplicates); returns false after reporting. */
+/* Fills *ly even when reporting errors (later layers check their names
+ * against it); errors come in source order: kind, name, attributes.
+ * Returns false after reporting. */
 static bool lower_layer(lowerer *l, const ast_stmt *st, int index, ir_layer *ly)
 {
     int k;
@@ -363,16 +392,17 @@ static bool lower_layer(lowerer *l, const ast_stmt *st, int index, ir_layer *ly)
     for (k = 0; k < LK_COUNT; k++)
         if (strcmp(st->u.layer.kind, layer_table[k].name) == 0)
             break;
-    if (k == LK_COUNT) {
+    if (k == LK_COUNT)
         error_unknown(l, st->u.layer.kind_loc, "layer kind", st->u.layer.kind, kind_names,
                       LK_COUNT);
+    bool named = unique_name(l, ly);
+    if (k == LK_COUNT)
         return false;
-    }
     ly->kind = (layer_kind)k;
     layer_defaults(ly);
     bool bad_key = false;
     bool ok = lower_attrs(l, ly, &st->u.layer.attrs, &bad_key);
-    return (bad_key || missing_required(l, ly, st)) && ok;
+    return (bad_key || missing_required(l, ly, st)) && ok && named;
 }
 
 /* input [C, W] | [C, H, W] | [C, D, H, W] | [N] */
@@ -472,25 +502,6 @@ static bool lower_train(lowerer *l, const ast_stmt *st)
     return ok;
 }
 
-static bool unique_names(lowerer *l)
-{
-    bool ok = true;
-    ir_net *net = l->net;
-    for (int i = 0; i < net->nlayers; i++)
-        for (int j = 0; j < i; j++)
-            if (strcmp(net->layers[i].name, net->layers[j].name) == 0) {
-                error_at(l->src, net->layers[i].name_loc, "layer name '%s' is already used%s",
-                         net->layers[i].name, net->layers[i].default_name ?
-                         " (it is this layer's default name: its kind and index)" : "");
-                note_at(l->src, net->layers[j].name_loc, "'%s' was first used here%s",
-                        net->layers[j].name, net->layers[j].default_name ?
-                        " (the default name of this layer: its kind and index)" : "");
-                ok = false;
-                break;
-            }
-    return ok;
-}
-
 /* Statements that may appear only once: input, loss, train. */
 static bool once(lowerer *l, const ast_stmt *st, span *first, const char *what)
 {
@@ -560,6 +571,5 @@ ir_net *lower(const ast_network *ast, source *src, arena *a)
                  "(loss softmax_cross_entropy; or loss mse;)", net->name);
         ok = false;
     }
-    ok = unique_names(&l) && ok;
     return ok ? net : NULL;
 }

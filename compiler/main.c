@@ -265,8 +265,12 @@ static int write_outputs(arena *a, const ir_net *net, const options *o)
     if (make_parent_dirs(a, c_path) < 0)
         return 2;
     emit_c(net, base_name(c_path), base_name(h_path), o->target, &c, &h);
-    int rc = write_file(h_path, &h) || write_file(c_path, &c) ||
-             (build && build_executable(a, c_path, base, o->target, !strcmp(o->target, host_target())));
+    int rc = write_file(h_path, &h);
+    if (!rc && write_file(c_path, &c)) {
+        remove(h_path);         /* a header without its source is no output */
+        rc = -1;
+    }
+    rc = rc || (build && build_executable(a, c_path, base, o->target, !strcmp(o->target, host_target())));
     sb_free(&c);
     sb_free(&h);
     return rc ? 2 : 0;

@@ -167,7 +167,9 @@ attr
     ;
 
 /* value: number | "-" number | "true" | "false" | IDENT
- *      | IDENT "(" value ")" | "[" value ("," value)* "]" */
+ *      | IDENT "(" value ")" | "[" "]" | "[" value ("," value)* "]"
+ * An empty list parses so that lower() and check() can say what is missing
+ * ("'connect' row 1 is empty", "'kernel' needs 1 to 3 values, got 0"). */
 value
     : number                            { $$ = $1; }
     | "-" number                        { $$ = ast_negate($2, S(@$)); }
@@ -175,6 +177,7 @@ value
     | "false"                           { $$ = ast_bool(ps->a, S(@1), false); }
     | IDENT                             { $$ = ast_ident(ps->a, S(@1), $1); }
     | IDENT "(" value ")"               { $$ = ast_call(ps->a, S(@$), $1, S(@1), $3); }
+    | "[" "]"                           { $$ = ast_list(ps->a, S(@$), (ast_vec){0}); }
     | "[" values "]"                    { $$ = ast_list(ps->a, S(@$), $2); }
     ;
 
@@ -335,6 +338,8 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, pars
     sb_puts(&msg, n > 0 ? "expected " : "unexpected ");
     describe_expected(&msg, exp, n);
     describe_unexpected(&msg, ps, got, loc, n > 0);
+    if (got == YYSYMBOL_NETWORK && n == 1 && exp[0] == YYSYMBOL_YYEOF)
+        sb_puts(&msg, " (a file holds one network)");
     error_at(ps->src, loc_span(*loc), "%s", msg.data);
     sb_free(&msg);
     return 0;

@@ -220,8 +220,18 @@ source *source_from_string(arena *a, const char *name, const char *text)
     return source_new(a, name, text, strlen(text));
 }
 
+source *source_from_bytes(arena *a, const char *name, const char *text, size_t len)
+{
+    return source_new(a, name, text, len);
+}
+
 /* ---- diagnostics ---- */
 enum { MAX_ERRORS = 20 };
+
+bool too_many_errors(const source *src)
+{
+    return src && src->nerrors > MAX_ERRORS;
+}
 
 /* Finds line `line` (1-based) of src: its first byte and its length
  * without the newline (and without the '\r' of a CRLF file).  Returns
@@ -246,14 +256,14 @@ static int find_line(const source *src, int line, size_t *start, size_t *len)
 
 /* The source line, with control bytes shown as '?' so a binary file cannot
  * garble the terminal; tabs stay tabs so the caret line can reuse them. */
-static void print_source_line(const char *s, size_t n, int width, int line)
+static void print_source_line(FILE *out, const char *s, size_t n, int width, int line)
 {
-    fprintf(stderr, "%*d | ", width, line);
+    fprintf(out, "%*d | ", width, line);
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        fputc((c < 0x20 && c != '\t') || c == 0x7f ? '?' : c, stderr);
+        fputc((c < 0x20 && c != '\t') || c == 0x7f ? '?' : c, out);
     }
-    fputc('\n', stderr);
+    fputc('\n', out);
 }
 
 /* A UTF-8 continuation byte takes no column of its own on the terminal. */
@@ -265,22 +275,22 @@ static int is_continuation(const char *s, size_t n, size_t i)
 /* `      |     ^~~~`: padding copies the line's tabs so the caret lines up
  * under the token in any tab width, and skips UTF-8 continuation bytes so
  * it lines up after a `é` too; the underline stops at the line end. */
-static void print_caret_line(const char *s, size_t n, int width, span at)
+static void print_caret_line(FILE *out, const char *s, size_t n, int width, span at)
 {
-    fprintf(stderr, "%*s | ", width, "");
+    fprintf(out, "%*s | ", width, "");
     size_t col = (size_t)(at.col > 0 ? at.col : 1) - 1;
     for (size_t i = 0; i < col; i++)
         if (!is_continuation(s, n, i))
-            fputc(i < n && s[i] == '\t' ? '\t' : ' ', stderr);
-    fputc('^', stderr);
+            fputc(i < n && s[i] == '\t' ? '\t' : ' ', out);
+    fputc('^', out);
     size_t len = at.len > 1 ? (size_t)at.len : 1;
     for (size_t i = col + 1; i < col + len && i < n; i++)
         if (!is_continuation(s, n, i))
-            fputc('~', stderr);
-    fputc('\n', stderr);
+            fputc('~', out);
+    fputc('\n', out);
 }
 
-static void print_excerpt(const source *src, span at)
+static void print_excerpt(FILE *out, const source *src, span at)
 {
     size_t start, len;
     if (!find_line(src, at.line, &start, &len))
@@ -288,28 +298,31 @@ static void print_excerpt(const source *src, span at)
     int width = 5;
     for (int l = at.line / 100000; l > 0; l /= 10)
         width++;
-    print_source_line(src->text + start, len, width, at.line);
-    print_caret_line(src->text + start, len, width, at);
+    print_source_line(out, src->text + start, len, width, at.line);
+    print_caret_line(out, src->text + start, len, width, at);
 }
 
 void verror_at(source *src, span at, const char *kind, const char *fmt, va_list ap)
 {
+    if (!fmt)                   /* also keeps gcc's -Wformat-overflow quiet under UBSan */
+        unreachable();
     const char *name = src ? src->name : "cnnc";
+    FILE *out = src && src->diag ? src->diag : stderr;
     int is_error = strcmp(kind, "error") == 0;
-    if (is_error && src && src->nerrors >= MAX_ERRORS) {
-        fprintf(stderr, "%s: error: too many errors, stopping\n", name);
-        exit(1);
+    if (too_many_errors(src))
+        return;                 /* stopped: the rest, notes too, is silent */
+    if (is_error && src && ++src->nerrors > MAX_ERRORS) {
+        fprintf(out, "%s: error: too many errors, stopping\n", name);
+        return;
     }
-    if (is_error && src)
-        src->nerrors++;
     if (src && at.line > 0)
-        fprintf(stderr, "%s:%d:%d: %s: ", name, at.line, at.col, kind);
+        fprintf(out, "%s:%d:%d: %s: ", name, at.line, at.col, kind);
     else
-        fprintf(stderr, "%s: %s: ", name, kind);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+        fprintf(out, "%s: %s: ", name, kind);
+    vfprintf(out, fmt, ap);
+    fputc('\n', out);
     if (src && at.line > 0)
-        print_excerpt(src, at);
+        print_excerpt(out, src, at);
 }
 
 void error_at(source *src, span at, const char *fmt, ...)

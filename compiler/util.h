@@ -7,6 +7,7 @@
 #define CNNC_UTIL_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -34,6 +35,7 @@ typedef struct source {
     const char *text;          /* NUL-terminated; may hold other NULs */
     size_t len;
     int nerrors;
+    FILE *diag;                /* where its diagnostics go; NULL = stderr */
 } source;
 
 /* 1-based line and column of the first character, and the byte length of
@@ -44,6 +46,8 @@ typedef struct span { int line, col, len; } span;
  * "cnnc: cannot read FILE: reason" on failure. */
 source *source_read(arena *a, const char *path);
 source *source_from_string(arena *a, const char *name, const char *text);
+/* len bytes of text (NULs allowed), copied: the fuzz harness's entry. */
+source *source_from_bytes(arena *a, const char *name, const char *text, size_t len);
 
 /* FILE:LINE:COL: error: MESSAGE, then the source line and a caret with a
  * `~` underline of span.len characters.  Counts errors in src->nerrors.
@@ -55,12 +59,17 @@ source *source_from_string(arena *a, const char *name, const char *text);
  * control bytes of the source line print as '?'; the underline stops at the
  * end of the line.  A span with line 0 prints just `FILE: error: MESSAGE`.
  * The 21st error of a source prints `FILE: error: too many errors, stopping`
- * instead and exits with status 1.  src may be NULL (prints `cnnc: error:`). */
+ * instead, and from then on every error and note of that source is dropped
+ * (nothing exits: the stages see nerrors > 0 and fail, and the scanner
+ * stops early, see too_many_errors()).  src may be NULL (prints
+ * `cnnc: error:`). */
 void error_at(source *src, span at, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void note_at(source *src, span at, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void verror_at(source *src, span at, const char *kind, const char *fmt, va_list ap);
+/* True once src has passed the error limit: there is no point going on. */
+bool too_many_errors(const source *src);
 
 /* Internal bugs (never a user's fault): message and abort(). */
 _Noreturn void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -72,12 +72,48 @@ static int idx_header(gzFile g, const char *path, int *rank, int64_t *shape,
     return 0;
 }
 
+/* The count data bytes the header announced, read as they arrive into a
+ * buffer that grows with them: a header that lies about its size (or a
+ * gzip stream that ends early) cannot make us allocate more than about
+ * twice what the file really holds. */
+static int idx_data(gzFile g, const char *path, const char *shp, size_t count,
+                    unsigned char **out, char *err, size_t errlen)
+{
+    size_t cap = count < ((size_t)1 << 20) ? count : (size_t)1 << 20, got = 0;
+    unsigned char *buf = malloc(cap ? cap : 1);
+    while (buf) {
+        int64_t k = gz_read_all(g, buf + got, cap - got);
+        if (k < 0) {
+            free(buf);
+            return gz_fail(g, path, "corrupt data", err, errlen);
+        }
+        got += (size_t)k;
+        if (got < cap || cap == count)
+            break;                        /* end of file, or all of it */
+        size_t grown = cap > count / 2 ? count : 2 * cap;
+        unsigned char *p = realloc(buf, grown);
+        if (!p)
+            free(buf);
+        buf = p;
+        cap = grown;
+    }
+    if (!buf)
+        return cnnrt_errorf(err, errlen, "%s: out of memory for %s bytes", path, shp);
+    if (got < count) {
+        free(buf);
+        return cnnrt_errorf(err, errlen, "%s: truncated: dimensions %s need %zu bytes of "
+                            "data, the file has %zu", path, shp, count, got);
+    }
+    *out = buf;
+    return 0;
+}
+
 int cnnrt_idx_read(const char *path, cnnrt_tensor *out, char *err, size_t errlen)
 {
     int rank = 0, rc = -1;
     int64_t shape[CNNRT_MAX_RANK], got;
     size_t count;
-    unsigned char extra;
+    unsigned char extra, *data = NULL;
     char shp[160];
     gzFile g;
 
@@ -90,20 +126,10 @@ int cnnrt_idx_read(const char *path, cnnrt_tensor *out, char *err, size_t errlen
     if (idx_header(g, path, &rank, shape, &count, err, errlen) < 0)
         goto done;
     cnnrt_shape_str(rank, shape, shp, sizeof shp);
-    if (cnnrt_tensor_alloc(out, CNNRT_U8, rank, shape, err, errlen) < 0) {
-        cnnrt_errorf(err, errlen, "%s: out of memory for %s bytes", path, shp);
+    if (idx_data(g, path, shp, count, &data, err, errlen) < 0)
         goto done;
-    }
-    got = gz_read_all(g, out->data, count);
-    if (got < 0) {
-        gz_fail(g, path, "corrupt data", err, errlen);
-        goto done;
-    }
-    if ((size_t)got < count) {
-        cnnrt_errorf(err, errlen, "%s: truncated: dimensions %s need %zu bytes of data, "
-                     "the file has %lld", path, shp, count, (long long)got);
-        goto done;
-    }
+    *out = cnnrt_tensor_view(CNNRT_U8, rank, shape, data);
+    out->owned = 1;
     got = gz_read_all(g, &extra, 1);
     if (got != 0) {
         if (got < 0)

@@ -104,6 +104,52 @@ START_TEST(rejects_bad_idx)
 }
 END_TEST
 
+/* The header announces [d0, d1, d2] and n data bytes follow (byte i = i % 251). */
+static void write_claim(const char *path, const uint32_t dims[3], size_t n)
+{
+    size_t len = 16 + n;
+    unsigned char *buf = malloc(len);
+    ck_assert_ptr_nonnull(buf);
+    buf[0] = buf[1] = 0;
+    buf[2] = 0x08;
+    buf[3] = 3;
+    for (int i = 0; i < 3; i++)
+        for (int b = 0; b < 4; b++)
+            buf[4 + 4 * i + b] = (unsigned char)(dims[i] >> (24 - 8 * b));
+    for (size_t i = 0; i < n; i++)
+        buf[16 + i] = (unsigned char)(i % 251);
+    spit(path, buf, len);
+    free(buf);
+}
+
+/* Found by fuzz_idx: a 40-byte file announcing 2.6 GB made the reader
+ * allocate it all before reading.  Data is now read as it arrives, so a lie
+ * is "truncated", and a real file larger than the first 1 MiB block reads
+ * whole. */
+START_TEST(size_claims_are_not_trusted)
+{
+    const char *p = path_in(temp_dir(), "claim");
+    const uint32_t huge[3] = {65535, 65535, 65535}, big[3] = {3, 1024, 1024};
+    cnnrt_tensor t;
+
+    write_claim(p, huge, 8);
+    ck_assert_int_eq(cnnrt_idx_read(p, &t, err, sizeof err), -1);
+    ck_assert_err_has(err, "claim: truncated: dimensions [65535, 65535, 65535] need "
+                      "281462092005375 bytes of data, the file has 8");
+
+    write_claim(p, big, (2u << 20) + 5);
+    ck_assert_int_eq(cnnrt_idx_read(p, &t, err, sizeof err), -1);
+    ck_assert_err_has(err, "need 3145728 bytes of data, the file has 2097157");
+
+    write_claim(p, big, 3u << 20);
+    ck_assert_msg(cnnrt_idx_read(p, &t, err, sizeof err) == 0, "%s", err);
+    ck_assert_uint_eq(t.count, 3u << 20);
+    ck_assert_int_eq(((uint8_t *)t.data)[(3u << 20) - 1], ((3u << 20) - 1) % 251);
+    ck_assert_int_eq(((uint8_t *)t.data)[1u << 20], (1u << 20) % 251);
+    cnnrt_tensor_free(&t);
+}
+END_TEST
+
 START_TEST(loads_mnist_directory)
 {
     const char *dir = mnist_dir(), *format = NULL;
@@ -284,6 +330,7 @@ int main(void)
     int failed;
     tcase_add_test(tc, reads_plain_and_gzipped_idx);
     tcase_add_test(tc, rejects_bad_idx);
+    tcase_add_test(tc, size_claims_are_not_trusted);
     tcase_add_test(tc, loads_mnist_directory);
     tcase_add_test(tc, incomplete_or_mismatched_mnist);
     tcase_add_test(tc, checks_shape_and_label_range);
