@@ -12,11 +12,19 @@ extern const char *const cnnrt_model_header[];
 
 void emit(emitter *e, const char *fmt, ...)
 {
-    char line[4096];
+    char small[1024], *line = small;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
     va_end(ap);
+    if (n < 0)
+        die("emit: cannot format '%s'", fmt);
+    if ((size_t)n >= sizeof small) {        /* a long line: format it again, whole */
+        line = arena_alloc(emit_arena, (size_t)n + 1);
+        va_start(ap, fmt);
+        vsnprintf(line, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
     if (line[0] == '}')
         e->indent--;
     if (e->indent < 0)
@@ -25,9 +33,22 @@ void emit(emitter *e, const char *fmt, ...)
         sb_puts(e->out, "    ");
     sb_puts(e->out, line);
     sb_puts(e->out, "\n");
-    size_t len = strlen(line);
-    if (len && line[len - 1] == '{')
+    if (n && line[n - 1] == '{')
         e->indent++;
+}
+
+/* static const TYPE NAME[n] = {...}; with 16 values a line. */
+void emit_table(emitter *e, const char *type, const char *name, const int64_t *v, int64_t n)
+{
+    emit(e, "static const %s %s[%lld] = {", type, name, (long long)n);
+    for (int64_t i = 0; i < n; i += 16) {
+        strbuf b = {0};
+        for (int64_t j = i; j < n && j < i + 16; j++)
+            sb_printf(&b, "%lld,%s", (long long)v[j], j + 1 < n && j + 1 < i + 16 ? " " : "");
+        emit(e, "%s", b.data);
+        sb_free(&b);
+    }
+    emit(e, "};");
 }
 
 /* Between top-level definitions: the indentation must be back at zero. */

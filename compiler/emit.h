@@ -34,6 +34,8 @@ typedef struct emitter {
  * the lines after it, a leading `}` dedents. */
 void emit(emitter *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void emit_blank(emitter *e);
+/* static const TYPE NAME[n] = {...}; a few values a line. */
+void emit_table(emitter *e, const char *type, const char *name, const int64_t *v, int64_t n);
 
 /* Per-kind emitters.  A forward function has the signature
  *   static void NAME_forward(CTX *c, int i0, int i1, const float *restrict x,

@@ -384,12 +384,11 @@ static void choose_wgrad_tile(const simd_target *v, int64_t F, int64_t R, int *m
 
 static void emit_roff(emitter *e, const ir_layer *ly, const fgeom *g)
 {
-    strbuf b = {0};
+    int64_t *t = arena_alloc(emit_arena, (size_t)g->R * sizeof *t);
     for (int64_t c = 0; c < g->C; c++)
         for (int64_t k = 0; k < g->K; k++)
-            sb_printf(&b, "%s%lld", b.len ? ", " : "", (long long)(c * g->psz + g->koff[k]));
-    emit(e, "static const int %s_roff[%lld] = {%s};", ly->name, (long long)g->R, b.data);
-    sb_free(&b);
+            t[c * g->K + k] = c * g->psz + g->koff[k];
+    emit_table(e, "int", arena_printf(emit_arena, "%s_roff", ly->name), t, g->R);
 }
 
 static void emit_wgrad_calls(emitter *e, const ir_layer *ly, const fgeom *g, int mf, int mr)

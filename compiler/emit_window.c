@@ -65,17 +65,15 @@ static const char *xsource(const ir_layer *ly)
  * skipped, and their stored weights stay 0. */
 static void emit_mask(emitter *e, const ir_layer *ly)
 {
-    strbuf b = {0};
+    int64_t C = ly->in.d[0], *t = arena_alloc(emit_arena, (size_t)(ly->filters * C) * sizeof *t);
     for (int64_t f = 0; f < ly->filters; f++)
-        for (int64_t c = 0; c < ly->in.d[0]; c++) {
-            int on = 0;
+        for (int64_t c = 0; c < C; c++) {
+            t[f * C + c] = 0;
             for (int j = 0; j < ly->nconnect_row[f]; j++)
-                on |= ly->connect[f][j] == c;
-            sb_printf(&b, "%s%d", b.len ? ", " : "", on);
+                t[f * C + c] |= ly->connect[f][j] == c;
         }
-    emit(e, "static const unsigned char %s_mask[%lld] = {%s};", ly->name,
-         (long long)(ly->filters * ly->in.d[0]), b.data);
-    sb_free(&b);
+    emit_table(e, "unsigned char", arena_printf(emit_arena, "%s_mask", ly->name), t,
+               ly->filters * C);
 }
 
 static void emit_mask_skip(emitter *e, const ir_layer *ly, const geom *g)
