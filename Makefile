@@ -3,7 +3,8 @@
 #   make deps     install the Debian packages the build, the tests and the demo need
 #   make demo     deps, build, compile examples/lenet.net, train it on Fashion-MNIST
 #   make test     unit tests (Check), error corpus, golden tests against PyTorch answers,
-#                 examples, end-to-end training on a synthetic data set
+#                 examples, end-to-end training on a synthetic data set, broken input
+#                 files and flags, SIGKILL and full disks during saves
 #   make install  PREFIX=/usr/local DESTDIR=
 #   make clean
 
@@ -45,7 +46,8 @@ UNIT_BIN     := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 TOOL_SRC     := $(wildcard tools/*.c)
 TOOL_BIN     := $(patsubst tools/%.c,$(B)/%,$(TOOL_SRC))
 
-.PHONY: all deps demo test unit-test error-test golden-test example-test train-test install clean
+.PHONY: all deps demo test unit-test error-test golden-test example-test train-test broken-test \
+        crash-test install clean
 all: $(B)/cnnc $(B)/libcnnrt.a $(TOOL_BIN)
 
 # ---- dependencies (Debian 12; run as root) ----
@@ -98,7 +100,7 @@ $(B)/tests/test_rt_%: tests/unit/test_rt_%.c $(B)/libcnnrt.a | $(B)/tests
 $(B)/tests/test_%: tests/unit/test_%.c $(COMPILER_OBJ) $(B)/libcnnrt.a | $(B)/tests
 	$(CC) $(ALL_CFLAGS) $(LDSAN) -Icompiler -I$(B)/compiler -Iruntime -o $@ $< $(COMPILER_OBJ) $(B)/libcnnrt.a $(CHECK_LIBS) -lz -lm
 
-test: all unit-test error-test golden-test example-test train-test
+test: all unit-test error-test golden-test example-test train-test broken-test crash-test
 	@echo "all test groups passed"
 
 unit-test: $(UNIT_BIN)
@@ -115,6 +117,12 @@ example-test: all
 
 train-test: all
 	sh tests/train.sh $(B)
+
+broken-test: all
+	sh tests/broken.sh $(B)
+
+crash-test: all
+	sh tests/crash.sh $(B)
 
 # ---- the demo: LeNet on Fashion-MNIST ----
 demo: deps

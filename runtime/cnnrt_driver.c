@@ -152,7 +152,7 @@ static int set_flag(cnnrt_opts *o, const command *c, int f, const char *v)
     if (bad) {
         char msg[160];
         const char *kind = f == FLAG_LR || f == FLAG_MOMENTUM || f == FLAG_WD
-                               ? "a finite number >= 0"
+                               ? "a number >= 0 and < 1e30"
                            : f == FLAG_SEED ? "an integer from 0 to 2^64-1"
                                             : "a positive integer";
         snprintf(msg, sizeof msg, "--%s expects %s, got '%%s'", flag_names[f], kind);

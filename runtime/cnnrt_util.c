@@ -3,8 +3,10 @@
 #define _GNU_SOURCE   /* O_TMPFILE and linkat (Linux); without them: mkstemp */
 #include "cnnrt.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -230,20 +232,49 @@ static int fsync_dir(const char *dir)
 /* The file being written.  On Linux it is unnamed (O_TMPFILE): a crash or
  * SIGKILL while writing leaves nothing behind, and only once complete and
  * fsync'ed does it get a hidden name beside the target (linkat through
- * /proc/self/fd), renamed over the target at once.  Elsewhere it is a
- * hidden .BASE.tmpXXXXXX from the start. */
+ * /proc/self/fd), renamed over the target at once.  Elsewhere (or on a
+ * file system without O_TMPFILE, such as overlayfs before Linux 6.6) it
+ * is a hidden .BASE.tmpPID.XXXXXX from the start. */
 typedef struct temp_file {
     FILE *f;
     int unnamed;
     char name[4200];
 } temp_file;
 
+/* Removes the temporary files of earlier writes of base in dir whose
+ * process is gone (killed between naming and renaming, or while writing
+ * where O_TMPFILE is not available), so that they cannot pile up.  The
+ * names carry the writer's pid: .BASE.tmpPID.XXXXXX */
+static void remove_stale_temps(const char *dir, const char *base)
+{
+    char prefix[320], path[4400];
+    int n = snprintf(prefix, sizeof prefix, ".%s.tmp", base);
+    struct dirent *e;
+    DIR *d;
+    if (n < 0 || (size_t)n >= sizeof prefix || !(d = opendir(dir)))
+        return;
+    while ((e = readdir(d)) != NULL) {
+        char *end;
+        long pid;
+        if (strncmp(e->d_name, prefix, (size_t)n) != 0)
+            continue;
+        pid = strtol(e->d_name + n, &end, 10);
+        if (end == e->d_name + n || *end != '.' || pid <= 0 || pid == (long)getpid() ||
+            kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue;
+        if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) < (int)sizeof path)
+            unlink(path);
+    }
+    closedir(d);
+}
+
 static int temp_open(const char *dir, const char *base, temp_file *t)
 {
     int fd = -1;
     t->f = NULL;
     t->unnamed = 0;
-    snprintf(t->name, sizeof t->name, "%s/.%s.tmpXXXXXX", dir, base);
+    remove_stale_temps(dir, base);
+    snprintf(t->name, sizeof t->name, "%s/.%s.tmp%ld.XXXXXX", dir, base, (long)getpid());
 #ifdef O_TMPFILE
     if (access("/proc/self/fd", X_OK) == 0)
         fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
@@ -276,14 +307,14 @@ static void temp_discard(temp_file *t)
         unlink(t->name);
 }
 
-/* Names an unnamed t .BASE.tmpPID-K beside the target (before fclose). */
+/* Names an unnamed t .BASE.tmpPID.K beside the target (before fclose). */
 static int temp_name(temp_file *t, const char *dir, const char *base)
 {
 #ifdef O_TMPFILE
     char proc[64];
     snprintf(proc, sizeof proc, "/proc/self/fd/%d", fileno(t->f));
     for (int k = 0; t->unnamed && k < 1000; k++) {
-        snprintf(t->name, sizeof t->name, "%s/.%s.tmp%ld-%d", dir, base, (long)getpid(), k);
+        snprintf(t->name, sizeof t->name, "%s/.%s.tmp%ld.%d", dir, base, (long)getpid(), k);
         if (linkat(AT_FDCWD, proc, AT_FDCWD, t->name, AT_SYMLINK_FOLLOW) == 0)
             t->unnamed = 0;
         else if (errno != EEXIST)
