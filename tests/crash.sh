@@ -9,7 +9,8 @@
 #     (eval --weights: zip CRCs, every parameter's dtype and shape), the
 #     next run must resume from it at an epoch no earlier than the last one
 #     seen, no run may fail on its own, and no temporary files may pile up
-#     beside W.npz.
+#     beside W.npz.  Killed and resumed, a run of 40 epochs ends with the
+#     weights of an uninterrupted one.
 #   - a full disk: a 64 KiB tmpfs (when mount works here; otherwise the
 #     case is skipped with the reason) filled up, and a file size limit
 #     (ulimit -f, always): the save fails with exit 1 and one message
@@ -83,6 +84,26 @@ if [ "$leftover_max" -le 2 ]; then
     ok "no temporary files pile up beside W.npz (at most $leftover_max)"
 else
     bad "no temporary files pile up beside W.npz: $(ls -A "$t/run" | tr '\n' ' ')"
+fi
+
+# Killed three times and resumed each time, a run ends with the weights of
+# an uninterrupted one, byte for byte.
+train --epochs 40 --seed 2 --save "$t/ref.npz" > /dev/null || die "reference run"
+K=$t/run/K.npz
+train --epochs 1 --seed 2 --save "$K" > /dev/null || die "first epoch"
+for delay in 0.15 0.3 0.45; do
+    "$L" train --data "$t/data" --batch 64 --threads 1 --epochs 40 --resume "$K" --save "$K" \
+        > /dev/null 2>&1 &
+    pid=$!
+    sleep $delay
+    kill -KILL $pid 2> /dev/null
+    { wait $pid; } 2> /dev/null
+done
+train --epochs 40 --resume "$K" --save "$K" > "$t/out" || bad "last resume"
+if cmp -s "$t/ref.npz" "$K"; then
+    ok "killed 3 times and resumed: identical to an uninterrupted run ($(head -n 1 "$t/out"))"
+else
+    bad "killed 3 times and resumed: identical to an uninterrupted run"
 fi
 
 # --------------------------------------------------------------- full disk

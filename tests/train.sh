@@ -6,11 +6,13 @@
 #   - the same seed gives byte-identical weights, for 1 and for 2 threads;
 #   - another seed gives other weights;
 #   - train --epochs 2 equals train --epochs 1 --save, then --resume to 2;
+#     likewise with weight decay and one thread, and the checkpoint's
+#     momentum buffers and RNG state are what makes it so;
 #   - gzip-compressed idx files read the same as plain ones.
 # Exits non-zero on any failure.
 b=${1:-build}
 t=$b/tests/train
-rm -rf "$t" && mkdir -p "$t/idx" "$t/gz" || exit 1
+rm -rf "$t" && mkdir -p "$t/idx" "$t/gz" "$t/wd" || exit 1
 fail=0
 ok()  { echo "ok   $1"; }
 bad() { echo "FAIL $1"; fail=1; }
@@ -54,6 +56,36 @@ if [ -s "$t/resumed.npz" ] && cmp -s "$t/s2-1.npz" "$t/resumed.npz"; then
     ok "resume from epoch 1: identical to an uninterrupted run"
 else
     bad "resume from epoch 1: identical to an uninterrupted run"
+fi
+
+# Resume with weight decay and one thread, on a smaller set (cheap under
+# SANITIZE=1): 3 epochs == 1 epoch, then --resume to 3.  The checkpoint's
+# momentum buffers and RNG state matter: without the buffers, or with
+# another RNG state, the resumed run ends elsewhere.
+"$b/mkdata" idx "$t/wd" --train 300 --test 50 --seed 9 || exit 1
+wd() { run --data "$t/wd" --seed 8 --threads 1 --weight-decay 0.01 "$@" > /dev/null 2>&1; }
+wd --epochs 3 --save "$t/wd3.npz"
+wd --epochs 1 --save "$t/wd1.npz"
+wd --epochs 3 --resume "$t/wd1.npz" --save "$t/wd1-3.npz"
+if [ -s "$t/wd3.npz" ] && cmp -s "$t/wd3.npz" "$t/wd1-3.npz"; then
+    ok "resume with weight decay, 1 thread: identical to an uninterrupted run"
+else
+    bad "resume with weight decay, 1 thread: identical to an uninterrupted run"
+fi
+cp "$t/wd1.npz" "$t/nomom.npz"
+for p in c1.weight c1.bias c3.weight c3.bias f5.weight f5.bias f6.weight f6.bias \
+    out.weight out.bias; do                  # lenet's parameters (lenet info)
+    "$b/mknpy" drop "$t/nomom.npz" "$t/nomom.npz" "$p.momentum" || bad "mknpy drop $p"
+done
+"$b/mknpy" array "$t/rng.npy" u8 4 7 && "$b/mknpy" put "$t/wd1.npz" "$t/rng.npz" _rng "$t/rng.npy" ||
+    bad "mknpy put _rng"
+wd --epochs 3 --resume "$t/nomom.npz" --save "$t/nomom3.npz"
+wd --epochs 3 --resume "$t/rng.npz" --save "$t/rng3.npz"
+if [ -s "$t/nomom3.npz" ] && ! cmp -s "$t/wd3.npz" "$t/nomom3.npz" &&
+    [ -s "$t/rng3.npz" ] && ! cmp -s "$t/wd3.npz" "$t/rng3.npz"; then
+    ok "resume without the momentum buffers, or with another RNG state: other weights"
+else
+    bad "resume without the momentum buffers, or with another RNG state: other weights"
 fi
 
 run --data "$t/gz" --epochs 2 --seed 5 --threads 2 --save "$t/gz.npz" > /dev/null 2>&1
