@@ -9,8 +9,8 @@
 #     (eval --weights: zip CRCs, every parameter's dtype and shape), the
 #     next run must resume from it at an epoch no earlier than the last one
 #     seen, no run may fail on its own, and no temporary files may pile up
-#     beside W.npz.  Killed and resumed, a run of 40 epochs ends with the
-#     weights of an uninterrupted one.
+#     beside W.npz.  Killed three times and resumed, a run of 40 epochs
+#     ends with the weights of an uninterrupted one.
 #   - a full disk: a 64 KiB tmpfs (when mount works here; otherwise the
 #     case is skipped with the reason) filled up, and a file size limit
 #     (ulimit -f, always): the save fails with exit 1 and one message
@@ -24,7 +24,7 @@ umount "$t/mnt" 2> /dev/null    # left mounted by an interrupted run
 rm -rf "$t" && mkdir -p "$t/data" "$t/cifar" "$t/run" "$t/mnt" || exit 1
 fail=0
 ok()  { echo "ok   $1"; }
-bad() { echo "FAIL $1"; fail=1; }
+bad() { echo "FAIL $*"; fail=1; }
 die() { echo "crash.sh: setup failed: $*"; exit 1; }
 
 "$b/cnnc" examples/lenet.net -o "$t/lenet" || die "cnnc lenet"
@@ -86,24 +86,33 @@ else
     bad "no temporary files pile up beside W.npz: $(ls -A "$t/run" | tr '\n' ' ')"
 fi
 
-# Killed three times and resumed each time, a run ends with the weights of
-# an uninterrupted one, byte for byte.
+# Killed three times, just after epochs 5, 15 and 25 (their line is
+# printed, then the checkpoint saved: the kill lands around the save), and
+# resumed each time, a run of 40 epochs ends with the weights of an
+# uninterrupted one, byte for byte.
 train --epochs 40 --seed 2 --save "$t/ref.npz" > /dev/null || die "reference run"
 K=$t/run/K.npz
 train --epochs 1 --seed 2 --save "$K" > /dev/null || die "first epoch"
-for delay in 0.15 0.3 0.45; do
+for at in 5 15 25; do
+    : > "$t/out"
     "$L" train --data "$t/data" --batch 64 --threads 1 --epochs 40 --resume "$K" --save "$K" \
-        > /dev/null 2>&1 &
+        > "$t/out" 2>&1 &
     pid=$!
-    sleep $delay
+    n=0
+    while ! grep -q "^epoch $at/" "$t/out" && [ $n -lt 6000 ]; do
+        sleep 0.01
+        n=$((n + 1))
+    done
     kill -KILL $pid 2> /dev/null
     { wait $pid; } 2> /dev/null
 done
 train --epochs 40 --resume "$K" --save "$K" > "$t/out" || bad "last resume"
-if cmp -s "$t/ref.npz" "$K"; then
-    ok "killed 3 times and resumed: identical to an uninterrupted run ($(head -n 1 "$t/out"))"
+from=$(sed -n 's/^resuming from .* after epoch \([0-9]*\)$/\1/p' "$t/out")
+if cmp -s "$t/ref.npz" "$K" && [ "$from" -ge 24 ] && [ "$from" -lt 40 ]; then
+    ok "killed after epochs 5, 15, 25 and resumed: identical to an uninterrupted run"
 else
-    bad "killed 3 times and resumed: identical to an uninterrupted run"
+    bad "killed after epochs 5, 15, 25 and resumed: identical to an uninterrupted run" \
+        "(the last run resumed after epoch '$from')"
 fi
 
 # --------------------------------------------------------------- full disk
@@ -137,7 +146,7 @@ disk_full() {
 # so that the write fails with EFBIG instead of killing the process.
 limited() { (trap '' XFSZ; ulimit -f 128 && exec "$@"); }
 disk_full "ulimit -f" "$t/run" limited "$L" train --data "$t/data" --threads 1 \
-    --epochs 1000 --resume "$W" --save "$W"
+    --epochs 1000000 --resume "$W" --save "$W"
 
 cleanup() { umount "$t/mnt" 2> /dev/null; }
 if mount -t tmpfs -o size=64k tmpfs "$t/mnt" 2> "$t/mount.err"; then
