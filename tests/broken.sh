@@ -16,7 +16,9 @@
 #     --save of a failing case points) holds only its earlier file, intact.
 # Valid files are made by build/mkdata and build/mknpy, broken ones by
 # cutting and flipping bytes of those.  Prints one line per case, then
-# "N passed, N failed"; exits non-zero on any failure.
+# "N passed, N failed"; exits non-zero on any failure.  Paths must not
+# hold spaces (command lines are built in variables).
+# shellcheck disable=SC2015,SC2046,SC2086 # A && B || die: die if either fails
 b=${1:-build}
 t=$b/tests/broken
 rm -rf "$t" && mkdir -p "$t/d" "$t/ok" || exit 1
@@ -90,7 +92,6 @@ expect() {
     name=$1 want=$2 text=$3
     shift 3
     reset_out || die "reset $o"
-    # shellcheck disable=SC2086 # $LIMIT: a word list
     $LIMIT "$@" > "$t/stdout" 2> "$t/stderr"
     got=$?
     first=$(head -n 1 "$t/stderr")
@@ -114,7 +115,6 @@ expect() {
 control() {
     name=$1
     shift
-    # shellcheck disable=SC2086
     $LIMIT "$@" > "$t/stdout" 2> "$t/stderr"
     got=$?
     if [ $got = 0 ]; then report "$name" ""; else report "$name" "exit $got, want 0"; fi
@@ -276,19 +276,14 @@ cp "$X" "$t/d/x.npy" && mkdir -p "$t/d/wdir"
 cp "$W" "$t/d/half.npz" && cut "$t/d/half.npz" $(($(size "$W") / 2))
 cp "$W" "$t/d/crc.npz" && flip "$t/d/crc.npz" $(($(size "$W") / 2))
 for cmd in eval predict forward grad step; do
-    # shellcheck disable=SC2046 # run_weights: a word list without spaces
     control "control: $cmd" "$L" $(run_weights $cmd "$W" | sed "s#$o/#$t/ok/#")
-    # shellcheck disable=SC2046
     expect "$cmd: weights missing" 1 "$t/d/none.npz: cannot open: No such file or directory" \
         "$L" $(run_weights $cmd "$t/d/none.npz")
-    # shellcheck disable=SC2046
     expect "$cmd: weights empty" 1 "$t/d/empty.npz: empty file (expected a .npz archive)" \
         "$L" $(run_weights $cmd "$t/d/empty.npz")
-    # shellcheck disable=SC2046
     expect "$cmd: weights cut in half" 1 \
         "$t/d/half.npz: not a .npz file (no zip end-of-central-directory record; truncated?)" \
         "$L" $(run_weights $cmd "$t/d/half.npz")
-    # shellcheck disable=SC2046
     expect "$cmd: weights with a flipped byte" 1 \
         "$t/d/crc.npz: entry 'f5.weight.npy': CRC-32 mismatch" \
         "$L" $(run_weights $cmd "$t/d/crc.npz")
@@ -353,13 +348,10 @@ for cmd in predict forward grad step; do
     grad | step) run="$cmd --weights $W --labels $LB --output $o/new.npz --input" ;;
     *) run="$cmd --weights $W --output $o/new.npy --input" ;;
     esac
-    # shellcheck disable=SC2086 # $run: a word list
     expect "$cmd: input missing" 1 "$t/d/none.npy: cannot open: No such file" \
         "$L" $run "$t/d/none.npy"
-    # shellcheck disable=SC2086
     expect "$cmd: input empty" 1 "$t/d/xempty.npy: empty file (expected a .npy array)" \
         "$L" $run "$t/d/xempty.npy"
-    # shellcheck disable=SC2086
     expect "$cmd: input NaN" 1 \
         "$t/d/xnan.npy: sample 0 holds nan (flat index 0): inputs must be finite" \
         "$L" $run "$t/d/xnan.npy"
@@ -388,7 +380,6 @@ $mk array "$t/d/lf.npy" f4 4 1 && $mk array "$t/d/l3.npy" i8 3 1 &&
     $mk array "$t/d/l10.npy" i8 4 10 && $mk array "$t/d/lneg.npy" i4 4 -1 &&
     $mk array "$t/d/l2d.npy" i8 4,1 1 || die "labels"
 cp "$LB" "$t/d/lcut.npy" && cut "$t/d/lcut.npy" -8
-# shellcheck disable=SC2086 # $grad_labels, $resume: word lists
 grad_labels="grad --weights $W --input $X --output $o/new.npz --labels"
 expect "labels missing" 1 "$t/d/none.npy: cannot open" "$L" $grad_labels "$t/d/none.npy"
 expect "labels: float32" 1 "$t/d/lf.npy: expected int64 or int32 class indices [4], got float32 [4]" \

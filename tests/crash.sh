@@ -26,6 +26,14 @@ fail=0
 ok()  { echo "ok   $1"; }
 bad() { echo "FAIL $*"; fail=1; }
 die() { echo "crash.sh: setup failed: $*"; exit 1; }
+# temps DIR: the number of temporary files (.NAME.tmp*) in DIR.
+temps() {
+    n=0
+    for f in "$1"/.*.tmp*; do
+        [ -e "$f" ] && n=$((n + 1))
+    done
+    echo $n
+}
 
 "$b/cnnc" examples/lenet.net -o "$t/lenet" || die "cnnc lenet"
 "$b/mkdata" idx "$t/data" --train 64 --test 16 --seed 4 || die "mkdata"
@@ -61,7 +69,7 @@ kill_once() {
     if ! "$L" eval --data "$t/data" --weights "$W" > /dev/null 2> "$t/eval.err"; then
         bad "kill $1 after $delay s: W.npz does not load: $(cat "$t/eval.err")"
     fi
-    n=$(ls -A "$t/run" | grep -vc '^W.npz$')
+    n=$(temps "$t/run")
     [ "$n" -gt "$leftover_max" ] && leftover_max=$n
 }
 i=1
@@ -135,7 +143,7 @@ disk_full() {
     else
         bad "$what: the previous W.npz is intact"
     fi
-    if [ "$(ls -A "$dir" | grep -c '\.tmp')" = 0 ]; then
+    if [ "$(temps "$dir")" = 0 ]; then
         ok "$what: no temporary file left"
     else
         bad "$what: no temporary file left: $(ls -A "$dir" | tr '\n' ' ')"
