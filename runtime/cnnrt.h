@@ -75,6 +75,8 @@ cnnrt_tensor cnnrt_tensor_view(cnnrt_dtype dt, int rank, const int64_t *shape,
 void cnnrt_tensor_free(cnnrt_tensor *t);
 /* Element i of any dtype as a double. */
 double cnnrt_tensor_get(const cnnrt_tensor *t, size_t i);
+/* Index of the first NaN or infinity among the n floats at v, or -1. */
+int64_t cnnrt_find_nonfinite(const float *v, size_t n);
 
 /* -------------------------------------------------------------------- files */
 /* Reads a whole file into a malloc'd buffer (freed by the caller). */
@@ -144,7 +146,8 @@ typedef struct cnnrt_dataset {
     size_t sample_size;
     uint8_t *pixels;                 /* [n, sample_size] */
     int32_t *labels;                 /* [n] */
-    char source[512];                /* file or directory, for messages */
+    char source[512];                /* the images' file(s), for messages */
+    char label_source[512];          /* the labels' file(s), for messages */
 } cnnrt_dataset;
 
 /* An images idx file [N, H, W] and a labels idx file [N]: samples [1, H, W]. */

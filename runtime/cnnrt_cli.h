@@ -37,6 +37,11 @@ cnnrt_hparams cnnrt_cli_hparams(const cnnrt_model *m, const cnnrt_opts *o);
 /* create(max_batch), set_threads, zeroed momentum; NULL with a message. */
 void *cnnrt_cli_context(const cnnrt_model *m, int max_batch, int threads,
                         char *err, size_t errlen);
+/* The first parameter whose part of block (param_block, grad_block or
+ * momentum_block layout) holds a NaN or infinity, with its flat index and
+ * value; NULL if all are finite. */
+const cnnrt_param_info *cnnrt_cli_nonfinite(const cnnrt_model *m, const float *block,
+                                            int64_t *index, float *value);
 /* Index of the largest of the n values at v. */
 size_t cnnrt_argmax(const float *v, size_t n);
 

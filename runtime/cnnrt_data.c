@@ -37,11 +37,28 @@ static int gz_fail(gzFile g, const char *path, const char *doing, char *err, siz
 {
     int code;
     const char *msg = gzerror(g, &code);
+    size_t n = strlen(path);
+    if (strncmp(msg, path, n) == 0 && strncmp(msg + n, ": ", 2) == 0)
+        msg += n + 2;     /* zlib's message starts with the path */
     return cnnrt_errorf(err, errlen, "%s: %s: %s", path, doing,
                         code == Z_ERRNO ? strerror(errno) : msg);
 }
 
-/* The idx header: dimensions into shape, with plain-file size checked. */
+/* After a short read: a gzip stream that ends early, or a short plain file. */
+static int short_data(gzFile g, const char *path, const char *shp, size_t need, int64_t got,
+                      char *err, size_t errlen)
+{
+    int code;
+    gzerror(g, &code);
+    if (code == Z_BUF_ERROR)
+        return cnnrt_errorf(err, errlen, "%s: truncated gzip file: it ends after %lld of the "
+                            "%zu data bytes that dimensions %s need", path, (long long)got,
+                            need, shp);
+    return cnnrt_errorf(err, errlen, "%s: truncated: dimensions %s need %zu bytes of data, "
+                        "the file has %lld", path, shp, need, (long long)got);
+}
+
+/* The idx header: dimensions into shape. */
 static int idx_header(gzFile g, const char *path, int *rank, int64_t *shape,
                       size_t *count, char *err, size_t errlen)
 {
@@ -49,7 +66,13 @@ static int idx_header(gzFile g, const char *path, int *rank, int64_t *shape,
     int64_t got = gz_read_all(g, h, 4);
     if (got < 0)
         return gz_fail(g, path, "read error", err, errlen);
-    if (got < 4 || h[0] != 0 || h[1] != 0 || h[3] == 0)
+    if (got == 0)
+        return cnnrt_errorf(err, errlen, "%s: empty file (expected an idx file: 00 00 08 NDIMS, "
+                            "the sizes, the data)", path);
+    if (got < 4)
+        return cnnrt_errorf(err, errlen, "%s: truncated idx header (%lld bytes)", path,
+                            (long long)got);
+    if (h[0] != 0 || h[1] != 0 || h[3] == 0)
         return cnnrt_errorf(err, errlen, "%s: not an idx file (bad magic; expected "
                             "00 00 08 NDIMS)", path);
     if (h[2] != 0x08)
@@ -72,39 +95,23 @@ static int idx_header(gzFile g, const char *path, int *rank, int64_t *shape,
     return 0;
 }
 
-/* The count data bytes the header announced, read as they arrive into a
- * buffer that grows with them: a header that lies about its size (or a
- * gzip stream that ends early) cannot make us allocate more than about
- * twice what the file really holds. */
-static int idx_data(gzFile g, const char *path, const char *shp, size_t count,
-                    unsigned char **out, char *err, size_t errlen)
+/* Checked before allocating what the header announces: the data bytes a
+ * plain file holds after its header, or for gzip the most that deflate's
+ * 1032:1 limit lets its size expand to. */
+static int idx_fits(gzFile g, const char *path, int rank, const char *shp, size_t count,
+                    char *err, size_t errlen)
 {
-    size_t cap = count < ((size_t)1 << 20) ? count : (size_t)1 << 20, got = 0;
-    unsigned char *buf = malloc(cap ? cap : 1);
-    while (buf) {
-        int64_t k = gz_read_all(g, buf + got, cap - got);
-        if (k < 0) {
-            free(buf);
-            return gz_fail(g, path, "corrupt data", err, errlen);
-        }
-        got += (size_t)k;
-        if (got < cap || cap == count)
-            break;                        /* end of file, or all of it */
-        size_t grown = cap > count / 2 ? count : 2 * cap;
-        unsigned char *p = realloc(buf, grown);
-        if (!p)
-            free(buf);
-        buf = p;
-        cap = grown;
-    }
-    if (!buf)
-        return cnnrt_errorf(err, errlen, "%s: out of memory for %s bytes", path, shp);
-    if (got < count) {
-        free(buf);
-        return cnnrt_errorf(err, errlen, "%s: truncated: dimensions %s need %zu bytes of "
-                            "data, the file has %zu", path, shp, count, got);
-    }
-    *out = buf;
+    struct stat st;
+    uint64_t hdr = 4 + 4 * (uint64_t)rank;
+    if (stat(path, &st) < 0)
+        return 0;     /* not a file we can size: the read will tell */
+    if (gzdirect(g) && (uint64_t)st.st_size - hdr < count)
+        return short_data(g, path, shp, count, (int64_t)((uint64_t)st.st_size - hdr), err,
+                          errlen);
+    if (!gzdirect(g) && (uint64_t)st.st_size * 1032 < count)
+        return cnnrt_errorf(err, errlen, "%s: truncated: dimensions %s need %zu bytes of data, "
+                            "more than this %lld-byte gzip file can hold", path, shp, count,
+                            (long long)st.st_size);
     return 0;
 }
 
@@ -113,7 +120,7 @@ int cnnrt_idx_read(const char *path, cnnrt_tensor *out, char *err, size_t errlen
     int rank = 0, rc = -1;
     int64_t shape[CNNRT_MAX_RANK], got;
     size_t count;
-    unsigned char extra, *data = NULL;
+    unsigned char extra;
     char shp[160];
     gzFile g;
 
@@ -126,10 +133,21 @@ int cnnrt_idx_read(const char *path, cnnrt_tensor *out, char *err, size_t errlen
     if (idx_header(g, path, &rank, shape, &count, err, errlen) < 0)
         goto done;
     cnnrt_shape_str(rank, shape, shp, sizeof shp);
-    if (idx_data(g, path, shp, count, &data, err, errlen) < 0)
+    if (idx_fits(g, path, rank, shp, count, err, errlen) < 0)
         goto done;
-    *out = cnnrt_tensor_view(CNNRT_U8, rank, shape, data);
-    out->owned = 1;
+    if (cnnrt_tensor_alloc(out, CNNRT_U8, rank, shape, err, errlen) < 0) {
+        cnnrt_errorf(err, errlen, "%s: out of memory for %s bytes", path, shp);
+        goto done;
+    }
+    got = gz_read_all(g, out->data, count);
+    if (got < 0) {
+        gz_fail(g, path, "corrupt data", err, errlen);
+        goto done;
+    }
+    if ((size_t)got < count) {
+        short_data(g, path, shp, count, got, err, errlen);
+        goto done;
+    }
     got = gz_read_all(g, &extra, 1);
     if (got != 0) {
         if (got < 0)
@@ -197,7 +215,8 @@ int cnnrt_mnist_load(const char *images, const char *labels, cnnrt_dataset *ds,
     ds->shape[2] = im.shape[2];
     ds->sample_size = (size_t)(im.shape[1] * im.shape[2]);
     ds->pixels = im.data;     /* ownership moves to ds */
-    snprintf(ds->source, sizeof ds->source, "%s", labels);
+    snprintf(ds->source, sizeof ds->source, "%s", images);
+    snprintf(ds->label_source, sizeof ds->label_source, "%s", labels);
     return 0;
 }
 
@@ -258,7 +277,14 @@ int cnnrt_cifar10_load(const char *const *paths, int npaths, cnnrt_dataset *ds,
     ds->shape[1] = 32;
     ds->shape[2] = 32;
     ds->sample_size = 3072;
-    snprintf(ds->source, sizeof ds->source, "%s", npaths ? paths[npaths - 1] : "");
+    if (npaths > 1) {
+        const char *last = strrchr(paths[npaths - 1], '/');
+        snprintf(ds->source, sizeof ds->source, "%s .. %s", paths[0],
+                 last ? last + 1 : paths[npaths - 1]);
+    } else {
+        snprintf(ds->source, sizeof ds->source, "%s", npaths ? paths[0] : "");
+    }
+    memcpy(ds->label_source, ds->source, sizeof ds->source);
     return 0;
 }
 
@@ -393,7 +419,7 @@ int cnnrt_dataset_check(const cnnrt_dataset *ds, const cnnrt_model *m,
     for (int64_t i = 0; i < ds->n; i++)
         if (ds->labels[i] < 0 || ds->labels[i] >= classes)
             return cnnrt_errorf(err, errlen, "%s: label %d of sample %lld is out of range: the "
-                                "model %s has %lld classes (outputs)", ds->source,
+                                "model %s has %lld classes (outputs)", ds->label_source,
                                 (int)ds->labels[i], (long long)i, m->name, (long long)classes);
     return 0;
 }

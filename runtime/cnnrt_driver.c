@@ -165,7 +165,7 @@ static int set_flag(cnnrt_opts *o, const command *c, int f, const char *v)
     if (bad) {
         char msg[160];
         const char *kind = f == FLAG_LR || f == FLAG_MOMENTUM || f == FLAG_WD
-                               ? "a finite number >= 0"
+                               ? "a number >= 0 and < 1e30"
                            : f == FLAG_SEED ? "an integer from 0 to 2^64-1"
                                             : "a positive integer";
         snprintf(msg, sizeof msg, "--%s expects %s, got '%%s'", flag_names[f], kind);
@@ -205,12 +205,15 @@ static int parse_flags(cnnrt_opts *o, const command *c, int argc, char **argv)
             return usage_error(o, c, "unknown option '%s'", a);
         if (!(c->allowed & B(f)))
             return usage_error(o, c, "option '%s' does not apply to this command", a);
+        if (HAS(o, f))
+            return usage_error(o, c, "option '%s' is given twice", a);
         if (eq)
             val = eq + 1;
-        else if (i + 1 < argc)
+        else if (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0)
             val = argv[++i];
         else
-            return usage_error(o, c, "option '%s' needs a value", a);
+            return usage_error(o, c, "option '%s' needs a value (--flag VALUE or --flag=VALUE)",
+                               a);
         if (set_flag(o, c, f, val) < 0)
             return CNNRT_EXIT_USAGE;
     }
@@ -308,6 +311,21 @@ size_t cnnrt_argmax(const float *v, size_t n)
     return best;
 }
 
+const cnnrt_param_info *cnnrt_cli_nonfinite(const cnnrt_model *m, const float *block,
+                                            int64_t *index, float *value)
+{
+    for (int i = 0; i < m->nparams; i++) {
+        const cnnrt_param_info *p = &m->params[i];
+        int64_t k = cnnrt_find_nonfinite(block + p->offset, p->count);
+        if (k >= 0) {
+            *index = k;
+            *value = block[p->offset + (size_t)k];
+            return p;
+        }
+    }
+    return NULL;
+}
+
 static int threads_or(const cnnrt_opts *o, int dflt)
 {
     return HAS(o, FLAG_THREADS) ? o->threads : dflt;
@@ -319,7 +337,7 @@ static int load_input(const cnnrt_model *m, const char *path, cnnrt_tensor *x,
                       char *err, size_t errlen)
 {
     char want[200], got[160];
-    int64_t shape[CNNRT_MAX_RANK];
+    int64_t shape[CNNRT_MAX_RANK], bad;
     if (cnnrt_npy_read(path, x, err, errlen) < 0)
         return -1;
     shape[0] = x->rank > 0 ? x->shape[0] : 0;
@@ -335,6 +353,10 @@ static int load_input(const cnnrt_model *m, const char *path, cnnrt_tensor *x,
                      "got %s", path, want, cnnrt_shape_str(x->rank, x->shape, got, sizeof got));
     } else if (x->shape[0] > (1 << 30)) {
         cnnrt_errorf(err, errlen, "%s: too many samples (%lld)", path, (long long)x->shape[0]);
+    } else if ((bad = cnnrt_find_nonfinite(x->data, x->count)) >= 0) {
+        cnnrt_errorf(err, errlen, "%s: sample %lld holds %f (flat index %lld): inputs must be "
+                     "finite", path, (long long)((size_t)bad / m->in_size),
+                     (double)((const float *)x->data)[bad], (long long)bad);
     } else {
         return 0;
     }
@@ -386,7 +408,7 @@ static int load_targets(const cnnrt_model *m, const char *path, int64_t n, float
 {
     cnnrt_tensor t;
     char want[200], got[160];
-    int64_t shape[CNNRT_MAX_RANK];
+    int64_t shape[CNNRT_MAX_RANK], bad;
     if (cnnrt_npy_read(path, &t, err, errlen) < 0)
         return -1;
     shape[0] = n;
@@ -395,6 +417,12 @@ static int load_targets(const cnnrt_model *m, const char *path, int64_t n, float
         cnnrt_errorf(err, errlen, "%s: expected float32 targets %s (mse loss), got %s %s", path,
                      cnnrt_shape_str(m->out_rank + 1, shape, want, sizeof want),
                      cnnrt_dtype_name(t.dtype), cnnrt_shape_str(t.rank, t.shape, got, sizeof got));
+        cnnrt_tensor_free(&t);
+        return -1;
+    }
+    if ((bad = cnnrt_find_nonfinite(t.data, t.count)) >= 0) {
+        cnnrt_errorf(err, errlen, "%s: target %lld is %f: targets must be finite", path,
+                     (long long)bad, (double)((const float *)t.data)[bad]);
         cnnrt_tensor_free(&t);
         return -1;
     }
@@ -447,8 +475,9 @@ static int cmd_grad(const cnnrt_model *m, const cnnrt_opts *o)
     batch_job j;
     cnnrt_npz_item *items = NULL;
     char (*keys)[512] = NULL;
-    float *out = NULL, loss;
-    int64_t oshape[CNNRT_MAX_RANK + 1];
+    float *out = NULL, loss, value;
+    int64_t oshape[CNNRT_MAX_RANK + 1], at;
+    const cnnrt_param_info *bad;
     int rc = CNNRT_EXIT_ERROR;
 
     if (job_load(m, o, &j, err, sizeof err) < 0)
@@ -464,6 +493,11 @@ static int cmd_grad(const cnnrt_model *m, const cnnrt_opts *o)
     if (!isfinite(loss)) {
         snprintf(err, sizeof err, "the loss is %f on this batch (inputs or weights too large?)",
                  (double)loss);
+        goto done;
+    }
+    if ((bad = cnnrt_cli_nonfinite(m, m->grad_block(j.ctx), &at, &value))) {
+        snprintf(err, sizeof err, "the gradient of '%s' is %f at flat index %lld (inputs or "
+                 "weights too large?)", bad->name, (double)value, (long long)at);
         goto done;
     }
     oshape[0] = j.n;
@@ -501,10 +535,18 @@ static int cmd_step(const cnnrt_model *m, const cnnrt_opts *o)
     if (job_load(m, o, &j, err, sizeof err) < 0)
         goto done;
     for (int k = 1; k <= steps; k++) {
-        float loss = m->train_step(j.ctx, j.x.data, j.labels, j.targets, j.n, &hp);
+        float loss = m->train_step(j.ctx, j.x.data, j.labels, j.targets, j.n, &hp), value;
+        int64_t at;
+        const cnnrt_param_info *bad;
         if (!isfinite(loss)) {
             snprintf(err, sizeof err, "the loss is %f at step %d (learning rate %g too high?)",
                      (double)loss, k, (double)hp.lr);
+            goto done;
+        }
+        if ((bad = cnnrt_cli_nonfinite(m, m->param_block(j.ctx), &at, &value))) {
+            snprintf(err, sizeof err, "parameter '%s' became %f (flat index %lld) at step %d "
+                     "(learning rate %g or inputs too large?)", bad->name, (double)value,
+                     (long long)at, k, (double)hp.lr);
             goto done;
         }
         printf("step %d/%d loss %.6f\n", k, steps, (double)loss);

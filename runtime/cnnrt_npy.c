@@ -10,6 +10,7 @@
 #include "cnnrt.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -232,6 +233,13 @@ int cnnrt_npy_parse(const unsigned char *buf, size_t len, const char *what,
     hdr_parser h;
 
     memset(out, 0, sizeof *out);
+    if (len == 0)
+        return cnnrt_errorf(err, errlen, "%s: empty file (expected a .npy array)", what);
+    if (len >= 4 && memcmp(buf, "PK\x03\x04", 4) == 0)
+        return cnnrt_errorf(err, errlen, "%s: this is a .npz archive (zip), expected a .npy "
+                            "array", what);
+    if (len < 10 && memcmp(buf, npy_magic, len < 6 ? len : 6) == 0)
+        return cnnrt_errorf(err, errlen, "%s: truncated .npy header (%zu bytes)", what, len);
     if (len < 10 || memcmp(buf, npy_magic, 6) != 0)
         return cnnrt_errorf(err, errlen, "%s: not a .npy file (bad magic; expected \\x93NUMPY)",
                             what);
@@ -351,8 +359,9 @@ int cnnrt_npy_fwrite(FILE *f, const cnnrt_tensor *t, char *err, size_t errlen)
 {
     char hdr[256];
     size_t h = npy_header(t, hdr), n = npy_data_bytes(t);
+    errno = 0;
     if (fwrite(hdr, 1, h, f) != h || (n > 0 && fwrite(t->data, 1, n, f) != n))
-        return cnnrt_errorf(err, errlen, "write error");
+        return cnnrt_errorf(err, errlen, "write failed: %s", strerror(errno ? errno : EIO));
     return 0;
 }
 

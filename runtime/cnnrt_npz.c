@@ -9,6 +9,7 @@
  */
 #include "cnnrt.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,8 @@ static int find_eocd(const unsigned char *buf, size_t len, const char *what,
 {
     size_t lo = len > 22 + 65535 ? len - 22 - 65535 : 0, e;
     int found = 0;
+    if (len == 0)
+        return cnnrt_errorf(err, errlen, "%s: empty file (expected a .npz archive)", what);
     if (len < 22)
         return cnnrt_errorf(err, errlen, "%s: not a .npz file (too short for a zip archive)", what);
     for (e = len - 22;; e--) {
@@ -174,6 +177,9 @@ static int extract(const unsigned char *buf, size_t len, const char *what,
     data = z->offset + 30 + rd16(p + 26) + rd16(p + 28);
     if (data > len || len - data < z->csize)
         return cnnrt_errorf(err, errlen, "%s: entry '%s' is truncated", what, z->name);
+    if (rd16(p + 26) != strlen(z->name) || memcmp(p + 30, z->name, strlen(z->name)) != 0)
+        return cnnrt_errorf(err, errlen, "%s: entry '%s': its local header holds another name "
+                            "(corrupt zip)", what, z->name);
     if (z->usize > SIZE_MAX - 1 || (z->method == 0 && z->csize != z->usize))
         return cnnrt_errorf(err, errlen, "%s: entry '%s': inconsistent sizes", what, z->name);
     /* a deflate stream cannot expand data by more than ~1032x */
@@ -302,13 +308,13 @@ void cnnrt_npz_free(cnnrt_npz *z)
 typedef struct zip_out {
     FILE *f;
     uint64_t pos;
-    int failed;
+    int failed;       /* the errno of the first failed write */
 } zip_out;
 
 static void put(zip_out *o, const void *p, size_t n)
 {
-    if (n && fwrite(p, 1, n, o->f) != n)
-        o->failed = 1;
+    if (n && !o->failed && fwrite(p, 1, n, o->f) != n)
+        o->failed = errno ? errno : EIO;
     o->pos += n;
 }
 
@@ -442,7 +448,7 @@ int cnnrt_npz_fwrite(FILE *f, const cnnrt_npz_item *items, int n,
         recs[i].crc = cnnrt_npy_crc32(&items[i].t);
         put_local(&o, items[i].name, &recs[i]);
         if (!o.failed && cnnrt_npy_fwrite(f, &items[i].t, err, errlen) < 0)
-            o.failed = 1;
+            o.failed = errno ? errno : EIO;
         o.pos += recs[i].size;
     }
     cd_start = o.pos;
@@ -452,7 +458,7 @@ int cnnrt_npz_fwrite(FILE *f, const cnnrt_npz_item *items, int n,
         put_end(&o, (uint64_t)n, cd_start);
     free(recs);
     if (o.failed)
-        return cnnrt_errorf(err, errlen, "write error");
+        return cnnrt_errorf(err, errlen, "write failed: %s", strerror(o.failed));
     return 0;
 }
 

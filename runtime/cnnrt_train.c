@@ -124,7 +124,27 @@ typedef struct trainer {
     char err[CNNRT_ERR_MAX];
 } trainer;
 
-/* One pass over the training set; -1 on a non-finite loss. */
+/* -1 with a message if the loss l of a step or any parameter after it is
+ * not finite: the saved checkpoint stays the last good one. */
+static int diverged(trainer *t, float l, int epoch, int64_t batch)
+{
+    const cnnrt_param_info *bad;
+    int64_t at;
+    float value;
+    if (!isfinite(l))
+        return cnnrt_errorf(t->err, sizeof t->err, "the training loss became %f at epoch %d, "
+                            "batch %lld (learning rate %g too high?); stopping", (double)l,
+                            epoch, (long long)batch, (double)t->hp.lr);
+    bad = cnnrt_cli_nonfinite(t->m, t->m->param_block(t->ctx), &at, &value);
+    if (bad)
+        return cnnrt_errorf(t->err, sizeof t->err, "parameter '%s' became %f (flat index %lld) "
+                            "at epoch %d, batch %lld (learning rate %g too high?); stopping",
+                            bad->name, (double)value, (long long)at, epoch, (long long)batch,
+                            (double)t->hp.lr);
+    return 0;
+}
+
+/* One pass over the training set; -1 on a non-finite loss or parameter. */
 static int train_epoch(trainer *t, int epoch, double *loss, double *acc, double *secs)
 {
     const cnnrt_model *m = t->m;
@@ -143,11 +163,9 @@ static int train_epoch(trainer *t, int epoch, double *loss, double *acc, double 
             one_hot(m, t->b.labels, n, t->b.targets);
         l = m->train_step(t->ctx, t->b.x, m->loss == CNNRT_LOSS_MSE ? NULL : t->b.labels,
                           t->b.targets, n, &t->hp);
-        if (!isfinite(l)) {
+        if (diverged(t, l, epoch, i / bs + 1) < 0) {
             cnnrt_progress_end(&p);
-            return cnnrt_errorf(t->err, sizeof t->err, "the training loss became %f at epoch "
-                                "%d, batch %lld (learning rate %g too high?); stopping",
-                                (double)l, epoch, (long long)(i / bs + 1), (double)t->hp.lr);
+            return -1;
         }
         int64_t before = correct;
         if (m->output_block) {
@@ -251,6 +269,10 @@ static int run_epochs(trainer *t)
         if (train_epoch(t, e, &loss, &acc, &secs) < 0)
             return -1;
         evaluate(m, t->ctx, &t->test, t->hp.batch, &t->b, &tloss, &tacc);
+        if (!isfinite(tloss))
+            return cnnrt_errorf(t->err, sizeof t->err, "the test loss became %f after epoch %d "
+                                "(outputs too large: learning rate %g too high?); stopping",
+                                tloss, e, (double)t->hp.lr);
         if (t->logging &&
             cnnrt_log_epoch(&t->log, e, loss, m->output_block ? acc : NAN, t->test.n ? tacc : NAN,
                             secs > 0 ? (double)t->train.n / secs : NAN, t->err, sizeof t->err) < 0)
@@ -324,6 +346,11 @@ int cnnrt_cmd_eval(const cnnrt_model *m, const cnnrt_opts *o)
     if (!ctx || cnnrt_load_weights(m, ctx, o->weights, err, sizeof err) < 0)
         goto done;
     evaluate(m, ctx, &test, batch, &b, &loss, &acc);
+    if (!isfinite(loss)) {
+        snprintf(err, sizeof err, "%s: the test loss is %f (weights too large?)", o->weights,
+                 loss);
+        goto done;
+    }
     printf("test loss %.4f  test acc %.2f%%  (%lld images)\n", loss, 100 * acc,
            (long long)test.n);
     rc = CNNRT_EXIT_OK;

@@ -1,9 +1,13 @@
 /* cnnrt_util.c - error messages, clocks, tensors, whole-file reads and
  * atomic writes. */
+#define _GNU_SOURCE   /* O_TMPFILE and linkat (Linux); without them: mkstemp */
 #include "cnnrt.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,6 +160,14 @@ double cnnrt_tensor_get(const cnnrt_tensor *t, size_t i)
     }
 }
 
+int64_t cnnrt_find_nonfinite(const float *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(v[i]))
+            return (int64_t)i;
+    return -1;
+}
+
 /* ------------------------------------------------------------------- files */
 int cnnrt_read_file(const char *path, unsigned char **data, size_t *len,
                     char *err, size_t errlen)
@@ -217,59 +229,154 @@ static int fsync_dir(const char *dir)
     return rc;
 }
 
+/* The file being written.  On Linux it is unnamed (O_TMPFILE): a crash or
+ * SIGKILL while writing leaves nothing behind, and only once complete and
+ * fsync'ed does it get a hidden name beside the target (linkat through
+ * /proc/self/fd), renamed over the target at once.  Elsewhere (or on a
+ * file system without O_TMPFILE, such as overlayfs before Linux 6.6) it
+ * is a hidden .BASE.tmpPID.XXXXXX from the start. */
+typedef struct temp_file {
+    FILE *f;
+    int unnamed;
+    char name[4200];
+} temp_file;
+
+/* Removes the temporary files of earlier writes of base in dir whose
+ * process is gone (killed between naming and renaming, or while writing
+ * where O_TMPFILE is not available), so that they cannot pile up.  The
+ * names carry the writer's pid: .BASE.tmpPID.XXXXXX */
+static void remove_stale_temps(const char *dir, const char *base)
+{
+    char prefix[320], path[4400];
+    int n = snprintf(prefix, sizeof prefix, ".%s.tmp", base);
+    struct dirent *e;
+    DIR *d;
+    if (n < 0 || (size_t)n >= sizeof prefix || !(d = opendir(dir)))
+        return;
+    while ((e = readdir(d)) != NULL) {
+        char *end;
+        long pid;
+        if (strncmp(e->d_name, prefix, (size_t)n) != 0)
+            continue;
+        pid = strtol(e->d_name + n, &end, 10);
+        if (end == e->d_name + n || *end != '.' || pid <= 0 || pid == (long)getpid() ||
+            kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue;
+        if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) < (int)sizeof path)
+            unlink(path);
+    }
+    closedir(d);
+}
+
+static int temp_open(const char *dir, const char *base, temp_file *t)
+{
+    int fd = -1;
+    t->f = NULL;
+    t->unnamed = 0;
+    remove_stale_temps(dir, base);
+    snprintf(t->name, sizeof t->name, "%s/.%s.tmp%ld.XXXXXX", dir, base, (long)getpid());
+#ifdef O_TMPFILE
+    if (access("/proc/self/fd", X_OK) == 0)
+        fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
+    t->unnamed = fd >= 0;
+#endif
+    if (fd < 0) {
+        mode_t mask = umask(0);
+        umask(mask);
+        fd = mkstemp(t->name);
+        if (fd >= 0)
+            fchmod(fd, 0666 & ~mask);
+    }
+    if (fd >= 0 && !(t->f = fdopen(fd, "wb"))) {
+        int e = errno;
+        close(fd);
+        if (!t->unnamed)
+            unlink(t->name);
+        errno = e;
+    }
+    return t->f ? 0 : -1;
+}
+
+/* Closes t and removes its name if it has one. */
+static void temp_discard(temp_file *t)
+{
+    if (t->f)
+        fclose(t->f);
+    t->f = NULL;
+    if (!t->unnamed)
+        unlink(t->name);
+}
+
+/* Names an unnamed t .BASE.tmpPID.K beside the target (before fclose). */
+static int temp_name(temp_file *t, const char *dir, const char *base)
+{
+#ifdef O_TMPFILE
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fileno(t->f));
+    for (int k = 0; t->unnamed && k < 1000; k++) {
+        snprintf(t->name, sizeof t->name, "%s/.%s.tmp%ld.%d", dir, base, (long)getpid(), k);
+        if (linkat(AT_FDCWD, proc, AT_FDCWD, t->name, AT_SYMLINK_FOLLOW) == 0)
+            t->unnamed = 0;
+        else if (errno != EEXIST)
+            return -1;
+    }
+#else
+    (void)dir;
+    (void)base;
+#endif
+    return t->unnamed ? -1 : 0;
+}
+
+/* Flushes t to the disk, names it, closes it and renames it to path. */
+static int temp_commit(temp_file *t, const char *dir, const char *base, const char *path,
+                       char *err, size_t errlen)
+{
+    const char *doing = "write failed";
+    int e = 0;
+    if (fflush(t->f) != 0 || ferror(t->f) || fsync(fileno(t->f)) != 0) {
+        e = errno ? errno : EIO;
+    } else if (temp_name(t, dir, base) < 0) {
+        e = errno;
+        doing = "cannot name the temporary file";
+    } else {
+        int rc = fclose(t->f);
+        t->f = NULL;
+        if (rc != 0) {
+            e = errno;
+        } else if (rename(t->name, path) != 0) {
+            e = errno;
+            doing = "cannot rename the temporary file";
+        }
+    }
+    if (e) {
+        temp_discard(t);
+        return cnnrt_errorf(err, errlen, "%s: %s: %s", path, doing, strerror(e));
+    }
+    fsync_dir(dir);   /* best effort: the data itself is already durable */
+    return 0;
+}
+
 int cnnrt_atomic_write(const char *path, cnnrt_writer fn, void *arg,
                        char *err, size_t errlen)
 {
-    char dir[4096], tmp[4200];
+    char dir[4096];
     const char *base = strrchr(path, '/');
-    mode_t mask;
-    FILE *f;
-    int fd;
+    temp_file t;
 
     base = base ? base + 1 : path;
     if (*base == '\0')
         return cnnrt_errorf(err, errlen, "%s: not a file name", path);
-    dir_of(path, dir, sizeof dir);
     if (strlen(path) >= sizeof dir)
         return cnnrt_errorf(err, errlen, "%s: path too long", path);
-    snprintf(tmp, sizeof tmp, "%s/.%s.tmpXXXXXX", dir, base);
-    fd = mkstemp(tmp);
-    if (fd < 0)
+    dir_of(path, dir, sizeof dir);
+    if (temp_open(dir, base, &t) < 0)
         return cnnrt_errorf(err, errlen, "%s: cannot create a temporary file in %s: %s",
                             path, dir, strerror(errno));
-    mask = umask(0);
-    umask(mask);
-    fchmod(fd, 0666 & ~mask);
-    f = fdopen(fd, "wb");
-    if (!f) {
-        close(fd);
-        unlink(tmp);
-        return cnnrt_errorf(err, errlen, "%s: %s", path, strerror(errno));
-    }
-    if (fn(f, arg, err, errlen) < 0) {
+    if (fn(t.f, arg, err, errlen) < 0) {
         char why[CNNRT_ERR_MAX];
         snprintf(why, sizeof why, "%s", err ? err : "");
-        fclose(f);
-        unlink(tmp);
+        temp_discard(&t);
         return cnnrt_errorf(err, errlen, "%s: %s", path, why);
     }
-    if (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0) {
-        int e = errno;
-        fclose(f);
-        unlink(tmp);
-        return cnnrt_errorf(err, errlen, "%s: write failed: %s", path, strerror(e));
-    }
-    if (fclose(f) != 0) {
-        int e = errno;
-        unlink(tmp);
-        return cnnrt_errorf(err, errlen, "%s: write failed: %s", path, strerror(e));
-    }
-    if (rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        return cnnrt_errorf(err, errlen, "%s: cannot rename the temporary file: %s",
-                            path, strerror(e));
-    }
-    fsync_dir(dir);   /* best effort: the data itself is already durable */
-    return 0;
+    return temp_commit(&t, dir, base, path, err, errlen);
 }

@@ -11,16 +11,35 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The tensor stored under key, checked to be float32 with p's shape. */
+/* "a, b, c" (the first keys of z, "..." when they do not fit) into buf. */
+static char *key_list(const cnnrt_npz *z, char *buf, size_t len)
+{
+    size_t k = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < z->n; i++) {
+        size_t need = strlen(z->names[i]) + 2;
+        if (k + need + 5 >= len) {
+            snprintf(buf + k, len - k, "...");
+            break;
+        }
+        k += (size_t)snprintf(buf + k, len - k, "%s%s", i ? ", " : "", z->names[i]);
+    }
+    return buf;
+}
+
+/* The tensor stored under key, checked to be float32 with p's shape and
+ * finite values. */
 static int find_param(const cnnrt_npz *z, const char *path, const char *key,
                       const cnnrt_param_info *p, const float **data, char *err, size_t errlen)
 {
-    char want[160], got[160];
+    char want[160], got[160], keys[320];
     const cnnrt_tensor *t = cnnrt_npz_get(z, key);
+    int64_t bad;
     cnnrt_shape_str(p->rank, p->shape, want, sizeof want);
     if (!t)
-        return cnnrt_errorf(err, errlen, "%s: parameter '%s' is missing (expected float32 %s)",
-                            path, key, want);
+        return cnnrt_errorf(err, errlen, "%s: parameter '%s' is missing (expected float32 %s); "
+                            "the file holds %d array%s%s%s", path, key, want, z->n,
+                            z->n == 1 ? "" : "s", z->n ? ": " : "", key_list(z, keys, sizeof keys));
     if (t->dtype != CNNRT_F32)
         return cnnrt_errorf(err, errlen, "%s: parameter '%s': expected dtype float32 ('<f4'), "
                             "got %s ('%s')", path, key, cnnrt_dtype_name(t->dtype),
@@ -28,6 +47,11 @@ static int find_param(const cnnrt_npz *z, const char *path, const char *key,
     if (!cnnrt_shape_eq(t->rank, t->shape, p->rank, p->shape))
         return cnnrt_errorf(err, errlen, "%s: parameter '%s': expected shape %s, got %s", path,
                             key, want, cnnrt_shape_str(t->rank, t->shape, got, sizeof got));
+    bad = cnnrt_find_nonfinite(t->data, t->count);
+    if (bad >= 0)
+        return cnnrt_errorf(err, errlen, "%s: parameter '%s' holds %f at flat index %lld "
+                            "(expected finite values)", path, key,
+                            (double)((const float *)t->data)[bad], (long long)bad);
     *data = t->data;
     return 0;
 }
@@ -73,7 +97,8 @@ static int get_int(const cnnrt_npz *z, const char *path, const char *key, int64_
                    char *err, size_t errlen)
 {
     const cnnrt_tensor *t = cnnrt_npz_get(z, key);
-    if (t->count != 1 || t->dtype == CNNRT_F32 || t->dtype == CNNRT_F64)
+    if (t->count != 1 || t->dtype == CNNRT_F32 || t->dtype == CNNRT_F64 ||
+        (t->dtype == CNNRT_U64 && ((const uint64_t *)t->data)[0] > INT64_MAX))
         return cnnrt_errorf(err, errlen, "%s: '%s' must be one integer", path, key);
     *v = t->dtype == CNNRT_I64 ? ((const int64_t *)t->data)[0]
                                : (int64_t)cnnrt_tensor_get(t, 0);

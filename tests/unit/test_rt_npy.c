@@ -1,6 +1,8 @@
 /* test_rt_npy.c - the .npy reader and writer against files NumPy wrote
  * (tests/unit/data, made by make_fixtures.py), corrupt files, and the
  * atomic writer. */
+#include <sys/wait.h>
+
 #include "rt_test_util.h"
 
 static char err[CNNRT_ERR_MAX];
@@ -248,6 +250,41 @@ START_TEST(atomic_write_keeps_old_file_on_failure)
 }
 END_TEST
 
+static int exists(const char *dir, const char *name)
+{
+    return access(path_in(dir, name), F_OK) == 0;
+}
+
+/* Temporary files of writers that died (SIGKILL before their rename) are
+ * removed by the next write of the same file; those of live processes,
+ * of other files, and names without a pid are left alone. */
+START_TEST(atomic_write_removes_stale_temps)
+{
+    const char *dir = temp_dir();
+    cnnrt_tensor t = read_ok("f4_2x3.npy");
+    char dead[64], mine[64], other[64];
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0)
+        _exit(0);
+    ck_assert_int_eq(waitpid(pid, NULL, 0), pid);   /* pid is now free */
+    snprintf(dead, sizeof dead, ".w.npy.tmp%ld.a1b2c3", (long)pid);
+    snprintf(mine, sizeof mine, ".w.npy.tmp%ld.a1b2c3", (long)getpid());
+    snprintf(other, sizeof other, ".v.npy.tmp%ld.a1b2c3", (long)pid);
+    spit(path_in(dir, dead), "x", 1);
+    spit(path_in(dir, mine), "x", 1);
+    spit(path_in(dir, other), "x", 1);
+    spit(path_in(dir, ".w.npy.tmp1.a1b2c3"), "x", 1);     /* pid 1 is alive */
+    spit(path_in(dir, ".w.npy.tmpXYZ"), "x", 1);
+    ck_assert_int_eq(cnnrt_npy_write(path_in(dir, "w.npy"), &t, err, sizeof err), 0);
+    ck_assert(!exists(dir, dead));
+    ck_assert(exists(dir, mine) && exists(dir, other) && exists(dir, ".w.npy.tmp1.a1b2c3") &&
+              exists(dir, ".w.npy.tmpXYZ") && exists(dir, "w.npy"));
+    ck_assert_int_eq(dir_entries(dir), 5);
+    cnnrt_tensor_free(&t);
+}
+END_TEST
+
 START_TEST(shape_strings)
 {
     char buf[64];
@@ -280,6 +317,7 @@ int main(void)
     tcase_add_test(tc, rejects_corrupt_files);
     tcase_add_test(tc, missing_file_is_named);
     tcase_add_test(tc, atomic_write_keeps_old_file_on_failure);
+    tcase_add_test(tc, atomic_write_removes_stale_temps);
     tcase_add_test(tc, shape_strings);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
