@@ -4,7 +4,7 @@
 # to fail: deliberately broken copies of generated code must be caught.
 # Exits non-zero on any failure.
 b=${1:-build}
-cc=${CC:-cc}
+cc=${CC:-cc}   # CNNC_CFLAGS (set by make SANITIZE=1) applies here too
 t=$b/tests/gradcheck
 rm -rf "$t" && mkdir -p "$t" || exit 1
 fail=0
@@ -27,7 +27,8 @@ mutant() {
     if cmp -s "$t/$2" "$t/$1.c"; then
         echo "FAIL mutant $1: the edit did not apply"; fail=1; return
     fi
-    $cc -std=c11 -O2 -DCNNC_MAIN -pthread -Iruntime -o "$t/$1" "$t/$1.c" \
+    # shellcheck disable=SC2086 # CNNC_CFLAGS: the sanitizer flags under SANITIZE=1
+    $cc -std=c11 -O2 ${CNNC_CFLAGS:-} -DCNNC_MAIN -pthread -Iruntime -o "$t/$1" "$t/$1.c" \
         "$b/libcnnrt.a" -lz -lm || { fail=1; return; }
     for mode in simd reference; do
         if [ $mode = reference ]; then ref=1; else ref=; fi
