@@ -44,8 +44,10 @@ cp examples/lenet.net "$work/x.net"
     "$p/bin/cnnc" x.net -o out/x > build.log 2>&1 || { cat build.log; exit 1; }
     ./out/x info > info.txt && grep -q "total parameters: 61706" info.txt || exit 1
     ./out/x init --seed 1 --output w.npz > /dev/null || exit 1
-    "$p/bin/cnnc" x.net -o y.c && cc -std=c11 -O2 -DCNNC_MAIN y.c "$p/lib/libcnnrt.a" -lz -lm \
-        -pthread -o y && ./y info > /dev/null
+    # by hand, as a user would; CNNC_CFLAGS adds the sanitizers under SANITIZE=1
+    # shellcheck disable=SC2086
+    "$p/bin/cnnc" x.net -o y.c && cc -std=c11 -O2 ${CNNC_CFLAGS:-} -DCNNC_MAIN y.c \
+        "$p/lib/libcnnrt.a" -lz -lm -pthread -o y && ./y info > /dev/null
 ) && ok "installed cnnc builds outside the tree (runtime found under PREFIX/lib; by hand too)" ||
     bad "installed cnnc builds outside the tree"
 rm -rf "$work"
