@@ -167,6 +167,8 @@ WINDOWED = [
     ([2, 6, 6], "avgpool (size = 3, stride = 3, padding = reflect([2, 1]))"),
     ([2, 4, 5, 6], "maxpool (size = [2, 3, 2], stride = [2, 1, 2], padding = zero(1))"),
     ([2, 4, 5, 6], "avgpool (size = 2, padding = zero([1, 1, 0]))"),
+    ([2, 9], "conv (filters = 2, kernel = 3, padding = valid)"),
+    ([2, 6, 7], "maxpool (size = 2, padding = valid)"),
 ]
 
 

@@ -98,7 +98,10 @@ def render_value(v):
 
 def render(spec):
     """The .net text of a spec structure: {name, input, layers: [{kind,
-    name, attrs: [[key, value]], comment}], loss, train, header, order}."""
+    name, attrs: [[key, value]], comment}], loss, train, header, order};
+    a string is already the text (a mutant edited token by token)."""
+    if isinstance(spec, str):
+        return spec
     out = []
     if spec.get("header"):
         out.append(spec["header"])
@@ -153,7 +156,7 @@ def try_parse(spec):
         return netspec.parse(render(spec), "net.net"), None
     except netspec.SpecError as e:
         return None, str(e)
-    except (RecursionError, ValueError, TypeError, IndexError) as e:
+    except Exception as e:  # a crash of the reference itself
         return None, "netspec raised %s: %s" % (type(e).__name__, e)
 
 
@@ -381,7 +384,7 @@ def gen_case(seed, index):
     gen_decor(rng, spec)
     return {"key": key, "spec": spec, "n": rng.randint(1, 17),
             "args": gen_args(rng), "mutants": rng.randint(0, 2**31),
-            "big": big}
+            "big": big, "labels32": rng.random() < 0.2}
 
 
 # ------------------------------------------------------------ mutants
@@ -529,13 +532,51 @@ MUTATIONS = [mut_kernel_edge, mut_kernel_edge, mut_pad_edge, mut_pad_edge,
              mut_train, mut_input, mut_loss]
 
 
+TOKEN = re.compile(r"\s+|//[^\n]*|#[^\n]*|/\*.*?\*/|"
+                   r"-?\d+(\.\d*)?([eE][+-]?\d+)?|\w+|.", re.S)
+WORDS = list(netspec.LAYER_KINDS) + list(netspec.ACTIVATIONS) + [
+    "network", "input", "loss", "train", "mse", "sgd", "true", "false",
+    "valid", "same", "zero", "reflect", "filters", "kernel", "size",
+    "stride", "padding", "units", "connect", "symmetric", "lr", "batch"]
+# Small numbers only: sizes past 2^31 are cnnc's documented limit.
+NUMBERS = ["0", "1", "2", "3", "7", "-1", "2.5", "1e-3", "0.0"]
+
+
+def mut_text(rng, text):
+    """One token deleted, repeated, swapped or replaced: syntax errors and
+    odd but valid forms for both parsers."""
+    toks = [m.group() for m in TOKEN.finditer(text)]
+    idx = [i for i, t in enumerate(toks) if not t.isspace()]
+    i = rng.choice(idx)
+    op = rng.choice(["delete", "repeat", "swap", "number", "word", "punct"])
+    if op == "delete":
+        toks[i] = " "
+    elif op == "repeat":
+        toks[i] += " " + toks[i]
+    elif op == "swap" and i + 2 < len(toks):
+        toks[i], toks[i + 2] = toks[i + 2], toks[i]
+    elif op == "number":
+        toks[i] = rng.choice(NUMBERS)
+    elif op == "word":
+        toks[i] = rng.choice(WORDS)
+    else:
+        toks[i] = rng.choice(list("()[]{},;=") + ["/*", "//", "#"])
+    return "".join(toks)
+
+
 def gen_mutants(case, P, count):
+    """count specs near case's: edited attributes, or edited text."""
     rng = random.Random(case["mutants"])
     out = []
     for _ in range(count):
         spec = copy.deepcopy(case["spec"])
-        for _ in range(rng.choice([1, 1, 1, 2])):
-            rng.choice(MUTATIONS)(rng, spec, P)
+        if rng.random() < 0.25:
+            spec = render(spec)
+            for _ in range(rng.choice([1, 1, 2])):
+                spec = mut_text(rng, spec)
+        else:
+            for _ in range(rng.choice([1, 1, 1, 2])):
+                rng.choice(MUTATIONS)(rng, spec, P)
         out.append(spec)
     return out
 
@@ -587,7 +628,8 @@ def write_data(case, P, d):
     np.savez(os.path.join(d, "weights.npz"),
              **{k: golden.f32(v) for k, v in weights.items()})
     np.save(os.path.join(d, "input.npy"), golden.f32(x))
-    np.save(os.path.join(d, "labels.npy"), y.numpy().astype(np.int64)
+    itype = np.int32 if case.get("labels32") else np.int64  # both allowed
+    np.save(os.path.join(d, "labels.npy"), y.numpy().astype(itype)
             if y.dtype == torch.int64 else golden.f32(y))
     np.savez(os.path.join(d, "expected_grad.npz"), **grad)
     np.savez(os.path.join(d, "expected_step.npz"), **stepped)
@@ -630,6 +672,9 @@ def run_valid(cfg, case, P, d, log, want=None):
     return fails
 
 
+ACCEPT_STAGES = ("accept", "reject", "crash", "netspec crash")
+
+
 def accept_check(cfg, spec, path, log):
     """None if cnnc and netspec agree on whether spec is valid."""
     with open(path, "w") as f:
@@ -638,6 +683,8 @@ def accept_check(cfg, spec, path, log):
     cc = cnnc_accepts(cfg, path, log)
     if isinstance(cc, str):
         return ("crash", cc)
+    if why and why.startswith("netspec raised"):
+        return ("netspec crash", why)
     if cc == (P is not None):
         return None
     if cc:
@@ -659,7 +706,7 @@ def run_case(cfg, case, d, nmutants=0, want=None):
     log, path = os.path.join(d, "log"), os.path.join(d, "net.net")
     spec = case["spec"]
     P, why = try_parse(spec)
-    if want in (None, "accept", "reject", "crash"):
+    if want is None or want in ACCEPT_STAGES:
         bad = accept_check(cfg, spec, path, log)
         if bad or want is not None:
             return [bad + (spec,)] if bad else []
@@ -742,9 +789,14 @@ def case_candidates(case):
         yield dict(case, spec=s)
 
 
-def shrink(cfg, case, stage, workdir):
-    """Greedily the smallest case whose `stage` check still fails."""
-    runtime = stage not in ("accept", "reject", "crash")
+def shrink(cfg, case, fail, workdir):
+    """Greedily the smallest case whose check `fail` still fails (for a
+    disagreement on acceptance: with the same message, so that shrinking
+    does not drift to another disagreement)."""
+    stage = fail[0]
+    runtime = stage not in ACCEPT_STAGES
+    same = (lambda f: f[0] == stage) if runtime else \
+        (lambda f: signature(f) == signature(fail))
     tries, changed = 0, True
     while changed:
         changed = False
@@ -755,7 +807,7 @@ def shrink(cfg, case, stage, workdir):
             d = tempfile.mkdtemp(dir=workdir)
             fails = run_case(cfg, cand, d, 0, stage)
             shutil.rmtree(d, ignore_errors=True)
-            if any(f[0] == stage for f in fails):
+            if any(same(f) for f in fails):
                 case, changed = cand, True
                 break
     return case, tries
@@ -817,14 +869,16 @@ def one(job):
     if P is not None:
         rec["forms"] = forms(case["spec"], P) | {
             "size " + ("large" if case["big"] else "small")}
+        if case["labels32"] and P["loss"] == "softmax_cross_entropy":
+            rec["forms"].add("int32 labels")
     if fails and cfg.keep:
         dst = os.path.join(cfg.keep, case["key"].replace(":", "-"))
         shutil.rmtree(dst, ignore_errors=True)
         shutil.copytree(d, dst)
     shutil.rmtree(d, ignore_errors=True)
     if fails and cfg.shrink and fails[0][0] != "tester":
-        stage, _, spec = fails[0]
-        rec["shrunk"] = shrink(cfg, dict(case, spec=spec), stage, cfg.tmp)
+        rec["shrunk"] = shrink(cfg, dict(case, spec=fails[0][2]), fails[0],
+                               cfg.tmp)
     return rec
 
 
@@ -850,9 +904,10 @@ def report(rec, out):
 def signature(fail):
     """A failure without its numbers, names and places: groups alike ones
     (a disagreement on acceptance by netspec's or cnnc's message)."""
-    stage, detail = fail[0], fail[1]
-    if stage in ("accept", "reject"):
-        detail = detail.split(": error: ")[-1].split(": ", 1)[-1]
+    stage, detail = fail[0], re.sub(r"^mutant\d+\.net: ", "", fail[1])
+    if stage in ACCEPT_STAGES:
+        detail = detail.split(": error: ")[-1].split(" accepts: ")[-1]
+        detail = re.sub(r"^.*\(input \[[\d, ]*\]\): ", "", detail)
         detail = re.sub(r"'[A-Za-z_]\w*'", "'X'", detail)
     elif stage.startswith(("grad", "step")):
         stage = stage.split()[0]
