@@ -933,6 +933,35 @@ network mixed_mse {
 }
 """, 3, "--lr 1 --momentum 0.9 --weight-decay 0.1"),
 
+    # ------------------------------------------------ found by tools/randnet.py
+    "long_table_2d": (
+        "randnet: a conv reading 32 maps through a 5x5 kernel (800 input "
+        "rows per output); main's SIMD emitter wrote its 800-entry offset "
+        "table on one line, which emit() cut at 4095 characters: the "
+        "generated C did not compile",
+        """\
+network long_table_2d {
+    input [32, 12, 12];
+    conv c (filters = 2, kernel = 5, activation = tanh);  # 8x8
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 3, "--lr 0.2 --momentum 0.9 --weight-decay 0.1"),
+
+    "long_table_3d": (
+        "randnet's minimal case of the same bug, 3-D: kernel [3, 4, 4] on "
+        "15 maps (720 offsets), a 1x1x1 conv before it",
+        """\
+network long_table_3d {
+    input [1, 10, 5, 5];
+    conv (filters = 15, kernel = 1);
+    conv (kernel = [3, 4, 4], filters = 1);  # [1, 8, 2, 2]
+    flatten;
+    loss softmax_cross_entropy;
+}
+""", 2, "--lr 0.2 --momentum 0.9 --weight-decay 0.1"),
+
     # ------------------------------------------------ the examples
     "ex_conv1d_signal": (
         "examples/conv1d_signal.net verbatim",

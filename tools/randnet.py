@@ -655,6 +655,14 @@ def run_program(cfg, case, d, cmd, threads, log):
     return None if code == 0 else mismatches(out)
 
 
+def first_error(out):
+    """The first error line of a failed build (the C compiler's or
+    cnnc's), without the temporary directory's name."""
+    lines = [ln for ln in out.splitlines() if "error" in ln] or \
+        out.strip().splitlines()[-1:] or ["(no output)"]
+    return re.sub(r"^\S*/net\.c:", "net.c:", lines[0].strip())
+
+
 def run_valid(cfg, case, P, d, log, want=None):
     """Builds a valid case and compares every run; [(stage, detail)]."""
     write_data(case, P, d)
@@ -662,7 +670,7 @@ def run_valid(cfg, case, P, d, log, want=None):
     code, out = run([cfg.cnnc, d + "/net.net", "-o", d + "/net"], log, env,
                     timeout=300)
     if code != 0:
-        return [("build", "exit %d: %s" % (code, out.strip()[-300:]))]
+        return [("build", "exit %d: %s" % (code, first_error(out)))]
     fails = []
     for t in THREADS:
         for cmd in ("grad", "step"):
