@@ -193,6 +193,34 @@ def check_windowed():
                   torch.autograd.gradcheck(lambda t: model(t), (xs,)))
 
 
+# Layers whose float32 weight gradient Debian's torch 1.13 got wrong with
+# oneDNN (mkldnn) convolutions on; netspec turns them off.
+FLOAT32_TRAPS = [
+    ([2, 17, 14], "conv (filters = 1, kernel = [15, 14])"),
+    ([2, 19, 14], "conv (filters = 1, kernel = [17, 14])"),
+    ([2, 18, 14], "conv (filters = 3, kernel = [16, 14])"),
+]
+
+
+def check_float32():
+    """The reference in float32 (what golden.py writes) against the same
+    model in float64: gradients agree to float32 accuracy.  A wrong
+    float32 kernel in torch shows here."""
+    for i, (dims, layer) in enumerate(FLOAT32_TRAPS + WINDOWED[:6]):
+        spec, L = one_layer(dims, layer)
+        grads = []
+        for dtype in (torch.float32, torch.float64):
+            model, _, gen = random_model(spec, 300 + i, dtype)
+            x = torch.randn((2,) + tuple(dims), generator=gen)
+            g = torch.randn((2,) + L["out_shape"], generator=gen)
+            model(x.to(dtype)).backward(g.to(dtype))
+            grads.append(model.params()[L["name"] + ".weight"].grad)
+        err = float((grads[0].double() - grads[1]).abs().max())
+        scale = float(grads[1].abs().max())
+        check("float32 %s %s" % (dims, layer), err <= 1e-5 * (1 + scale),
+              "max err %.3g (largest %.3g)" % (err, scale))
+
+
 def check_builtins():
     """Padding against PyTorch's own implementations."""
     g = torch.Generator().manual_seed(7)
@@ -459,7 +487,8 @@ def check_golden_cases():
 
 
 def main():
-    for fn in (check_parser, check_lenet, check_windowed, check_builtins,
+    for fn in (check_parser, check_lenet, check_windowed, check_float32,
+               check_builtins,
                check_symmetric, check_connect, check_local_vs_conv,
                check_mse, check_golden_cases):
         before = dict(RESULTS)

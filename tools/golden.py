@@ -962,6 +962,20 @@ network long_table_3d {
 }
 """, 2, "--lr 0.2 --momentum 0.9 --weight-decay 0.1"),
 
+    "conv_onednn_trap": (
+        "randnet: a 2-map kernel as wide as its 14-wide image ([16, 14] on "
+        "[2, 18, 14]), whose float32 weight gradient oneDNN got wrong in "
+        "Debian's torch 1.13 (netspec now runs without it)",
+        """\
+network conv_onednn_trap {
+    input [2, 18, 14];
+    conv c (filters = 3, kernel = [16, 14], activation = tanh);  # [3, 3, 1]
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 2, "--lr 0.2 --momentum 0.9 --weight-decay 0.1"),
+
     # ------------------------------------------------ the examples
     "ex_conv1d_signal": (
         "examples/conv1d_signal.net verbatim",
@@ -1048,10 +1062,14 @@ def f32(t):
     return np.ascontiguousarray(t.detach().numpy().astype(np.float32))
 
 
-def compute(spec, weights, x, y, hp, steps=2):
-    """-> (grad dict, stepped parameter dict), both name -> numpy."""
+def compute(spec, weights, x, y, hp, steps=2, dtype=torch.float32):
+    """-> (grad dict, stepped parameter dict), both name -> numpy float32.
+    dtype=torch.float64 does the same in double precision (randnet checks
+    torch's float32 kernels with it)."""
     loss_fn = netspec.loss_fn(spec)
-    model = netspec.build(spec).load(weights)
+    x = x.to(dtype)
+    y = y.to(dtype) if y.is_floating_point() else y
+    model = netspec.build(spec).load(weights).to(dtype)
     out = model(x)
     loss = loss_fn(out, y)
     params = model.params()
@@ -1062,7 +1080,7 @@ def compute(spec, weights, x, y, hp, steps=2):
     for name, p in params.items():
         grad[name + ".grad"] = f32(p.grad)
 
-    model = netspec.build(spec).load(weights)
+    model = netspec.build(spec).load(weights).to(dtype)
     params = model.params()
     opt = torch.optim.SGD(list(params.values()), lr=hp["lr"],
                           momentum=hp["momentum"],
