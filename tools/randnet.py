@@ -332,6 +332,9 @@ def gen_tail(rng, spec, P, big):
         if not affordable(try_parse(spec)[0] or P, big):
             spec["layers"] = spec["layers"][:n]
             ce = False
+    if not spec["layers"]:  # nothing fitted (a tiny input): an activation
+        spec["layers"].append({"kind": rng.choice(["relu", "tanh"]),
+                               "name": None, "attrs": []})
     spec["loss"] = "softmax_cross_entropy" if ce else "mse"
 
 
