@@ -18,7 +18,9 @@ second at -O0.  For each case:
   1. `cnnc --check` must accept it (netspec does);
   2. weights (uniform, ties and masks obeyed: golden.make_weights), a batch
      of 1..17 samples and labels are written, PyTorch's answers computed
-     with golden.compute (tools/netspec.py);
+     with golden.compute (tools/netspec.py) in float32 and in float64: if
+     they differ the case fails as 'reference' (torch is wrong or the case
+     ill-conditioned) and the float64 answers are expected;
   3. `cnnc net.net -o net`, then `net grad` and `net step --steps 2` with
      random --lr/--momentum/--weight-decay flags, with --threads 1 and
      --threads 3, each compared with build/npzcmp --atol 1e-4 --rtol 2e-3
@@ -36,6 +38,7 @@ each failing case's directory (spec, data, expected and actual answers,
 logs) as DIR/S-I/; without it the work happens in a temporary directory.
 `--cflags` is passed to cnnc as CNNC_CFLAGS (e.g. -O0 builds 10x faster;
 the default is cnnc's own -O2).  `--net FILE` runs one hand-written spec.
+`--cnnc`/`--npzcmp` test another build.  docs/TESTING.md says more.
 """
 
 import argparse
