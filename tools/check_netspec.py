@@ -18,7 +18,6 @@ Run: /usr/bin/python3 tools/check_netspec.py   (prints 'N passed, N failed')
 
 import itertools
 import warnings
-import math
 import os
 import sys
 
