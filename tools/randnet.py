@@ -830,11 +830,11 @@ def case_candidates(case):
 
 def shrink(cfg, case, fail, workdir):
     """Greedily the smallest case whose check `fail` still fails (for a
-    disagreement on acceptance: with the same message, so that shrinking
-    does not drift to another disagreement)."""
+    disagreement on acceptance or a build failure: with the same message,
+    so that shrinking does not drift to another bug)."""
     stage = fail[0]
     runtime = stage not in ACCEPT_STAGES
-    same = (lambda f: f[0] == stage) if runtime else \
+    same = (lambda f: f[0] == stage) if runtime and stage != "build" else \
         (lambda f: signature(f) == signature(fail))
     tries, changed = 0, True
     while changed:
