@@ -148,6 +148,14 @@ broken-test: all
 crash-test: all
 	sh tests/crash.sh $(B)
 
+# Random networks against PyTorch (tools/randnet.py; needs Debian's
+# python3-torch, so not part of `make test`), e.g.
+#   make randnet RANDNET_FLAGS="--count 500 --seed 7 --cflags=-O0 --shrink"
+.PHONY: randnet
+RANDNET_FLAGS ?= --count 50 --cflags=-O0
+randnet: all
+	nice -n 10 /usr/bin/python3 tools/randnet.py $(RANDNET_FLAGS)
+
 # ---- the demo: LeNet on Fashion-MNIST ----
 demo: deps
 	$(MAKE) all

@@ -933,6 +933,49 @@ network mixed_mse {
 }
 """, 3, "--lr 1 --momentum 0.9 --weight-decay 0.1"),
 
+    # ------------------------------------------------ found by tools/randnet.py
+    "long_table_2d": (
+        "randnet: a conv reading 32 maps through a 5x5 kernel (800 input "
+        "rows per output); main's SIMD emitter wrote its 800-entry offset "
+        "table on one line, which emit() cut at 4095 characters: the "
+        "generated C did not compile",
+        """\
+network long_table_2d {
+    input [32, 12, 12];
+    conv c (filters = 2, kernel = 5, activation = tanh);  # 8x8
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 3, "--lr 0.2 --momentum 0.9 --weight-decay 0.1"),
+
+    "long_table_3d": (
+        "randnet's minimal case of the same bug, 3-D: kernel [3, 4, 4] on "
+        "15 maps (720 offsets), a 1x1x1 conv before it",
+        """\
+network long_table_3d {
+    input [1, 10, 5, 5];
+    conv (filters = 15, kernel = 1);
+    conv (kernel = [3, 4, 4], filters = 1);  # [1, 8, 2, 2]
+    flatten;
+    loss softmax_cross_entropy;
+}
+""", 2, "--lr 0.2 --momentum 0.9 --weight-decay 0.1"),
+
+    "conv_onednn_trap": (
+        "randnet: a 2-map kernel as wide as its 14-wide image ([16, 14] on "
+        "[2, 18, 14]), whose float32 weight gradient oneDNN got wrong in "
+        "Debian's torch 1.13 (netspec now runs without it)",
+        """\
+network conv_onednn_trap {
+    input [2, 18, 14];
+    conv c (filters = 3, kernel = [16, 14], activation = tanh);  # [3, 3, 1]
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 2, "--lr 0.2 --momentum 0.9 --weight-decay 0.1"),
+
     # ------------------------------------------------ the examples
     "ex_conv1d_signal": (
         "examples/conv1d_signal.net verbatim",
@@ -1019,18 +1062,25 @@ def f32(t):
     return np.ascontiguousarray(t.detach().numpy().astype(np.float32))
 
 
-def compute(spec, weights, x, y, hp, steps=2):
-    """-> (grad dict, stepped parameter dict), both name -> numpy."""
+def compute(spec, weights, x, y, hp, steps=2, dtype=torch.float32):
+    """-> (grad dict, stepped parameter dict), both name -> numpy float32.
+    dtype=torch.float64 does the same in double precision (randnet checks
+    torch's float32 kernels with it)."""
     loss_fn = netspec.loss_fn(spec)
-    model = netspec.build(spec).load(weights)
+    x = x.to(dtype)
+    y = y.to(dtype) if y.is_floating_point() else y
+    model = netspec.build(spec).load(weights).to(dtype)
     out = model(x)
     loss = loss_fn(out, y)
+    params = model.params()
+    if not params:  # a network of pooling and activations only
+        return {"loss": f32(loss).reshape(()), "output": f32(out)}, {}
     loss.backward()
     grad = {"loss": f32(loss).reshape(()), "output": f32(out)}
-    for name, p in model.params().items():
+    for name, p in params.items():
         grad[name + ".grad"] = f32(p.grad)
 
-    model = netspec.build(spec).load(weights)
+    model = netspec.build(spec).load(weights).to(dtype)
     params = model.params()
     opt = torch.optim.SGD(list(params.values()), lr=hp["lr"],
                           momentum=hp["momentum"],

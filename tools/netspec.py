@@ -293,10 +293,10 @@ class _Checker:
 
     def padding(self, got, rank):
         """-> (mode, ((lo, hi), ...) or None); mode valid/same/zero/..."""
-        if "padding" not in got:
+        v, pos = got.get("padding", ("valid", None))
+        if v == "valid":
             return "valid", ((0, 0),) * rank
-        v, pos = got["padding"]
-        if v in ("valid", "same"):
+        if v == "same":  # resolved by the caller, which knows the kernel
             return v, None
         if isinstance(v, dict) and v["call"] in PAD_CALLS:
             n = self.per_axis({"padding": (v["arg"], pos)}, "padding", 0,
@@ -589,7 +589,13 @@ def connect_mask(L):
 
 
 def _torch():
+    """torch, with oneDNN (mkldnn) convolutions off: in Debian's torch
+    1.13 their float32 weight gradient is wrong for some shapes (a 2-map
+    [15, 14] kernel on a [17, 14] image: off by 200%, where float64 and the
+    native kernels agree).  tools/randnet.py found it; check_netspec.py
+    keeps the case."""
     import torch
+    torch.backends.mkldnn.enabled = False
     return torch
 
 
