@@ -71,7 +71,7 @@ static int64_t count_limited(const shape *s, int64_t batch)
 /* Does a per-axis attribute have one value or one per spatial axis? */
 static bool axes_ok(const ir_layer *ly, attr_id id, int given)
 {
-    return !ly->has[id] || given == 1 || given == ly->nsp;
+    return !ly->has[id] || given == 0 || given == ly->nsp;
 }
 
 static bool before(span a, span b)
@@ -84,7 +84,7 @@ static bool before(span a, span b)
 static bool axes_match(checker *c, const ir_layer *ly, attr_id kid)
 {
     const attr_id ids[4] = {kid, ATTR_STRIDE, ATTR_DILATION, ATTR_PADDING};
-    const int given[4] = {ly->nkernel, ly->nstride, ly->ndilation, ly->npad ? ly->npad : 1};
+    const int given[4] = {ly->nkernel, ly->nstride, ly->ndilation, ly->npad};
     int bad = -1;
     for (int i = 0; i < 4; i++)
         if (!axes_ok(ly, ids[i], given[i]) &&
@@ -92,9 +92,9 @@ static bool axes_match(checker *c, const ir_layer *ly, attr_id kid)
             bad = i;
     if (bad < 0)
         return true;
-    layer_error(c, ly, at_attr(ly, ids[bad]), "'%s' has %d values but the input has %d "
-                "spatial %s", attr_table[ids[bad]].name, given[bad], ly->nsp,
-                ly->nsp == 1 ? "axis" : "axes");
+    layer_error(c, ly, at_attr(ly, ids[bad]), "'%s' has %d value%s but the input has %d "
+                "spatial %s", attr_table[ids[bad]].name, given[bad], given[bad] == 1 ? "" : "s",
+                ly->nsp, ly->nsp == 1 ? "axis" : "axes");
     return false;
 }
 

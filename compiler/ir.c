@@ -88,7 +88,10 @@ static bool get_int(lowerer *l, const ast_value *v, const char *key, int64_t min
     return true;
 }
 
-/* An int or a per-axis list of ints: kernel = 5, stride = [1, 2]. */
+/* An int or a per-axis list of ints: kernel = 5, stride = [1, 2].  *count
+ * is 0 for an int (every axis), else the number of values listed, which
+ * check() holds to the input's spatial rank (kernel = [3] on an image is
+ * an error, not a kernel of 3 by nothing). */
 static bool get_ints(lowerer *l, const ast_value *v, const char *key, int64_t min,
                      int64_t out[MAX_SPATIAL], int *count)
 {
@@ -102,7 +105,7 @@ static bool get_ints(lowerer *l, const ast_value *v, const char *key, int64_t mi
             return false;
         for (int i = 1; i < MAX_SPATIAL; i++)
             out[i] = out[0];
-        *count = 1;
+        *count = 0;             /* a scalar: every axis */
         return true;
     }
     if (v->u.list.n < 1 || v->u.list.n > MAX_SPATIAL) {

@@ -62,10 +62,10 @@ typedef struct ir_layer {
 
     /* resolved attributes (per spatial axis where it applies) */
     int64_t filters, units;
-    int nkernel, nstride, ndilation; /* values written: 1 = scalar (every axis) */
+    int nkernel, nstride, ndilation; /* values listed: 0 = a scalar (every axis) */
     int64_t kernel[MAX_SPATIAL], stride[MAX_SPATIAL], dilation[MAX_SPATIAL];
     pad_kind pad;
-    int npad;                    /* values in zero(N)/...: 1 = scalar */
+    int npad;                    /* values in zero(N)/...: 0 = scalar or none */
     int64_t pad_lo[MAX_SPATIAL], pad_hi[MAX_SPATIAL];
     act_kind act;
     bool bias, symmetric;
