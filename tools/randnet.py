@@ -379,11 +379,12 @@ def gen_decor(rng, spec):
     spec["train_first"] = rng.random() < 0.1
 
 
-def gen_case(seed, index):
-    """The case (seed, index): a valid spec, batch size and step flags."""
+def gen_case(seed, index, large=BIG_SHARE):
+    """The case (seed, index): a valid spec, batch size and step flags;
+    `large` is the share of large cases."""
     key = "%s:%d" % (seed, index)
     rng = random.Random(key)
-    big = rng.random() < BIG_SHARE
+    big = rng.random() < large
     spec = {"name": "r%d" % index, "input": gen_input(rng, big),
             "layers": [], "loss": None, "train": None}
     P = gen_body(rng, spec, rng.randint(2, 6), big)
@@ -895,7 +896,7 @@ def one(job):
     """Runs case `index` (in a worker): its record for the summary."""
     cfg, index = job
     torch.set_num_threads(1)
-    case = gen_case(cfg.seed, index)
+    case = gen_case(cfg.seed, index, cfg.large)
     d = tempfile.mkdtemp(dir=cfg.tmp, prefix="c%d-" % index)
     t0 = time.time()
     try:
@@ -997,6 +998,8 @@ def parse_args(argv):
     ap.add_argument("--cflags", default="",
                     help="CNNC_CFLAGS for the generated program's build")
     ap.add_argument("--jobs", type=int, default=1)
+    ap.add_argument("--large", type=float, default=BIG_SHARE,
+                    help="share of large cases (default 1/6)")
     ap.add_argument("--mutants", type=int, default=3,
                     help="accept/reject mutants per case")
     ap.add_argument("--net", help="run this .net file instead")
