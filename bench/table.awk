@@ -55,7 +55,7 @@ $1 == "fma_peak_kind" { peak_kind = $2; next }
 $1 == "flops" { needed[$2] = $8; train3[$2] = $6; next }
 $1 == "compile" { compile[$2] = $3; next }
 $1 == "rounds" { if ($4 + 0 > nrounds[$2, $3]) nrounds[$2, $3] = $4 + 0; next }
-$1 == "torch_info" { torch_info = "PyTorch " $3 " (BLAS libraries loaded: " $5 ")"; next }
+$1 == "torch_info" { torch_info = "PyTorch " $3 " (BLAS libraries loaded: " $5 "; oneDNN convolutions " $7 ")"; next }
 $1 == "note" { sub(/^note /, ""); notes[++nnotes] = $0; next }
 { key = $1; sub(/^[^ ]+ /, ""); info[key] = $0 }
 

@@ -54,6 +54,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 import netspec  # noqa: E402
 import torch  # noqa: E402
 
+DEFAULT_MKLDNN = torch.backends.mkldnn.enabled
+
 LATENCY_MAX_CALLS = 4096
 LATENCY_BUDGET = 0.5
 WARMUP = 2
@@ -169,6 +171,10 @@ def measure(spec, model, batch, budget):
                           weight_decay=t["weight_decay"])
     loss_fn = netspec.loss_fn(spec)
     x, y = batch_data(spec, batch)
+    # netspec turns oneDNN off for its checks (a wrong float32 weight
+    # gradient in torch 1.13); a user's PyTorch runs with it on, so the
+    # yardstick is timed with torch's defaults.
+    torch.backends.mkldnn.enabled = DEFAULT_MKLDNN
 
     def step():
         opt.zero_grad(set_to_none=True)
@@ -242,8 +248,9 @@ def main():
     ap.add_argument("--serve", action="store_true",
                     help="read `NET.net T` requests from stdin")
     args = ap.parse_args()
-    print("torch_info version %s blas %s" % (torch.__version__, blas_name()),
-          flush=True)
+    print("torch_info version %s blas %s onednn %s"
+          % (torch.__version__, blas_name(),
+             "on" if DEFAULT_MKLDNN else "off"), flush=True)
     if args.serve:
         serve(args)
     for path in args.nets:
