@@ -155,26 +155,44 @@ static void emit_sweep_calls(emitter *e, const sweep *s, const char *in, const c
              out, (long long)(full * s->op), (long long)(s->span - T), (long long)(s->span - T));
 }
 
-/* Cycles of a tile shape, FMA- or load-bound (2 of each per cycle), summed
- * over the blocks it takes; the cheapest shape whose accumulators, one
- * row of loads and a splat fit in the registers wins. */
+/* Cycles of one step (one input map, one tap) of an m-row, n-vector
+ * tile, in FMA slots: its m*n FMAs (at least 8, or the FMA latency shows),
+ * plus 2 for each unaligned vector load, which the broadcast weights
+ * share.  Fitted to the forward convolutions of cifar10_wide on AVX-512
+ * (Zen 4): from 2x8 to 16x1 tiles the time goes as 1 + 2/m per FMA, so the
+ * most rows win; beyond 16 rows the weight block leaves L1. */
+static double sweep_step(int64_t m, int64_t n)
+{
+    return (double)(m * n > 8 ? m * n : 8) + 2.0 * (double)n;
+}
+
+/* The cheapest tile shape whose accumulators, one row of loads and a
+ * splat fit in the registers: steps of every block of rows (the last
+ * partial block too) over every tile of the span. */
 static void choose_tile(const simd_target *v, int64_t rows, int64_t span, int *mb, int *nv)
 {
     double best = 0;
-    for (int m = 1; m <= 12 && m <= rows; m++)
+    for (int m = 1; m <= 16 && m <= rows; m++)
         for (int n = 1; n <= 8; n++) {
             if (m * n + n + 1 > v->regs || (int64_t)n * v->width > span)
                 continue;
             int64_t tiles = (span + n * v->width - 1) / (n * v->width);
             int64_t full = rows / m, rem = rows % m;
-            double c = (double)tiles * (double)(full * (m * n > m + n ? m * n : m + n) +
-                                                (rem ? (rem * n > rem + n ? rem * n : rem + n) : 0));
+            double c = (double)tiles * ((double)full * sweep_step(m, n) + (rem ? sweep_step(rem, n) : 0));
             if (best == 0 || c < best) {
                 best = c;
                 *mb = m;
                 *nv = n;
             }
         }
+}
+
+/* Cycles of one step of an a x b weight-gradient tile: a*b FMAs (at least
+ * 8) against a + b vector loads, two a cycle. */
+static double wgrad_step(int64_t a, int64_t b)
+{
+    int64_t c = a * b > a + b ? a * b : a + b;
+    return (double)(c > 8 ? c : 8);
 }
 
 static void emit_sweep(emitter *e, sweep *s)
@@ -370,10 +388,8 @@ static void choose_wgrad_tile(const simd_target *v, int64_t F, int64_t R, int *m
             double cost = 0;
             int64_t cnt[4] = {fa * ra, fa * (rr > 0), (fr > 0) * ra, (fr > 0) * (rr > 0)};
             int64_t ma[4] = {a, a, fr, fr}, mb[4] = {b, rr, b, rr};
-            for (int q = 0; q < 4; q++) {
-                int64_t fm = ma[q] * mb[q], ld = ma[q] + mb[q];
-                cost += (double)cnt[q] * (double)(fm > ld ? fm : ld);
-            }
+            for (int q = 0; q < 4; q++)
+                cost += (double)cnt[q] * wgrad_step(ma[q], mb[q]);
             if (best == 0 || cost < best) {
                 best = cost;
                 *mf = a;
