@@ -16,15 +16,21 @@
  * elsewhere, M = koff(K-1): the transposed convolution is the same sweep.
  * No read leaves a sample's planes; the last tile of a sweep is shifted
  * back to end at span instead of running past it. */
-#include "emit.h"
+#include "emit_conv.h"
 
-typedef struct fgeom {
-    int64_t C, F, K, R;          /* input maps, output maps, taps, C*K */
-    int64_t psz, span, M, gplane, osz;
-    int64_t *koff;               /* [K] */
-} fgeom;
+/* The outer-product weight gradient (emit_convwg.c) pays where F fills
+ * whole vectors: at most a quarter of the lanes idle. */
+static void plan_scratch(const emitter *e, fgeom *g)
+{
+    int64_t W = e->simd->width;
+    g->Fp = (g->F + W - 1) / W * W;
+    g->outer = 4 * g->Fp <= 5 * g->F;
+    g->gt_off = (g->F * g->gplane + 15) / 16 * 16;
+    g->dwt_off = g->gt_off + (g->span * g->Fp + 15) / 16 * 16;
+    g->scratch = g->outer ? g->dwt_off + g->R * g->Fp : g->F * g->gplane;
+}
 
-static fgeom make_fgeom(const ir_layer *ly)
+fgeom make_fgeom(const emitter *e, const ir_layer *ly)
 {
     fgeom g = {0};
     int r = ly->nsp;
@@ -55,6 +61,8 @@ static fgeom make_fgeom(const ir_layer *ly)
         g.span += (ly->out.d[a + 1] - 1) * pm[a];
     g.M = g.koff[g.K - 1];
     g.gplane = g.M + g.psz;
+    if (e->simd)
+        plan_scratch(e, &g);
     return g;
 }
 
@@ -65,7 +73,7 @@ bool conv_is_fast(const emitter *e, const ir_layer *ly)
     for (int a = 0; a < ly->nsp; a++)
         if (ly->stride[a] != 1)
             return false;
-    fgeom g = make_fgeom(ly);
+    fgeom g = make_fgeom(e, ly);
     return g.span >= e->simd->width;
 }
 
@@ -74,8 +82,7 @@ int64_t conv_scratch(const emitter *e, const ir_layer *ly)
 {
     if (!conv_is_fast(e, ly))
         return 0;
-    fgeom g = make_fgeom(ly);
-    return g.F * g.gplane;
+    return make_fgeom(e, ly).scratch;
 }
 
 /* ------------------------------------------------------------ the sweep */
@@ -90,7 +97,7 @@ typedef struct sweep {
     int mb, nv;                  /* the main tile */
 } sweep;
 
-static const char *vname(const char *p, int a, int b)
+const char *vname(const char *p, int a, int b)
 {
     return arena_printf(emit_arena, "%s%d_%d", p, a, b);
 }
@@ -187,14 +194,6 @@ static void choose_tile(const simd_target *v, int64_t rows, int64_t span, int *m
         }
 }
 
-/* Cycles of one step of an a x b weight-gradient tile: a*b FMAs (at least
- * 8) against a + b vector loads, two a cycle. */
-static double wgrad_step(int64_t a, int64_t b)
-{
-    int64_t c = a * b > a + b ? a * b : a + b;
-    return (double)(c > 8 ? c : 8);
-}
-
 static void emit_sweep(emitter *e, sweep *s)
 {
     choose_tile(e->simd, s->rows, s->span, &s->mb, &s->nv);
@@ -241,7 +240,7 @@ static int64_t *iota(int64_t n, bool reverse)
 
 void conv_emit_fast_forward(emitter *e, const ir_layer *ly)
 {
-    fgeom g = make_fgeom(ly);
+    fgeom g = make_fgeom(e, ly);
     sweep s = {arena_printf(emit_arena, "%s_fw", ly->name), g.F, g.C, g.psz, g.span, g.span,
                g.C * g.K, g.K, (int)g.K, g.koff, iota(g.K, false), ly->bias, 0, 0};
     emit_sweep(e, &s);
@@ -269,9 +268,13 @@ void conv_emit_fast_forward(emitter *e, const ir_layer *ly)
 }
 
 /* ------------------------------------------------------------ backward */
-/* G for samples [s0, s1): zero, then dy * act'(y) at M + p(o); bias sums. */
+/* The gradient at the layer's output, d = dy * act'(y), into G for
+ * samples [s0, s1) (zeros, then d at M + p(o)) when the data gradient is
+ * wanted or the weight gradient is the dot form; into GT (zeros, then d at
+ * [p(o)][f]) for the outer form; bias sums. */
 static void emit_build_g(emitter *e, const ir_layer *ly, const fgeom *g)
 {
+    const char *want_g = g->outer ? "dx" : "1";
     int r = ly->nsp;
     int64_t pm[MAX_SPATIAL], om[MAX_SPATIAL], m = 1, o = 1;
     for (int a = r - 1; a >= 0; a--) {
@@ -282,7 +285,11 @@ static void emit_build_g(emitter *e, const ir_layer *ly, const fgeom *g)
     }
     emit(e, "for (int i = s0; i < s1; i++) {");
     emit(e, "float *gi = c->cs + (size_t)i * %lld;", (long long)e->cs_max);
-    emit(e, "memset(gi, 0, sizeof(float) * %lld);", (long long)(g->F * g->gplane));
+    emit(e, "if (%s)", want_g);
+    emit(e, "    memset(gi, 0, sizeof(float) * %lld);", (long long)(g->F * g->gplane));
+    if (g->outer)
+        emit(e, "memset(gi + %lld, 0, sizeof(float) * %lld);", (long long)g->gt_off,
+             (long long)(g->span * g->Fp));
     emit(e, "for (int f = 0; f < %lld; f++) {", (long long)g->F);
     emit(e, "const size_t at = (size_t)i * %lld + (size_t)f * %lld;", (long long)(g->F * g->osz),
          (long long)g->osz);
@@ -298,8 +305,11 @@ static void emit_build_g(emitter *e, const ir_layer *ly, const fgeom *g)
         emit(e, "const float d = dy[at + %s] * (1.0f - y[at + %s] * y[at + %s]);", oi, oi, oi);
     else
         emit(e, "const float d = dy[at + %s];", oi);
-    emit(e, "gi[f * %lld + %lld + %s] = d;", (long long)g->gplane, (long long)g->M,
-         index_expr(emit_arena, "o", r, pm));
+    const char *p = index_expr(emit_arena, "o", r, pm);
+    emit(e, "if (%s)", want_g);
+    emit(e, "    gi[f * %lld + %lld + %s] = d;", (long long)g->gplane, (long long)g->M, p);
+    if (g->outer)
+        emit(e, "gi[%lld + (%s) * %lld + f] = d;", (long long)g->gt_off, p, (long long)g->Fp);
     if (ly->bias)
         emit(e, "sb += d;");
     emit_close(e, loops);
@@ -309,150 +319,19 @@ static void emit_build_g(emitter *e, const ir_layer *ly, const fgeom *g)
     emit(e, "}");
 }
 
-/* dw[f0 + a][r0 + b] += sum over samples and p of G[f0 + a][M + p] * x[roff[r0 + b] + p],
- * a < mf, b < mr: G rows held in registers, x streamed. */
-static void emit_wgrad_tile(emitter *e, const ir_layer *ly, const fgeom *g, int mf, int mr)
-{
-    const simd_target *v = e->simd;
-    int64_t W = v->width, vspan = g->span / W * W;
-    emit(e, "CNNC_KERNEL static inline void %s_wg_%dx%d(const %s_ctx *c, const float *restrict xs,",
-         ly->name, mf, mr, e->prefix);
-    emit(e, "    int f0, int r0, float *restrict gw, int s0, int s1)");
-    emit(e, "{");
-    for (int a = 0; a < mf; a++)
-        for (int b = 0; b < mr; b++) {
-            emit(e, "%s %s = %s;", v->vec, vname("a", a, b), v->zero);
-            emit(e, "float %s = 0.0f;", vname("t", a, b));
-        }
-    emit(e, "for (int i = s0; i < s1; i++) {");
-    emit(e, "const float *gi = c->cs + (size_t)i * %lld + (size_t)f0 * %lld + %lld;", (long long)e->cs_max,
-         (long long)g->gplane, (long long)g->M);
-    for (int b = 0; b < mr; b++)
-        emit(e, "const float *x%d = xs + (size_t)i * %lld + %s_roff[r0 + %d];", b,
-             (long long)(g->C * g->psz), ly->name, b);
-    emit(e, "for (int p = 0; p < %lld; p += %lld) {", (long long)vspan, (long long)W);
-    for (int a = 0; a < mf; a++)
-        emit(e, "const %s g%d = %s;", v->vec, a,
-             simd(v->load, arena_printf(emit_arena, "gi + %lld + p", (long long)(a * g->gplane)), 0, 0));
-    for (int b = 0; b < mr; b++) {
-        emit(e, "{");
-        emit(e, "const %s xv = %s;", v->vec, simd(v->load, arena_printf(emit_arena, "x%d + p", b), 0, 0));
-        for (int a = 0; a < mf; a++) {
-            const char *acc = vname("a", a, b);
-            emit(e, "%s = %s;", acc, simd(v->fma, arena_printf(emit_arena, "g%d", a), "xv", acc));
-        }
-        emit(e, "}");
-    }
-    emit(e, "}");
-    if (vspan < g->span && v->loadn) {
-        const char *n = arena_printf(emit_arena, "%lld", (long long)(g->span - vspan));
-        for (int a = 0; a < mf; a++)
-            emit(e, "const %s g%d = %s;", v->vec, a,
-                 simd(v->loadn, arena_printf(emit_arena, "gi + %lld", (long long)(a * g->gplane + vspan)), n, 0));
-        for (int b = 0; b < mr; b++) {
-            emit(e, "{");
-            emit(e, "const %s xv = %s;", v->vec,
-                 simd(v->loadn, arena_printf(emit_arena, "x%d + %lld", b, (long long)vspan), n, 0));
-            for (int a = 0; a < mf; a++) {
-                const char *acc = vname("a", a, b);
-                emit(e, "%s = %s;", acc, simd(v->fma, arena_printf(emit_arena, "g%d", a), "xv", acc));
-            }
-            emit(e, "}");
-        }
-    } else if (vspan < g->span) {
-        emit(e, "for (int p = %lld; p < %lld; p++) {", (long long)vspan, (long long)g->span);
-        for (int a = 0; a < mf; a++)
-            for (int b = 0; b < mr; b++)
-                emit(e, "%s += gi[%lld + p] * x%d[p];", vname("t", a, b), (long long)(a * g->gplane), b);
-        emit(e, "}");
-    }
-    emit(e, "}");
-    for (int a = 0; a < mf; a++)
-        for (int b = 0; b < mr; b++)
-            emit(e, "gw[(size_t)(f0 + %d) * %lld + r0 + %d] += %s + %s;", a, (long long)g->R, b,
-                 simd(v->hsum, vname("a", a, b), 0, 0), vname("t", a, b));
-    emit(e, "}");
-    emit_blank(e);
-}
-
-/* Tile of the weight gradient: the cheapest (mf, mr) whose accumulators,
- * held rows and one streamed vector fit in the registers. */
-static void choose_wgrad_tile(const simd_target *v, int64_t F, int64_t R, int *mf, int *mr)
-{
-    double best = 0;
-    for (int a = 1; a <= 6 && a <= F; a++)
-        for (int b = 1; b <= 8 && b <= R; b++) {
-            if (a * b + a + 1 > v->regs)
-                continue;
-            int64_t fa = F / a, ra = R / b, fr = F % a, rr = R % b;
-            double cost = 0;
-            int64_t cnt[4] = {fa * ra, fa * (rr > 0), (fr > 0) * ra, (fr > 0) * (rr > 0)};
-            int64_t ma[4] = {a, a, fr, fr}, mb[4] = {b, rr, b, rr};
-            for (int q = 0; q < 4; q++)
-                cost += (double)cnt[q] * wgrad_step(ma[q], mb[q]);
-            if (best == 0 || cost < best) {
-                best = cost;
-                *mf = a;
-                *mr = b;
-            }
-        }
-}
-
-static void emit_roff(emitter *e, const ir_layer *ly, const fgeom *g)
-{
-    int64_t *t = arena_alloc(emit_arena, (size_t)g->R * sizeof *t);
-    for (int64_t c = 0; c < g->C; c++)
-        for (int64_t k = 0; k < g->K; k++)
-            t[c * g->K + k] = c * g->psz + g->koff[k];
-    emit_table(e, "int", arena_printf(emit_arena, "%s_roff", ly->name), t, g->R);
-}
-
-static void emit_wgrad_calls(emitter *e, const ir_layer *ly, const fgeom *g, int mf, int mr)
-{
-    int64_t F = g->F / mf * mf, R = g->R / mr * mr;
-    int64_t fr = g->F - F, rr = g->R - R;
-    emit(e, "for (int f0 = 0; f0 < %lld; f0 += %d) {", (long long)F, mf);
-    emit(e, "for (int r0 = 0; r0 < %lld; r0 += %d)", (long long)R, mr);
-    emit(e, "    %s_wg_%dx%d(c, xs, f0, r0, gw, s0, s1);", ly->name, mf, mr);
-    if (rr)
-        emit(e, "%s_wg_%dx%lld(c, xs, f0, %lld, gw, s0, s1);", ly->name, mf, (long long)rr, (long long)R);
-    emit(e, "}");
-    if (fr) {
-        emit(e, "for (int r0 = 0; r0 < %lld; r0 += %d)", (long long)R, mr);
-        emit(e, "    %s_wg_%lldx%d(c, xs, %lld, r0, gw, s0, s1);", ly->name, (long long)fr, mr, (long long)F);
-        if (rr)
-            emit(e, "%s_wg_%lldx%lld(c, xs, %lld, %lld, gw, s0, s1);", ly->name, (long long)fr,
-                 (long long)rr, (long long)F, (long long)R);
-    }
-}
-
-static void emit_wgrad_kernels(emitter *e, const ir_layer *ly, const fgeom *g, int mf, int mr)
-{
-    int fr = (int)(g->F % mf), rr = (int)(g->R % mr);
-    emit_roff(e, ly, g);
-    emit_wgrad_tile(e, ly, g, mf, mr);
-    if (rr)
-        emit_wgrad_tile(e, ly, g, mf, rr);
-    if (fr)
-        emit_wgrad_tile(e, ly, g, fr, mr);
-    if (fr && rr)
-        emit_wgrad_tile(e, ly, g, fr, rr);
-}
-
-/* Samples per group: their G and input planes stay in a 192 KiB cache. */
+/* Samples per group: their G (or GT) and input planes stay in a 192 KiB
+ * cache. */
 static int64_t group_size(const fgeom *g)
 {
-    int64_t per = (g->F * g->gplane + g->C * g->psz) * 4;
+    int64_t per = ((g->outer ? g->span * g->Fp : g->F * g->gplane) + g->C * g->psz) * 4;
     int64_t n = 192 * 1024 / per;
     return n < 1 ? 1 : n;
 }
 
 void conv_emit_fast_backward(emitter *e, const ir_layer *ly)
 {
-    fgeom g = make_fgeom(ly);
-    int mf = 1, mr = 1;
-    choose_wgrad_tile(e->simd, g.F, g.R, &mf, &mr);
-    emit_wgrad_kernels(e, ly, &g, mf, mr);
+    fgeom g = make_fgeom(e, ly);
+    emit_wgrad_kernels(e, ly, &g);
     sweep s = {arena_printf(emit_arena, "%s_dg", ly->name), g.C, g.F, g.gplane, g.psz, g.psz,
                g.K, g.C * g.K, (int)g.K, g.koff, iota(g.K, true), false, 0, 0};
     emit_sweep(e, &s);
@@ -468,11 +347,12 @@ void conv_emit_fast_backward(emitter *e, const ir_layer *ly)
     emit(e, "const float *restrict xs = %s;",
          layer_has_pad(ly) ? arena_printf(emit_arena, "c->pad_%s", ly->name) : "x");
     emit(e, "float *restrict dxs = %s;", layer_has_pad(ly) ? lane_slot("c->gpad", e->pad_max, padded_count(ly)) : "dx");
+    emit_wgrad_begin(e, ly, &g);
     emit(e, "for (int s0 = i0; s0 < i1; s0 += %lld) {", (long long)group_size(&g));
     emit(e, "const int s1 = s0 + %lld < i1 ? s0 + %lld : i1;", (long long)group_size(&g),
          (long long)group_size(&g));
     emit_build_g(e, ly, &g);
-    emit_wgrad_calls(e, ly, &g, mf, mr);
+    emit_wgrad_group(e, ly, &g);
     emit(e, "if (!dx)");
     emit(e, "    continue;");
     emit(e, "for (int i = s0; i < s1; i++) {");
@@ -481,6 +361,7 @@ void conv_emit_fast_backward(emitter *e, const ir_layer *ly)
     emit_sweep_calls(e, &s, "gi", "di");
     emit(e, "}");
     emit(e, "}");
+    emit_wgrad_end(e, ly, &g);
     if (ly->nconnect) {
         emit(e, "for (int q = 0; q < %lld; q++)", (long long)(g.F * g.C));
         emit(e, "    if (!%s_mask[q])", ly->name);

@@ -1,0 +1,29 @@
+/* emit_conv.h - the flat-grid geometry of a stride-1 convolution, shared by
+ * the fast kernels of emit_fast.c (forward, data gradient) and
+ * emit_convwg.c (weight gradient). */
+#ifndef CNNC_EMIT_CONV_H
+#define CNNC_EMIT_CONV_H
+
+#include "emit.h"
+
+typedef struct fgeom {
+    int64_t C, F, K, R;          /* input maps, output maps, taps, C*K */
+    int64_t psz, span, M, gplane, osz;
+    int64_t *koff;               /* [K] */
+    /* Per-sample scratch c->cs: G [F][gplane] at 0; with the outer-product
+     * weight gradient also GT [span][Fp] at gt_off and, in the first sample
+     * of a lane only, dWT [R][Fp] at dwt_off. */
+    bool outer;
+    int64_t Fp, gt_off, dwt_off, scratch;
+} fgeom;
+
+fgeom make_fgeom(const emitter *e, const ir_layer *ly);
+const char *vname(const char *p, int a, int b);
+
+/* emit_convwg.c */
+void emit_wgrad_kernels(emitter *e, const ir_layer *ly, const fgeom *g);
+void emit_wgrad_begin(emitter *e, const ir_layer *ly, const fgeom *g);
+void emit_wgrad_group(emitter *e, const ir_layer *ly, const fgeom *g);
+void emit_wgrad_end(emitter *e, const ir_layer *ly, const fgeom *g);
+
+#endif

@@ -1,0 +1,329 @@
+/* emit_convwg.c - the weight gradient of the fast stride-1 convolutions
+ * (emit_fast.c), in one of two forms over the flat grid of emit_conv.h:
+ *
+ *   dw[f][r] = sum_{samples, p < span} G(f, p) * x[roff[r] + p]
+ *
+ * for r = c*K + k, roff[r] = c*psz + koff(k), G(f, p) = dy * act' where p
+ * is an output's position and 0 on the garbage columns.
+ *
+ *   outer  F fills whole vectors: GT[p][f] (f contiguous, padded to Fp),
+ *          a tile of mr rows r and nf vectors of f accumulates
+ *          x[roff[r] + p] (broadcast) times GT[p][f..] over a chunk of p
+ *          that stays in L1, into dWT[r][f] kept in the lane's scratch;
+ *          the lane adds dWT, transposed, to its gradient at the end.
+ *          Like the forward sweep: aligned vector loads of GT, broadcast
+ *          scalars, no horizontal sums.
+ *   dot    otherwise (few filters): a tile of mf filters and mr rows holds
+ *          dot products over p in registers, G rows and x rows streamed,
+ *          one horizontal sum per tile and group of samples. */
+#include "emit_conv.h"
+
+/* Cycles of one step of an a x b dot tile: a*b FMAs (at least 8) against
+ * a + b vector loads, two a cycle. */
+static double wgrad_step(int64_t a, int64_t b)
+{
+    int64_t c = a * b > a + b ? a * b : a + b;
+    return (double)(c > 8 ? c : 8);
+}
+
+static void emit_roff(emitter *e, const ir_layer *ly, const fgeom *g)
+{
+    int64_t *t = arena_alloc(emit_arena, (size_t)g->R * sizeof *t);
+    for (int64_t c = 0; c < g->C; c++)
+        for (int64_t k = 0; k < g->K; k++)
+            t[c * g->K + k] = c * g->psz + g->koff[k];
+    emit_table(e, "int", arena_printf(emit_arena, "%s_roff", ly->name), t, g->R);
+}
+
+/* ------------------------------------------------------------ dot form */
+/* dw[f0 + a][r0 + b] += sum over samples and p of G[f0 + a][M + p] * x[roff[r0 + b] + p],
+ * a < mf, b < mr: G rows held in registers, x streamed. */
+static void dot_tile(emitter *e, const ir_layer *ly, const fgeom *g, int mf, int mr)
+{
+    const simd_target *v = e->simd;
+    int64_t W = v->width, vspan = g->span / W * W;
+    emit(e, "CNNC_KERNEL static inline void %s_wg_%dx%d(const %s_ctx *c, const float *restrict xs,",
+         ly->name, mf, mr, e->prefix);
+    emit(e, "    int f0, int r0, float *restrict gw, int s0, int s1)");
+    emit(e, "{");
+    for (int a = 0; a < mf; a++)
+        for (int b = 0; b < mr; b++) {
+            emit(e, "%s %s = %s;", v->vec, vname("a", a, b), v->zero);
+            emit(e, "float %s = 0.0f;", vname("t", a, b));
+        }
+    emit(e, "for (int i = s0; i < s1; i++) {");
+    emit(e, "const float *gi = c->cs + (size_t)i * %lld + (size_t)f0 * %lld + %lld;", (long long)e->cs_max,
+         (long long)g->gplane, (long long)g->M);
+    for (int b = 0; b < mr; b++)
+        emit(e, "const float *x%d = xs + (size_t)i * %lld + %s_roff[r0 + %d];", b,
+             (long long)(g->C * g->psz), ly->name, b);
+    emit(e, "for (int p = 0; p < %lld; p += %lld) {", (long long)vspan, (long long)W);
+    for (int a = 0; a < mf; a++)
+        emit(e, "const %s g%d = %s;", v->vec, a,
+             simd(v->load, arena_printf(emit_arena, "gi + %lld + p", (long long)(a * g->gplane)), 0, 0));
+    for (int b = 0; b < mr; b++) {
+        emit(e, "{");
+        emit(e, "const %s xv = %s;", v->vec, simd(v->load, arena_printf(emit_arena, "x%d + p", b), 0, 0));
+        for (int a = 0; a < mf; a++) {
+            const char *acc = vname("a", a, b);
+            emit(e, "%s = %s;", acc, simd(v->fma, arena_printf(emit_arena, "g%d", a), "xv", acc));
+        }
+        emit(e, "}");
+    }
+    emit(e, "}");
+    if (vspan < g->span && v->loadn) {
+        const char *n = arena_printf(emit_arena, "%lld", (long long)(g->span - vspan));
+        for (int a = 0; a < mf; a++)
+            emit(e, "const %s g%d = %s;", v->vec, a,
+                 simd(v->loadn, arena_printf(emit_arena, "gi + %lld", (long long)(a * g->gplane + vspan)), n, 0));
+        for (int b = 0; b < mr; b++) {
+            emit(e, "{");
+            emit(e, "const %s xv = %s;", v->vec,
+                 simd(v->loadn, arena_printf(emit_arena, "x%d + %lld", b, (long long)vspan), n, 0));
+            for (int a = 0; a < mf; a++) {
+                const char *acc = vname("a", a, b);
+                emit(e, "%s = %s;", acc, simd(v->fma, arena_printf(emit_arena, "g%d", a), "xv", acc));
+            }
+            emit(e, "}");
+        }
+    } else if (vspan < g->span) {
+        emit(e, "for (int p = %lld; p < %lld; p++) {", (long long)vspan, (long long)g->span);
+        for (int a = 0; a < mf; a++)
+            for (int b = 0; b < mr; b++)
+                emit(e, "%s += gi[%lld + p] * x%d[p];", vname("t", a, b), (long long)(a * g->gplane), b);
+        emit(e, "}");
+    }
+    emit(e, "}");
+    for (int a = 0; a < mf; a++)
+        for (int b = 0; b < mr; b++)
+            emit(e, "gw[(size_t)(f0 + %d) * %lld + r0 + %d] += %s + %s;", a, (long long)g->R, b,
+                 simd(v->hsum, vname("a", a, b), 0, 0), vname("t", a, b));
+    emit(e, "}");
+    emit_blank(e);
+}
+
+/* Tile of the weight gradient: the cheapest (mf, mr) whose accumulators,
+ * held rows and one streamed vector fit in the registers. */
+static void choose_dot_tile(const simd_target *v, int64_t F, int64_t R, int *mf, int *mr)
+{
+    double best = 0;
+    for (int a = 1; a <= 6 && a <= F; a++)
+        for (int b = 1; b <= 8 && b <= R; b++) {
+            if (a * b + a + 1 > v->regs)
+                continue;
+            int64_t fa = F / a, ra = R / b, fr = F % a, rr = R % b;
+            double cost = 0;
+            int64_t cnt[4] = {fa * ra, fa * (rr > 0), (fr > 0) * ra, (fr > 0) * (rr > 0)};
+            int64_t ma[4] = {a, a, fr, fr}, mb[4] = {b, rr, b, rr};
+            for (int q = 0; q < 4; q++)
+                cost += (double)cnt[q] * wgrad_step(ma[q], mb[q]);
+            if (best == 0 || cost < best) {
+                best = cost;
+                *mf = a;
+                *mr = b;
+            }
+        }
+}
+
+static void dot_calls(emitter *e, const ir_layer *ly, const fgeom *g, int mf, int mr)
+{
+    int64_t F = g->F / mf * mf, R = g->R / mr * mr;
+    int64_t fr = g->F - F, rr = g->R - R;
+    emit(e, "for (int f0 = 0; f0 < %lld; f0 += %d) {", (long long)F, mf);
+    emit(e, "for (int r0 = 0; r0 < %lld; r0 += %d)", (long long)R, mr);
+    emit(e, "    %s_wg_%dx%d(c, xs, f0, r0, gw, s0, s1);", ly->name, mf, mr);
+    if (rr)
+        emit(e, "%s_wg_%dx%lld(c, xs, f0, %lld, gw, s0, s1);", ly->name, mf, (long long)rr, (long long)R);
+    emit(e, "}");
+    if (fr) {
+        emit(e, "for (int r0 = 0; r0 < %lld; r0 += %d)", (long long)R, mr);
+        emit(e, "    %s_wg_%lldx%d(c, xs, %lld, r0, gw, s0, s1);", ly->name, (long long)fr, mr, (long long)F);
+        if (rr)
+            emit(e, "%s_wg_%lldx%lld(c, xs, %lld, %lld, gw, s0, s1);", ly->name, (long long)fr,
+                 (long long)rr, (long long)F, (long long)R);
+    }
+}
+
+static void dot_kernels(emitter *e, const ir_layer *ly, const fgeom *g, int mf, int mr)
+{
+    int fr = (int)(g->F % mf), rr = (int)(g->R % mr);
+    dot_tile(e, ly, g, mf, mr);
+    if (rr)
+        dot_tile(e, ly, g, mf, rr);
+    if (fr)
+        dot_tile(e, ly, g, fr, mr);
+    if (fr && rr)
+        dot_tile(e, ly, g, fr, rr);
+}
+
+/* ------------------------------------------------------------ outer form */
+/* dWT[r0 + b][j0*W + j*W ..] += sum_{p0 <= p < p1} x[roff[r0 + b] + p] *
+ * GT[p][j0*W + j*W ..], b < mr, j < nf. */
+static void outer_tile(emitter *e, const ir_layer *ly, const fgeom *g, int mr, int nf)
+{
+    const simd_target *v = e->simd;
+    int W = v->width;
+    emit(e, "CNNC_KERNEL static inline void %s_wo_%dx%d(const float *restrict gt, const float *restrict xi,",
+         ly->name, mr, nf);
+    emit(e, "    float *restrict dwt, int r0, int j0, int p0, int p1)");
+    emit(e, "{");
+    emit(e, "float *d = dwt + (size_t)r0 * %lld + j0 * %d;", (long long)g->Fp, W);
+    emit(e, "const float *gp = gt + j0 * %d;", W);
+    for (int b = 0; b < mr; b++) {
+        emit(e, "const float *x%d = xi + %s_roff[r0 + %d];", b, ly->name, b);
+        for (int j = 0; j < nf; j++)
+            emit(e, "%s %s = %s;", v->vec, vname("a", b, j),
+                 simd(v->load, arena_printf(emit_arena, "d + %lld", (long long)(b * g->Fp + j * W)), 0, 0));
+    }
+    emit(e, "for (int p = p0; p < p1; p++) {");
+    for (int j = 0; j < nf; j++)
+        emit(e, "const %s g%d = %s;", v->vec, j,
+             simd(v->load, arena_printf(emit_arena, "gp + (size_t)p * %lld + %d", (long long)g->Fp, j * W), 0, 0));
+    for (int b = 0; b < mr; b++) {
+        emit(e, "{");
+        emit(e, "const %s xv = %s;", v->vec, simd(v->splat, arena_printf(emit_arena, "x%d[p]", b), 0, 0));
+        for (int j = 0; j < nf; j++) {
+            const char *a = vname("a", b, j);
+            emit(e, "%s = %s;", a, simd(v->fma, "xv", arena_printf(emit_arena, "g%d", j), a));
+        }
+        emit(e, "}");
+    }
+    emit(e, "}");
+    for (int b = 0; b < mr; b++)
+        for (int j = 0; j < nf; j++)
+            emit(e, "%s", simd(v->store, arena_printf(emit_arena, "d + %lld", (long long)(b * g->Fp + j * W)),
+                               vname("a", b, j), 0));
+    emit(e, "}");
+    emit_blank(e);
+}
+
+/* Cycles of a step of an mr x nf outer tile, as the forward sweep's
+ * tiles: its FMAs (at least 8) and the aligned loads of GT. */
+static double outer_step(int64_t mr, int64_t nf)
+{
+    return (double)(mr * nf > 8 ? mr * nf : 8) + (double)nf;
+}
+
+static void choose_outer_tile(const simd_target *v, int64_t R, int64_t Fv, int *mr, int *nf)
+{
+    double best = 0;
+    for (int m = 1; m <= 16 && m <= R; m++)
+        for (int n = 1; n <= 8 && n <= Fv; n++) {
+            if (m * n + n + 1 > v->regs)
+                continue;
+            int64_t rf = R / m, rr = R % m, ff = Fv / n, fr = Fv % n;
+            double c = (double)rf * ((double)ff * outer_step(m, n) + (fr ? outer_step(m, fr) : 0)) +
+                       (rr ? (double)ff * outer_step(rr, n) + (fr ? outer_step(rr, fr) : 0) : 0);
+            if (best == 0 || c < best) {
+                best = c;
+                *mr = m;
+                *nf = n;
+            }
+        }
+}
+
+/* p per chunk: a chunk of GT, 16 KiB, stays in L1 while every row tile
+ * passes over it. */
+static int64_t outer_chunk(const emitter *e, const fgeom *g)
+{
+    int64_t pc = 4096 / g->Fp / e->simd->width * e->simd->width;
+    return pc < e->simd->width ? e->simd->width : pc;
+}
+
+static void outer_calls(emitter *e, const ir_layer *ly, const fgeom *g, int mr, int nf)
+{
+    int64_t Fv = g->Fp / e->simd->width, R = g->R / mr * mr, rr = g->R - R, F = Fv / nf * nf,
+            fr = Fv - F, pc = outer_chunk(e, g);
+    emit(e, "for (int i = s0; i < s1; i++) {");
+    emit(e, "const float *gt = c->cs + (size_t)i * %lld + %lld;", (long long)e->cs_max, (long long)g->gt_off);
+    emit(e, "const float *xi = xs + (size_t)i * %lld;", (long long)(g->C * g->psz));
+    emit(e, "for (int p0 = 0; p0 < %lld; p0 += %lld) {", (long long)g->span, (long long)pc);
+    emit(e, "const int p1 = p0 + %lld < %lld ? p0 + %lld : %lld;", (long long)pc, (long long)g->span,
+         (long long)pc, (long long)g->span);
+    for (int q = 0; q < 2; q++) {
+        int n = q ? (int)fr : nf;
+        if (!n)
+            continue;
+        if (q) {
+            emit(e, "{");
+            emit(e, "const int j0 = %lld;", (long long)F);
+        } else
+            emit(e, "for (int j0 = 0; j0 < %lld; j0 += %d) {", (long long)F, nf);
+        emit(e, "for (int r0 = 0; r0 < %lld; r0 += %d)", (long long)R, mr);
+        emit(e, "    %s_wo_%dx%d(gt, xi, dwt, r0, j0, p0, p1);", ly->name, mr, n);
+        if (rr)
+            emit(e, "%s_wo_%lldx%d(gt, xi, dwt, %lld, j0, p0, p1);", ly->name, (long long)rr, n, (long long)R);
+        emit(e, "}");
+    }
+    emit(e, "}");
+    emit(e, "}");
+}
+
+static void outer_kernels(emitter *e, const ir_layer *ly, const fgeom *g, int mr, int nf)
+{
+    int64_t Fv = g->Fp / e->simd->width;
+    int rr = (int)(g->R % mr), fr = (int)(Fv % nf);
+    outer_tile(e, ly, g, mr, nf);
+    if (rr)
+        outer_tile(e, ly, g, rr, nf);
+    if (fr)
+        outer_tile(e, ly, g, mr, fr);
+    if (fr && rr)
+        outer_tile(e, ly, g, rr, fr);
+}
+
+/* ------------------------------------------------------------ entry points */
+static void tiles(const emitter *e, const fgeom *g, int *a, int *b)
+{
+    *a = 1;
+    *b = 1;
+    if (g->outer)
+        choose_outer_tile(e->simd, g->R, g->Fp / e->simd->width, a, b);
+    else
+        choose_dot_tile(e->simd, g->F, g->R, a, b);
+}
+
+void emit_wgrad_kernels(emitter *e, const ir_layer *ly, const fgeom *g)
+{
+    int a, b;
+    tiles(e, g, &a, &b);
+    emit_roff(e, ly, g);
+    if (g->outer)
+        outer_kernels(e, ly, g, a, b);
+    else
+        dot_kernels(e, ly, g, a, b);
+}
+
+/* The outer form's dWT lives in the scratch of the lane's first sample. */
+void emit_wgrad_begin(emitter *e, const ir_layer *ly, const fgeom *g)
+{
+    (void)ly;
+    if (!g->outer)
+        return;
+    emit(e, "float *restrict dwt = c->cs + (size_t)i0 * %lld + %lld;", (long long)e->cs_max,
+         (long long)g->dwt_off);
+    emit(e, "if (i1 > i0)");
+    emit(e, "    memset(dwt, 0, sizeof(float) * %lld);", (long long)(g->R * g->Fp));
+}
+
+void emit_wgrad_group(emitter *e, const ir_layer *ly, const fgeom *g)
+{
+    int a, b;
+    tiles(e, g, &a, &b);
+    if (g->outer)
+        outer_calls(e, ly, g, a, b);
+    else
+        dot_calls(e, ly, g, a, b);
+}
+
+void emit_wgrad_end(emitter *e, const ir_layer *ly, const fgeom *g)
+{
+    (void)ly;
+    if (!g->outer)
+        return;
+    emit(e, "if (i1 > i0)");
+    emit(e, "    for (int f = 0; f < %lld; f++)", (long long)g->F);
+    emit(e, "        for (int r = 0; r < %lld; r++)", (long long)g->R);
+    emit(e, "            gw[(size_t)f * %lld + r] += dwt[(size_t)r * %lld + f];", (long long)g->R,
+         (long long)g->Fp);
+}
