@@ -14,6 +14,8 @@ typedef struct simd_target {
     const char *cpu_check;    /* C expression: the running CPU has the flavour */
     const char *vec, *zero, *load, *store, *splat, *fma, *add, *hsum;
     const char *loadn;        /* masked load of $2 floats, or NULL */
+    const char *storen;       /* masked store of $3 floats, or NULL */
+    const char *pos;          /* $2 where $1 > 0, else 0 (relu and its derivative) */
 } simd_target;
 
 const simd_target *simd_find(const char *name);

@@ -157,31 +157,100 @@ static void dot_kernels(emitter *e, const ir_layer *ly, const fgeom *g, int mf, 
 }
 
 /* ------------------------------------------------------------ outer form */
-/* dWT[r0 + b][j0*W + j*W ..] += sum_{p0 <= p < p1} x[roff[r0 + b] + p] *
- * GT[p][j0*W + j*W ..], b < mr, j < nf. */
-static void outer_tile(emitter *e, const ir_layer *ly, const fgeom *g, int mr, int nf)
+/* A tile covers nch input maps from c0 (a run-time argument) and taps
+ * [k0, k0 + nk) of each, so every input value it broadcasts sits at a
+ * constant offset from one pointer, xi + c0*psz: with a pointer per row
+ * the compiler runs out of registers.  Few taps: whole kernels of several
+ * maps; many: the taps of one map in near-equal chunks. */
+typedef struct ovariant {
+    int nch, k0, nk;
+    int64_t cb, ce, cs;          /* c0 from cb to ce by cs */
+} ovariant;
+
+typedef struct oplan {
+    int nf, nv;
+    ovariant *v;
+} oplan;
+
+static int orows_max(const simd_target *v, int nf)
+{
+    int m = (v->regs - 1 - nf) / nf;
+    return m > 28 ? 28 : m;
+}
+
+static oplan plan_for(const simd_target *v, const fgeom *g, int nf)
+{
+    int64_t m = orows_max(v, nf);
+    oplan o = {nf, 0, arena_alloc(emit_arena, (size_t)(g->K / m + 2) * sizeof(ovariant))};
+    if (g->K <= m) {
+        int64_t nch = m / g->K < g->C ? m / g->K : g->C, full = g->C / nch * nch;
+        o.v[o.nv++] = (ovariant){(int)nch, 0, (int)g->K, 0, full, nch};
+        if (full < g->C)
+            o.v[o.nv++] = (ovariant){(int)(g->C - full), 0, (int)g->K, full, g->C, g->C - full};
+        return o;
+    }
+    int64_t q = (g->K + m - 1) / m, k0 = 0;
+    for (int64_t i = 0; i < q; i++) {
+        int64_t nk = g->K / q + (i < g->K % q);
+        o.v[o.nv++] = (ovariant){1, (int)k0, (int)nk, 0, g->C, 1};
+        k0 += nk;
+    }
+    return o;
+}
+
+/* Cycles of a step of an outer tile of rows x nf, as the forward sweep's
+ * tiles: its FMAs (at least 8) and the aligned loads of GT. */
+static double outer_step(int64_t rows, int64_t nf)
+{
+    return (double)(rows * nf > 8 ? rows * nf : 8) + (double)nf;
+}
+
+static double plan_cost(const oplan *o, int64_t Fv)
+{
+    double c = 0;
+    for (int i = 0; i < o->nv; i++) {
+        const ovariant *w = &o->v[i];
+        int64_t rows = (int64_t)w->nch * w->nk, n = (w->ce - w->cb) / w->cs;
+        c += (double)n * ((double)(Fv / o->nf) * outer_step(rows, o->nf) +
+                          (Fv % o->nf ? outer_step(rows, Fv % o->nf) : 0));
+    }
+    return c;
+}
+
+static oplan choose_plan(const simd_target *v, const fgeom *g)
+{
+    int64_t Fv = g->Fp / v->width;
+    oplan best = plan_for(v, g, 1);
+    for (int nf = 2; nf <= 8 && nf <= Fv && orows_max(v, nf) >= 1; nf++) {
+        oplan o = plan_for(v, g, nf);
+        if (plan_cost(&o, Fv) < plan_cost(&best, Fv))
+            best = o;
+    }
+    return best;
+}
+
+/* dWT rows of maps c0 + [0, nch), taps k0 + [0, nk), vectors [0, nf) from
+ * d: += sum_{p0 <= p < p1} xc[c*psz + koff(k) + p] * GT[p][..]. */
+static void outer_tile(emitter *e, const ir_layer *ly, const fgeom *g, int vi, const ovariant *w, int nf)
 {
     const simd_target *v = e->simd;
-    int W = v->width;
-    emit(e, "CNNC_KERNEL static inline void %s_wo_%dx%d(const float *restrict gt, const float *restrict xi,",
-         ly->name, mr, nf);
-    emit(e, "    float *restrict dwt, int r0, int j0, int p0, int p1)");
+    int W = v->width, rows = w->nch * w->nk;
+    emit(e, "CNNC_KERNEL static inline void %s_wo%d_%d(const float *restrict gp, const float *restrict xc,",
+         ly->name, vi, nf);
+    emit(e, "    float *restrict d, int p0, int p1)");
     emit(e, "{");
-    emit(e, "float *d = dwt + (size_t)r0 * %lld + j0 * %d;", (long long)g->Fp, W);
-    emit(e, "const float *gp = gt + j0 * %d;", W);
-    for (int b = 0; b < mr; b++) {
-        emit(e, "const float *x%d = xi + %s_roff[r0 + %d];", b, ly->name, b);
+    for (int b = 0; b < rows; b++)
         for (int j = 0; j < nf; j++)
             emit(e, "%s %s = %s;", v->vec, vname("a", b, j),
-                 simd(v->load, arena_printf(emit_arena, "d + %lld", (long long)(b * g->Fp + j * W)), 0, 0));
-    }
+                 simd(v->load, arena_printf(emit_arena, "d + %lld", (long long)((b / w->nk * g->K + b % w->nk) * g->Fp + j * W)), 0, 0));
     emit(e, "for (int p = p0; p < p1; p++) {");
     for (int j = 0; j < nf; j++)
         emit(e, "const %s g%d = %s;", v->vec, j,
              simd(v->load, arena_printf(emit_arena, "gp + (size_t)p * %lld + %d", (long long)g->Fp, j * W), 0, 0));
-    for (int b = 0; b < mr; b++) {
+    for (int b = 0; b < rows; b++) {
+        int64_t off = b / w->nk * g->psz + g->koff[w->k0 + b % w->nk];
         emit(e, "{");
-        emit(e, "const %s xv = %s;", v->vec, simd(v->splat, arena_printf(emit_arena, "x%d[p]", b), 0, 0));
+        emit(e, "const %s xv = %s;", v->vec, simd(v->splat, arena_printf(emit_arena, "xc[p + %lld]", (long long)off), 0, 0));
         for (int j = 0; j < nf; j++) {
             const char *a = vname("a", b, j);
             emit(e, "%s = %s;", a, simd(v->fma, "xv", arena_printf(emit_arena, "g%d", j), a));
@@ -189,40 +258,15 @@ static void outer_tile(emitter *e, const ir_layer *ly, const fgeom *g, int mr, i
         emit(e, "}");
     }
     emit(e, "}");
-    for (int b = 0; b < mr; b++)
+    for (int b = 0; b < rows; b++)
         for (int j = 0; j < nf; j++)
-            emit(e, "%s", simd(v->store, arena_printf(emit_arena, "d + %lld", (long long)(b * g->Fp + j * W)),
+            emit(e, "%s", simd(v->store, arena_printf(emit_arena, "d + %lld", (long long)((b / w->nk * g->K + b % w->nk) * g->Fp + j * W)),
                                vname("a", b, j), 0));
     emit(e, "}");
     emit_blank(e);
 }
 
-/* Cycles of a step of an mr x nf outer tile, as the forward sweep's
- * tiles: its FMAs (at least 8) and the aligned loads of GT. */
-static double outer_step(int64_t mr, int64_t nf)
-{
-    return (double)(mr * nf > 8 ? mr * nf : 8) + (double)nf;
-}
-
-static void choose_outer_tile(const simd_target *v, int64_t R, int64_t Fv, int *mr, int *nf)
-{
-    double best = 0;
-    for (int m = 1; m <= 16 && m <= R; m++)
-        for (int n = 1; n <= 8 && n <= Fv; n++) {
-            if (m * n + n + 1 > v->regs)
-                continue;
-            int64_t rf = R / m, rr = R % m, ff = Fv / n, fr = Fv % n;
-            double c = (double)rf * ((double)ff * outer_step(m, n) + (fr ? outer_step(m, fr) : 0)) +
-                       (rr ? (double)ff * outer_step(rr, n) + (fr ? outer_step(rr, fr) : 0) : 0);
-            if (best == 0 || c < best) {
-                best = c;
-                *mr = m;
-                *nf = n;
-            }
-        }
-}
-
-/* p per chunk: a chunk of GT, 16 KiB, stays in L1 while every row tile
+/* p per chunk: a chunk of GT, 16 KiB, stays in L1 while every tile
  * passes over it. */
 static int64_t outer_chunk(const emitter *e, const fgeom *g)
 {
@@ -230,10 +274,24 @@ static int64_t outer_chunk(const emitter *e, const fgeom *g)
     return pc < e->simd->width ? e->simd->width : pc;
 }
 
-static void outer_calls(emitter *e, const ir_layer *ly, const fgeom *g, int mr, int nf)
+static void outer_variant_calls(emitter *e, const ir_layer *ly, const fgeom *g, int vi, const ovariant *w, int n)
 {
-    int64_t Fv = g->Fp / e->simd->width, R = g->R / mr * mr, rr = g->R - R, F = Fv / nf * nf,
-            fr = Fv - F, pc = outer_chunk(e, g);
+    const char *call = arena_printf(emit_arena, "%s_wo%d_%d(gp, xi + c0 * %lld, dwt + ((size_t)c0 * %lld + %d) * %lld + j0 * %d, p0, p1);",
+                                    ly->name, vi, n, (long long)g->psz, (long long)g->K, w->k0, (long long)g->Fp, e->simd->width);
+    if (w->ce - w->cb == w->cs) {
+        emit(e, "{");
+        emit(e, "const int c0 = %lld;", (long long)w->cb);
+        emit(e, "%s", call);
+        emit(e, "}");
+        return;
+    }
+    emit(e, "for (int c0 = %lld; c0 < %lld; c0 += %lld)", (long long)w->cb, (long long)w->ce, (long long)w->cs);
+    emit(e, "    %s", call);
+}
+
+static void outer_calls(emitter *e, const ir_layer *ly, const fgeom *g, const oplan *o)
+{
+    int64_t Fv = g->Fp / e->simd->width, F = Fv / o->nf * o->nf, pc = outer_chunk(e, g);
     emit(e, "for (int i = s0; i < s1; i++) {");
     emit(e, "const float *gt = c->cs + (size_t)i * %lld + %lld;", (long long)e->cs_max, (long long)g->gt_off);
     emit(e, "const float *xi = xs + (size_t)i * %lld;", (long long)(g->C * g->psz));
@@ -241,57 +299,46 @@ static void outer_calls(emitter *e, const ir_layer *ly, const fgeom *g, int mr, 
     emit(e, "const int p1 = p0 + %lld < %lld ? p0 + %lld : %lld;", (long long)pc, (long long)g->span,
          (long long)pc, (long long)g->span);
     for (int q = 0; q < 2; q++) {
-        int n = q ? (int)fr : nf;
+        int n = q ? (int)(Fv - F) : o->nf;
         if (!n)
             continue;
         if (q) {
             emit(e, "{");
             emit(e, "const int j0 = %lld;", (long long)F);
-        } else
-            emit(e, "for (int j0 = 0; j0 < %lld; j0 += %d) {", (long long)F, nf);
-        emit(e, "for (int r0 = 0; r0 < %lld; r0 += %d)", (long long)R, mr);
-        emit(e, "    %s_wo_%dx%d(gt, xi, dwt, r0, j0, p0, p1);", ly->name, mr, n);
-        if (rr)
-            emit(e, "%s_wo_%lldx%d(gt, xi, dwt, %lld, j0, p0, p1);", ly->name, (long long)rr, n, (long long)R);
+        } else {
+            emit(e, "for (int j0 = 0; j0 < %lld; j0 += %d) {", (long long)F, o->nf);
+        }
+        emit(e, "const float *gp = gt + j0 * %d;", e->simd->width);
+        for (int i = 0; i < o->nv; i++)
+            outer_variant_calls(e, ly, g, i, &o->v[i], n);
         emit(e, "}");
     }
     emit(e, "}");
     emit(e, "}");
 }
 
-static void outer_kernels(emitter *e, const ir_layer *ly, const fgeom *g, int mr, int nf)
+static void outer_kernels(emitter *e, const ir_layer *ly, const fgeom *g, const oplan *o)
 {
-    int64_t Fv = g->Fp / e->simd->width;
-    int rr = (int)(g->R % mr), fr = (int)(Fv % nf);
-    outer_tile(e, ly, g, mr, nf);
-    if (rr)
-        outer_tile(e, ly, g, rr, nf);
-    if (fr)
-        outer_tile(e, ly, g, mr, fr);
-    if (fr && rr)
-        outer_tile(e, ly, g, rr, fr);
+    int fr = (int)(g->Fp / e->simd->width % o->nf);
+    for (int i = 0; i < o->nv; i++) {
+        outer_tile(e, ly, g, i, &o->v[i], o->nf);
+        if (fr)
+            outer_tile(e, ly, g, i, &o->v[i], fr);
+    }
 }
 
 /* ------------------------------------------------------------ entry points */
-static void tiles(const emitter *e, const fgeom *g, int *a, int *b)
-{
-    *a = 1;
-    *b = 1;
-    if (g->outer)
-        choose_outer_tile(e->simd, g->R, g->Fp / e->simd->width, a, b);
-    else
-        choose_dot_tile(e->simd, g->F, g->R, a, b);
-}
-
 void emit_wgrad_kernels(emitter *e, const ir_layer *ly, const fgeom *g)
 {
-    int a, b;
-    tiles(e, g, &a, &b);
+    int a = 1, b = 1;
+    if (g->outer) {
+        oplan o = choose_plan(e->simd, g);
+        outer_kernels(e, ly, g, &o);
+        return;
+    }
+    choose_dot_tile(e->simd, g->F, g->R, &a, &b);
     emit_roff(e, ly, g);
-    if (g->outer)
-        outer_kernels(e, ly, g, a, b);
-    else
-        dot_kernels(e, ly, g, a, b);
+    dot_kernels(e, ly, g, a, b);
 }
 
 /* The outer form's dWT lives in the scratch of the lane's first sample. */
@@ -308,12 +355,14 @@ void emit_wgrad_begin(emitter *e, const ir_layer *ly, const fgeom *g)
 
 void emit_wgrad_group(emitter *e, const ir_layer *ly, const fgeom *g)
 {
-    int a, b;
-    tiles(e, g, &a, &b);
-    if (g->outer)
-        outer_calls(e, ly, g, a, b);
-    else
-        dot_calls(e, ly, g, a, b);
+    int a = 1, b = 1;
+    if (g->outer) {
+        oplan o = choose_plan(e->simd, g);
+        outer_calls(e, ly, g, &o);
+        return;
+    }
+    choose_dot_tile(e->simd, g->F, g->R, &a, &b);
+    dot_calls(e, ly, g, a, b);
 }
 
 void emit_wgrad_end(emitter *e, const ir_layer *ly, const fgeom *g)

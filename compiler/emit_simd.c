@@ -1,8 +1,10 @@
 /* emit_simd.c - the SIMD flavours of the generated kernels, as tables of
  * intrinsic templates.  A template is C text with $1, $2, $3 standing for
  * its operands (loadn: the first $2 floats at $1, zeros after, never
- * touching memory past them; NULL where the flavour has no masked load, and
- * the kernels then finish with scalars); the kernels in emit_fast.c are written once against these
+ * touching memory past them; storen: the first $3 lanes of $2 to $1; NULL
+ * where the flavour has no masked load or store, and the kernels then finish
+ * with scalars; pos: $2 where $1 > 0, else 0, NaN in $1 giving 0, as the
+ * scalar `$1 > 0.0f ? $2 : 0.0f`); the kernels in emit_fast.c are written once against these
  * and never test which flavour they emit.
  *
  *   avx512   16 floats, FMA, 32 registers; like avx2 otherwise.
@@ -26,6 +28,8 @@ static const simd_target targets[] = {
         .fma = "_mm512_fmadd_ps($1, $2, $3)", .add = "_mm512_add_ps($1, $2)",
         .hsum = "_mm512_reduce_add_ps($1)",
         .loadn = "_mm512_maskz_loadu_ps((__mmask16)((1u << $2) - 1u), $1)",
+        .storen = "_mm512_mask_storeu_ps($1, (__mmask16)((1u << $3) - 1u), $2);",
+        .pos = "_mm512_maskz_mov_ps(_mm512_cmp_ps_mask($1, _mm512_setzero_ps(), _CMP_GT_OQ), $2)",
     },
     {
         .name = "avx2", .width = 8, .regs = 16,
@@ -45,6 +49,9 @@ static const simd_target targets[] = {
         .hsum = "cnnc_hsum($1)",
         .loadn = "_mm256_maskload_ps($1, _mm256_cmpgt_epi32(_mm256_set1_epi32($2), "
                  "_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)))",
+        .storen = "_mm256_maskstore_ps($1, _mm256_cmpgt_epi32(_mm256_set1_epi32($3), "
+                  "_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)), $2);",
+        .pos = "_mm256_and_ps(_mm256_cmp_ps($1, _mm256_setzero_ps(), _CMP_GT_OQ), $2)",
     },
     {
         .name = "sse2", .width = 4, .regs = 16,
@@ -61,6 +68,7 @@ static const simd_target targets[] = {
         .store = "_mm_storeu_ps($1, $2);", .splat = "_mm_set1_ps($1)",
         .fma = "_mm_add_ps(_mm_mul_ps($1, $2), $3)", .add = "_mm_add_ps($1, $2)",
         .hsum = "cnnc_hsum($1)",
+        .pos = "_mm_and_ps(_mm_cmpgt_ps($1, _mm_setzero_ps()), $2)",
     },
     {
         .name = "neon", .width = 4, .regs = 32,
@@ -71,6 +79,7 @@ static const simd_target targets[] = {
         .store = "vst1q_f32($1, $2);", .splat = "vdupq_n_f32($1)",
         .fma = "vfmaq_f32($3, $1, $2)", .add = "vaddq_f32($1, $2)",
         .hsum = "vaddvq_f32($1)",
+        .pos = "vreinterpretq_f32_u32(vandq_u32(vcgtq_f32($1, vdupq_n_f32(0.0f)), vreinterpretq_u32_f32($2)))",
     },
     {
         .name = "generic", .width = 1, .regs = 16,
@@ -80,6 +89,7 @@ static const simd_target targets[] = {
         .store = "*($1) = $2;", .splat = "($1)",
         .fma = "($1) * ($2) + ($3)", .add = "($1) + ($2)",
         .hsum = "($1)",
+        .pos = "(($1) > 0.0f ? ($2) : 0.0f)",
     },
 };
 
