@@ -52,7 +52,7 @@ UNIT_BIN     := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 TOOL_SRC     := $(wildcard tools/*.c)
 TOOL_BIN     := $(patsubst tools/%.c,$(B)/%,$(TOOL_SRC))
 
-.PHONY: bench bench-deps
+.PHONY: bench bench-deps bench-layers
 .PHONY: all deps demo test unit-test error-test mutate-test golden-test example-test train-test \
         gradcheck-test summary-test cifar-test install-test broken-test crash-test install clean
 all: $(B)/cnnc $(B)/libcnnrt.a $(TOOL_BIN)
@@ -168,6 +168,10 @@ bench: all
 	sh bench/run.sh $(B)
 bench-deps:
 	$(MAKE) deps DEB_PKGS="$(BENCH_PKGS)"
+# where a training step's time goes, layer by layer (bench/layers.py)
+LAYER_NETS ?= bench/lenet.net bench/cifar10_conv.net bench/cifar10_mlp.net bench/cifar10_wide.net
+bench-layers: all
+	/usr/bin/python3 bench/layers.py --out $(B)/layers $(LAYER_NETS)
 
 # ---- fuzzing: clang libFuzzer harnesses (fuzz/*.c), see docs/FUZZING.md ----
 FUZZ_TIME  ?= 600
