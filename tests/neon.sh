@@ -33,8 +33,10 @@ for net in examples/*.net; do
     name=$(basename "$net" .net)
     ok=1
     "$B/cnnc" --target=neon "$net" -o "$out/$name.c" || ok=0
+    # shellcheck disable=SC2086 # $XCC, $WERROR: word lists
     [ $ok = 1 ] && { $XCC $WERROR -c "$out/$name.c" -o "$out/$name.gcc.o" ||
         { echo "  $XCC rejects $out/$name.c"; ok=0; }; }
+    # shellcheck disable=SC2086
     [ $ok = 1 ] && { clang --target=aarch64-linux-gnu $WERROR -c "$out/$name.c" \
         -o "$out/$name.clang.o" || { echo "  clang rejects $out/$name.c"; ok=0; }; }
     if [ $ok = 1 ]; then
