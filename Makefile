@@ -6,6 +6,8 @@
 #                 PyTorch answers, examples, gradcheck, end-to-end training on synthetic
 #                 idx and CIFAR-10 sets, --summary/--emit=dot, an installed cnnc, broken
 #                 input files and flags, SIGKILL and full disks during saves
+#   make test-neon  the ARM NEON flavour: golden suite cross-built for aarch64, run
+#                 under qemu (make deps-neon installs the cross compiler and qemu)
 #   make bench    benchmark (not a test): cnnc against PyTorch on bench/*.net, ~5 minutes
 #   make bench-deps  install what make bench compares with: python3-torch, libopenblas0-openmp
 #   make fuzz     libFuzzer harnesses and their seeds in build/fuzz (docs/FUZZING.md);
@@ -155,6 +157,23 @@ crash-test: all
 RANDNET_FLAGS ?= --count 50 --cflags=-O0
 randnet: all
 	nice -n 10 /usr/bin/python3 tools/randnet.py $(RANDNET_FLAGS)
+
+# ---- ARM NEON (cnnc --target=neon) on this x86 machine: tests/neon.sh ----
+# The runtime is cross-built with aarch64-linux-gnu-gcc; it needs the arm64
+# zlib, from Debian's multiarch (dpkg --add-architecture arm64).
+NEON_PKGS := gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user zlib1g-dev:arm64
+NEON_OBJ  := $(patsubst runtime/%.c,$(B)/neon/runtime/%.o,$(RUNTIME_SRC))
+.PHONY: deps-neon test-neon
+deps-neon:
+	dpkg --print-foreign-architectures | grep -qx arm64 || dpkg --add-architecture arm64
+	$(MAKE) deps DEB_PKGS="$(NEON_PKGS)"
+test-neon: $(B)/cnnc $(B)/npzcmp $(B)/neon/libcnnrt.a
+	sh tests/neon.sh $(B)
+$(B)/neon/runtime/%.o: runtime/%.c $(wildcard runtime/*.h)
+	@mkdir -p $(@D)
+	aarch64-linux-gnu-gcc -std=c11 $(WARN) -Werror -D_POSIX_C_SOURCE=200809L -O2 -Iruntime -c $< -o $@
+$(B)/neon/libcnnrt.a: $(NEON_OBJ)
+	rm -f $@ && aarch64-linux-gnu-ar rcs $@ $^
 
 # ---- the demo: LeNet on Fashion-MNIST ----
 demo: deps

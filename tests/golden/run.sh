@@ -8,6 +8,12 @@
 #   sh tests/golden/run.sh [CASE...]      (from the repo root; all cases
 #                                          when none is named)
 # CNNC and NPZCMP override the tools (default build/cnnc, build/npzcmp).
+# Another machine (make test-neon): GOLDEN_TARGET=T builds with cnnc
+# --target=T, GOLDEN_RUN="CMD ARGS" runs each program as CMD ARGS PROGRAM
+# (an emulator such as qemu-aarch64), GOLDEN_OUT=DIR writes there instead
+# of build/golden; cnnc itself
+# reads CC, CNNC_CFLAGS and CNNC_RUNTIME (the cross compiler, its flags and
+# the cross-built runtime library).  npzcmp runs on the host.
 # THREADS=T runs grad and step with --threads T (the answers must not
 # depend on it); each run is limited to 60 s (timeout, exit 124) so that
 # a deadlock fails the case instead of hanging the suite.
@@ -17,7 +23,9 @@
 CNNC=${CNNC:-build/cnnc}
 NPZCMP=${NPZCMP:-build/npzcmp}
 TOL="--atol 1e-4 --rtol 2e-3"
-OUT=build/golden
+OUT=${GOLDEN_OUT:-build/golden}
+TARGET_FLAG=${GOLDEN_TARGET:+--target=$GOLDEN_TARGET}
+RUN=${GOLDEN_RUN:-}
 THREADS_FLAG=${THREADS:+--threads $THREADS}
 LIMIT=
 command -v timeout >/dev/null 2>&1 && LIMIT="timeout 60"
@@ -34,12 +42,13 @@ run_case() {
     rm -f "$dst/net" "$dst/grad.npz" "$dst/grad_ref.npz" "$dst/step.npz" "$log"
     data="--weights $src/weights.npz --input $src/input.npy --labels $src/labels.npy"
 
-    stage "build" "$CNNC" "$src/net.net" -o "$dst/net" || return 1
-    # shellcheck disable=SC2086 # $data, $LIMIT, $THREADS_FLAG: word lists
-    stage "grad" $LIMIT "$dst/net" grad $data $THREADS_FLAG \
+    # shellcheck disable=SC2086 # $TARGET_FLAG, $data, $LIMIT, $RUN...: word lists
+    stage "build" "$CNNC" $TARGET_FLAG "$src/net.net" -o "$dst/net" || return 1
+    # shellcheck disable=SC2086
+    stage "grad" $LIMIT $RUN "$dst/net" grad $data $THREADS_FLAG \
         --output "$dst/grad.npz" || return 1
     # shellcheck disable=SC2086,SC2046 # word lists, as above
-    stage "step" $LIMIT "$dst/net" step $data --steps 2 $(cat "$src/args") \
+    stage "step" $LIMIT $RUN "$dst/net" step $data --steps 2 $(cat "$src/args") \
         $THREADS_FLAG --output "$dst/step.npz" || return 1
     # shellcheck disable=SC2086
     stage "grad.npz differs" "$NPZCMP" $TOL "$src/grad.npz" "$dst/grad.npz" \
@@ -48,7 +57,7 @@ run_case() {
     stage "step.npz differs" "$NPZCMP" $TOL "$src/step.npz" "$dst/step.npz" || return 1
     # the reference twins of the SIMD kernels must give the same answers
     # shellcheck disable=SC2086
-    stage "grad, reference kernels" env CNNC_REFERENCE=1 $LIMIT "$dst/net" grad $data \
+    stage "grad, reference kernels" env CNNC_REFERENCE=1 $LIMIT $RUN "$dst/net" grad $data \
         $THREADS_FLAG --output "$dst/grad_ref.npz" || return 1
     # shellcheck disable=SC2086
     stage "grad_ref.npz differs" "$NPZCMP" $TOL "$src/grad.npz" "$dst/grad_ref.npz"
