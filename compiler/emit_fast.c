@@ -397,6 +397,7 @@ static void emit_build_ptrs(emitter *e, const fgeom *g, const char *prow, const 
     emit(e, "const size_t at = (size_t)i * %lld + (size_t)f * %lld + %s;", (long long)(g->F * g->osz),
          (long long)g->osz, orow);
     emit(e, "const float *yr = y + at, *dr = dy + at;");
+    emit(e, "(void)yr;");
     emit(e, "float *gr = gi + f * %lld + %lld + %s;", (long long)g->gplane, (long long)g->M, prow);
     if (g->outer)
         emit(e, "float *tr = gi + %lld + (size_t)(%s) * %lld + f;", (long long)g->gt_off, prow,
