@@ -9,16 +9,19 @@
 #                                          when none is named)
 # CNNC and NPZCMP override the tools (default build/cnnc, build/npzcmp).
 # THREADS=T runs grad and step with --threads T (the answers must not
-# depend on it); each run is limited to 60 s (timeout, exit 124) so that
-# a deadlock fails the case instead of hanging the suite.
-# Outputs and logs go to build/golden/CASE/.  Exits 1 if any case fails;
+# depend on it); TARGET=F compiles with --target=F (avx512, avx2, sse2,
+# neon, generic: every SIMD flavour must give the answers).  Each run is
+# limited to 60 s (timeout, exit 124) so that a deadlock fails the case
+# instead of hanging the suite.  Outputs and logs go to build/golden/CASE/
+# (build/golden-F/CASE/ with TARGET=F).  Exits 1 if any case fails;
 # a case that does not build is a failure, not a skip.
 
 CNNC=${CNNC:-build/cnnc}
 NPZCMP=${NPZCMP:-build/npzcmp}
 TOL="--atol 1e-4 --rtol 2e-3"
-OUT=build/golden
+OUT=build/golden${TARGET:+-$TARGET}
 THREADS_FLAG=${THREADS:+--threads $THREADS}
+TARGET_FLAG=${TARGET:+--target=$TARGET}
 LIMIT=
 command -v timeout >/dev/null 2>&1 && LIMIT="timeout 60"
 
@@ -34,7 +37,8 @@ run_case() {
     rm -f "$dst/net" "$dst/grad.npz" "$dst/grad_ref.npz" "$dst/step.npz" "$log"
     data="--weights $src/weights.npz --input $src/input.npy --labels $src/labels.npy"
 
-    stage "build" "$CNNC" "$src/net.net" -o "$dst/net" || return 1
+    # shellcheck disable=SC2086 # $TARGET_FLAG: empty or one word
+    stage "build" "$CNNC" $TARGET_FLAG "$src/net.net" -o "$dst/net" || return 1
     # shellcheck disable=SC2086 # $data, $LIMIT, $THREADS_FLAG: word lists
     stage "grad" $LIMIT "$dst/net" grad $data $THREADS_FLAG \
         --output "$dst/grad.npz" || return 1
