@@ -105,6 +105,9 @@ bool dense_is_fast(const emitter *e, const ir_layer *ly);
 int64_t dense_scratch(const emitter *e, const ir_layer *ly);
 void dense_emit_fast_forward(emitter *e, const ir_layer *ly);
 void dense_emit_fast_backward(emitter *e, const ir_layer *ly);
+/* emit_gemv.c: NAME_gemv, the dense forward one sample at a time, which
+ * NAME_forward calls for batches smaller than its tiles. */
+void dense_emit_gemv(emitter *e, const ir_layer *ly);
 /* emit_fastpool.c: the same for maxpool and avgpool (forward, and backward
  * where the windows tile the input; else NAME_backward is the reference
  * loop compiled a second time). */

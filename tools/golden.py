@@ -158,6 +158,22 @@ network dense_only {
 }
 """, 5, "--lr 0.1 --momentum 0.9 --weight-decay 0.1"),
 
+    "dense_small_batch": (
+        "a batch of 2 (fewer samples than the SIMD dense tiles hold: the "
+        "one-sample kernels run): 8-unit tiles and a remainder, inputs "
+        "that leave a tail after whole vectors of 4, 8 and 16, every "
+        "activation, no bias",
+        """\
+network dense_small_batch {
+    input [37];
+    dense (units = 19, activation = tanh);
+    dense (units = 8, activation = sigmoid, bias = false);
+    dense (units = 17, activation = relu);
+    dense (units = 5);
+    loss softmax_cross_entropy;
+}
+""", 2, "--lr 0.5 --momentum 0.9 --weight-decay 0.1"),
+
     "sigmoid_mlp": (
         "flatten of an image, sigmoid attribute, sigmoid/tanh/relu layers",
         """\
