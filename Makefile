@@ -54,7 +54,8 @@ TOOL_BIN     := $(patsubst tools/%.c,$(B)/%,$(TOOL_SRC))
 
 .PHONY: bench bench-deps
 .PHONY: all deps demo test unit-test error-test mutate-test golden-test example-test train-test \
-        gradcheck-test summary-test cifar-test install-test broken-test crash-test install clean
+        gradcheck-test summary-test cifar-test install-test broken-test crash-test install clean \
+        pool-twins-test
 all: $(B)/cnnc $(B)/libcnnrt.a $(TOOL_BIN)
 
 # ---- dependencies (Debian 12; run as root) ----
@@ -108,7 +109,7 @@ $(B)/tests/test_%: tests/unit/test_%.c $(COMPILER_OBJ) $(B)/libcnnrt.a | $(B)/te
 	$(CC) $(ALL_CFLAGS) $(LDSAN) -Icompiler -I$(B)/compiler -Iruntime -o $@ $< $(COMPILER_OBJ) $(B)/libcnnrt.a $(CHECK_LIBS) -lz -lm
 
 test: all unit-test error-test mutate-test golden-test example-test train-test gradcheck-test \
-      summary-test cifar-test install-test broken-test crash-test
+      summary-test cifar-test install-test broken-test crash-test pool-twins-test
 	@echo "all test groups passed"
 
 unit-test: $(UNIT_BIN)
@@ -147,6 +148,10 @@ broken-test: all
 
 crash-test: all
 	sh tests/crash.sh $(B)
+
+# the SIMD pooling kernels against their reference twins: ties, NaN, infinities
+pool-twins-test: all
+	sh tests/pool_twins.sh $(B)
 
 # Random networks against PyTorch (tools/randnet.py; needs Debian's
 # python3-torch, so not part of `make test`), e.g.
