@@ -126,10 +126,14 @@ static int64_t pad_source(pad_kind mode, int64_t p, int64_t lo, int64_t in)
     }
 }
 
+/* One table per axis; the last axis's only when it has margins (its
+ * middle is a memcpy). */
 static void emit_pad_tables(emitter *e, const ir_layer *ly)
 {
     for (int a = 0; a < ly->nsp; a++) {
         int64_t len = ly->padded.d[a + 1];
+        if (a == ly->nsp - 1 && len == ly->in.d[a + 1])
+            continue;
         strbuf b = {0};
         for (int64_t p = 0; p < len; p++)
             sb_printf(&b, "%s%lld", p ? ", " : "",

@@ -6,6 +6,9 @@
 # each fast pool against its reference twin on values full of ties, signed
 # zeros, infinities and NaN.  Pools with no fast kernel for a flavour are
 # skipped (they have no twin).  Exits non-zero on any failure.
+# TARGETS overrides the flavours, RUN prefixes the harness, e.g. neon on
+# x86-64: TARGETS=neon CC=aarch64-linux-gnu-gcc CNNC_CFLAGS=-static \
+#         RUN=qemu-aarch64 sh tests/pool_twins.sh build
 b=${1:-build}
 cc=${CC:-cc}
 t=$b/tests/pool_twins
@@ -49,6 +52,7 @@ x86_64)
 aarch64) targets="neon generic" ;;
 *) targets="generic" ;;
 esac
+targets=${TARGETS:-$targets}
 
 # check TARGET NAME LAYERS
 check() {
@@ -67,7 +71,8 @@ check() {
     $cc -std=c11 -O2 ${CNNC_CFLAGS:-} -D_POSIX_C_SOURCE=200809L -I"$d" -DNET_C="\"t.c\"" \
         -DPOOLS="$pools" -pthread -o "$d/twins" tests/pool_twins.c -lm ||
         { echo "FAIL $1 $2: compiling the harness"; fail=1; return; }
-    if "$d/twins" > "$d/out" 2>&1; then
+    # shellcheck disable=SC2086 # RUN: empty or a command and its words
+    if ${RUN:-} "$d/twins" > "$d/out" 2>&1; then
         echo "ok   $1 $2:$pools"
     else
         echo "FAIL $1 $2"; sed 's/^/    /' "$d/out"; fail=1
