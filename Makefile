@@ -5,7 +5,8 @@
 #   make test     unit tests (Check), error corpus, mutated specs, golden tests against
 #                 PyTorch answers, examples, gradcheck, end-to-end training on synthetic
 #                 idx and CIFAR-10 sets, --summary/--emit=dot, an installed cnnc, broken
-#                 input files and flags, SIGKILL and full disks during saves
+#                 input files and flags, SIGKILL and full disks during saves, SIMD
+#                 pooling kernels against their reference twins
 #   make test-neon  the ARM NEON flavour: golden suite cross-built for aarch64, run
 #                 under qemu (make deps-neon installs the cross compiler and qemu)
 #   make bench    benchmark (not a test): cnnc against PyTorch on bench/*.net, ~5 minutes
@@ -56,7 +57,8 @@ TOOL_BIN     := $(patsubst tools/%.c,$(B)/%,$(TOOL_SRC))
 
 .PHONY: bench bench-deps bench-layers
 .PHONY: all deps demo test unit-test error-test mutate-test golden-test example-test train-test \
-        gradcheck-test summary-test cifar-test install-test broken-test crash-test install clean
+        gradcheck-test summary-test cifar-test install-test broken-test crash-test install clean \
+        pool-twins-test
 all: $(B)/cnnc $(B)/libcnnrt.a $(TOOL_BIN)
 
 # ---- dependencies (Debian 12; run as root) ----
@@ -110,7 +112,7 @@ $(B)/tests/test_%: tests/unit/test_%.c $(COMPILER_OBJ) $(B)/libcnnrt.a | $(B)/te
 	$(CC) $(ALL_CFLAGS) $(LDSAN) -Icompiler -I$(B)/compiler -Iruntime -o $@ $< $(COMPILER_OBJ) $(B)/libcnnrt.a $(CHECK_LIBS) -lz -lm
 
 test: all unit-test error-test mutate-test golden-test example-test train-test gradcheck-test \
-      summary-test cifar-test install-test broken-test crash-test
+      summary-test cifar-test install-test broken-test crash-test pool-twins-test
 	@echo "all test groups passed"
 
 unit-test: $(UNIT_BIN)
@@ -149,6 +151,10 @@ broken-test: all
 
 crash-test: all
 	sh tests/crash.sh $(B)
+
+# the SIMD pooling kernels against their reference twins: ties, NaN, infinities
+pool-twins-test: all
+	sh tests/pool_twins.sh $(B)
 
 # Random networks against PyTorch (tools/randnet.py; needs Debian's
 # python3-torch, so not part of `make test`), e.g.

@@ -86,7 +86,7 @@ const char *twin_attr(const emitter *e) { return e->sfx[0] ? "CNNC_COLD " : ""; 
 
 bool layer_is_fast(const emitter *e, const ir_layer *ly)
 {
-    return conv_is_fast(e, ly) || dense_is_fast(e, ly);
+    return conv_is_fast(e, ly) || dense_is_fast(e, ly) || pool_is_fast(e, ly);
 }
 
 int64_t out_size(const ir_net *net)

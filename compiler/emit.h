@@ -14,8 +14,16 @@ typedef struct simd_target {
     const char *cpu_check;    /* C expression: the running CPU has the flavour */
     const char *vec, *zero, *load, *store, *splat, *fma, *add, *hsum;
     const char *loadn;        /* masked load of $2 floats, or NULL */
-    const char *storen;       /* masked store of $3 floats, or NULL */
     const char *pos;          /* $2 where $1 > 0, else 0 (relu and its derivative) */
+    /* Pooling (emit_fastpool.c).  storen/iloadn/istoren: masked store of
+     * $3 / load of $2 lanes, NULL with loadn.  pick2: x[0], x[2], .. of the
+     * 2W-1 floats x at p from $1 = load(p) and $2 = load(p + W - 1).
+     * zip_lo/zip_hi: the first / last W floats of $1, $2 interleaved.
+     * mask: the type of gt ($1 > $2, false on NaN) and ieq; blend and
+     * iblend: $1 ? $2 : $3 per lane.  ivec: W int32; iset: a list of W. */
+    const char *storen, *pick2, *zip_lo, *zip_hi, *div;
+    const char *mask, *gt, *blend;
+    const char *ivec, *isplat, *iset, *iadd, *ieq, *iblend, *iload, *istore, *iloadn, *istoren;
 } simd_target;
 
 const simd_target *simd_find(const char *name);
@@ -98,6 +106,16 @@ bool dense_is_fast(const emitter *e, const ir_layer *ly);
 int64_t dense_scratch(const emitter *e, const ir_layer *ly);
 void dense_emit_fast_forward(emitter *e, const ir_layer *ly);
 void dense_emit_fast_backward(emitter *e, const ir_layer *ly);
+/* emit_gemv.c: NAME_gemv, the dense forward one sample at a time, which
+ * NAME_forward calls for batches smaller than its tiles. */
+void dense_emit_gemv(emitter *e, const ir_layer *ly);
+/* emit_fastpool.c: the same for maxpool and avgpool (forward, and backward
+ * where the windows tile the input; else NAME_backward is the reference
+ * loop compiled a second time). */
+bool pool_is_fast(const emitter *e, const ir_layer *ly);
+bool pool_backward_is_fast(const emitter *e, const ir_layer *ly);
+void pool_emit_fast_forward(emitter *e, const ir_layer *ly);
+void pool_emit_fast_backward(emitter *e, const ir_layer *ly);
 /* "CNNC_COLD " while emitting a reference twin: compiled for size, since
  * it only runs on CPUs without the flavour and in tests. */
 const char *twin_attr(const emitter *e);

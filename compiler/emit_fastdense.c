@@ -111,9 +111,14 @@ void dense_emit_fast_forward(emitter *e, const ir_layer *ly)
 {
     dgeom g = make_dgeom(e, ly);
     emit_fw_tile(e, ly, &g);
+    dense_emit_gemv(e, ly);
     emit(e, "CNNC_KERNEL static void %s_forward(%s_ctx *c, int i0, int i1, const float *restrict x, float *restrict y)",
          ly->name, e->prefix);
     emit(e, "{");
+    emit(e, "if (i1 - i0 < %d) {", g.mi); /* fewer samples than a tile holds */
+    emit(e, "%s_gemv(c, i0, i1, x, y);", ly->name);
+    emit(e, "return;");
+    emit(e, "}");
     emit(e, "const float *restrict w = c->params + %lld;", (long long)ly->woff);
     emit(e, "const float *restrict b = %s;",
          ly->bias ? arena_printf(emit_arena, "c->params + %lld", (long long)ly->boff) : "NULL");

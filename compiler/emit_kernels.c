@@ -126,10 +126,14 @@ static int64_t pad_source(pad_kind mode, int64_t p, int64_t lo, int64_t in)
     }
 }
 
+/* One table per axis; the last axis's only when it has margins (its
+ * middle is a memcpy). */
 static void emit_pad_tables(emitter *e, const ir_layer *ly)
 {
     for (int a = 0; a < ly->nsp; a++) {
         int64_t len = ly->padded.d[a + 1];
+        if (a == ly->nsp - 1 && len == ly->in.d[a + 1])
+            continue;
         strbuf b = {0};
         for (int64_t p = 0; p < len; p++)
             sb_printf(&b, "%s%lld", p ? ", " : "",
@@ -149,47 +153,78 @@ static void spatial_strides(const shape *s, int64_t *mul)
     }
 }
 
-/* The loop nest over padded positions shared by pad and unpad: declares
- * sA = NAME_srcA[pA] per axis; the caller emits the body. */
-static int emit_pad_nest(emitter *e, const ir_layer *ly)
+/* The loop nest over the padded rows (every axis but the last) shared by
+ * pad and unpad: declares sA = NAME_srcA[pA] per axis; the caller emits
+ * the body.  Returns the loops opened. */
+static int emit_pad_rows(emitter *e, const ir_layer *ly)
 {
-    for (int a = 0; a < ly->nsp; a++) {
+    for (int a = 0; a < ly->nsp - 1; a++) {
         emit(e, "for (int p%d = 0; p%d < %lld; p%d++) {", a, a, (long long)ly->padded.d[a + 1], a);
         emit(e, "const int s%d = %s_src%d[p%d];", a, ly->name, a, a);
     }
-    return ly->nsp;
+    return ly->nsp - 1;
 }
 
-static char *pad_cond(const ir_layer *ly, const char *op, const char *join)
+static char *pad_cond(int axes, const char *op, const char *join)
 {
     strbuf b = {0};
-    for (int a = 0; a < ly->nsp; a++)
+    for (int a = 0; a < axes; a++)
         sb_printf(&b, "%ss%d %s 0", a ? join : "", a, op);
     char *s = arena_strdup(emit_arena, b.data);
     sb_free(&b);
     return s;
 }
 
-/* NAME_pad copies x [n, C, in...] into xp [n, C, padded...]; NAME_unpad
- * folds a gradient of the padded input back onto the input (adding where
- * replicate/reflect/circular read one input element several times). */
+/* The last axis's margins [p0, p1) of a row: each position from its
+ * source (table) or, for the fill value, skipped (unpad) / filled (pad). */
+static void emit_pad_margin(emitter *e, const ir_layer *ly, int64_t p0, int64_t p1, const char *fill)
+{
+    int L = ly->nsp - 1;
+    if (p1 <= p0)
+        return;
+    emit(e, "for (int p = %lld; p < %lld; p++) {", (long long)p0, (long long)p1);
+    emit(e, "const int j = %s_src%d[p];", ly->name, L);
+    if (fill)
+        emit(e, "pr[p] = j < 0 ? %s : xr[j];", fill);
+    else
+        emit(e, "if (j >= 0)");
+    if (!fill)
+        emit(e, "    dr[j] += gr[p];");
+    emit(e, "}");
+}
+
+/* NAME_pad copies x [n, C, in...] into xp [n, C, padded...] row by row:
+ * a row whose source is padding is the fill value, any other is its
+ * source row copied between the margins.  NAME_unpad folds a gradient of
+ * the padded input back onto the input, adding in the same order where
+ * replicate/reflect/circular read one input element several times. */
 void emit_pad_functions(emitter *e, const ir_layer *ly, const char *fill)
 {
     int64_t im[MAX_SPATIAL], pm[MAX_SPATIAL];
     spatial_strides(&ly->in, im);
     spatial_strides(&ly->padded, pm);
+    int L = ly->nsp - 1;
     int64_t isz = shape_count(&ly->in) / ly->in.d[0], psz = padded_count(ly) / ly->in.d[0];
-    char *src = index_expr(emit_arena, "s", ly->nsp, im);
-    char *dst = index_expr(emit_arena, "p", ly->nsp, pm);
+    int64_t lo = ly->pad_lo[L], w = ly->in.d[L + 1], pw = ly->padded.d[L + 1];
+    char *src = index_expr(emit_arena, "s", L, im), *dst = index_expr(emit_arena, "p", L, pm);
     emit_pad_tables(e, ly);
     emit(e, "static void %s_pad(int i0, int i1, const float *restrict x, float *restrict xp)", ly->name);
     emit(e, "{");
     emit(e, "for (size_t q = (size_t)i0 * %lld; q < (size_t)i1 * %lld; q++) {",
          (long long)ly->in.d[0], (long long)ly->in.d[0]);
-    emit(e, "const float *xq = x + q * %lld;", (long long)isz);
-    emit(e, "float *pq = xp + q * %lld;", (long long)psz);
-    int loops = emit_pad_nest(e, ly);
-    emit(e, "pq[%s] = (%s) ? %s : xq[%s];", dst, pad_cond(ly, "<", " || "), fill, src);
+    int loops = emit_pad_rows(e, ly);
+    emit(e, "float *pr = xp + q * %lld + %s;", (long long)psz, dst);
+    if (L > 0) {
+        emit(e, "if (%s) {", pad_cond(L, "<", " || "));
+        emit(e, "for (int p = 0; p < %lld; p++)", (long long)pw);
+        emit(e, "    pr[p] = %s;", fill);
+        emit(e, "continue;");
+        emit(e, "}");
+    }
+    emit(e, "const float *xr = x + q * %lld + %s;", (long long)isz, src);
+    emit_pad_margin(e, ly, 0, lo, fill);
+    emit(e, "memcpy(pr + %lld, xr, sizeof(float) * %lld);", (long long)lo, (long long)w);
+    emit_pad_margin(e, ly, lo + w, pw, fill);
     emit_close(e, loops + 1);
     emit(e, "}");
     emit_blank(e);
@@ -198,11 +233,17 @@ void emit_pad_functions(emitter *e, const ir_layer *ly, const char *fill)
     emit_zero_samples(e, "dx", shape_count(&ly->in));
     emit(e, "for (size_t q = (size_t)i0 * %lld; q < (size_t)i1 * %lld; q++) {",
          (long long)ly->in.d[0], (long long)ly->in.d[0]);
-    emit(e, "float *dq = dx + q * %lld;", (long long)isz);
-    emit(e, "const float *gq = dxp + q * %lld;", (long long)psz);
-    loops = emit_pad_nest(e, ly);
-    emit(e, "if (%s)", pad_cond(ly, ">=", " && "));
-    emit(e, "    dq[%s] += gq[%s];", src, dst);
+    loops = emit_pad_rows(e, ly);
+    if (L > 0) {
+        emit(e, "if (%s)", pad_cond(L, "<", " || "));
+        emit(e, "    continue;");
+    }
+    emit(e, "float *dr = dx + q * %lld + %s;", (long long)isz, src);
+    emit(e, "const float *gr = dxp + q * %lld + %s;", (long long)psz, dst);
+    emit_pad_margin(e, ly, 0, lo, NULL);
+    emit(e, "for (int j = 0; j < %lld; j++)", (long long)w);
+    emit(e, "    dr[j] += gr[%lld + j];", (long long)lo);
+    emit_pad_margin(e, ly, lo + w, pw, NULL);
     emit_close(e, loops + 1);
     emit(e, "}");
     emit_blank(e);

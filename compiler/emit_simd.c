@@ -1,11 +1,12 @@
 /* emit_simd.c - the SIMD flavours of the generated kernels, as tables of
  * intrinsic templates.  A template is C text with $1, $2, $3 standing for
  * its operands (loadn: the first $2 floats at $1, zeros after, never
- * touching memory past them; storen: the first $3 lanes of $2 to $1; NULL
- * where the flavour has no masked load or store, and the kernels then finish
- * with scalars; pos: $2 where $1 > 0, else 0, NaN in $1 giving 0, as the
- * scalar `$1 > 0.0f ? $2 : 0.0f`); the kernels in emit_fast.c are written once against these
- * and never test which flavour they emit.
+ * touching memory past them; NULL where the flavour has no masked load, and
+ * the kernels then finish with scalars; pos: $2 where $1 > 0, else 0, NaN
+ * in $1 giving 0, as the scalar `$1 > 0.0f ? $2 : 0.0f`); the kernels in
+ * emit_fast.c, emit_convwg.c, emit_fastdense.c and emit_fastpool.c are
+ * written once against these and never test which flavour they emit
+ * (emit.h says what each template does).
  *
  *   avx512   16 floats, FMA, 32 registers; like avx2 otherwise.
  *   avx2     8 floats, FMA; the kernels carry target("avx2,fma"), so the C
@@ -30,6 +31,22 @@ static const simd_target targets[] = {
         .loadn = "_mm512_maskz_loadu_ps((__mmask16)((1u << $2) - 1u), $1)",
         .storen = "_mm512_mask_storeu_ps($1, (__mmask16)((1u << $3) - 1u), $2);",
         .pos = "_mm512_maskz_mov_ps(_mm512_cmp_ps_mask($1, _mm512_setzero_ps(), _CMP_GT_OQ), $2)",
+        .pick2 = "_mm512_permutex2var_ps($1, _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, "
+                 "17, 19, 21, 23, 25, 27, 29, 31), $2)",
+        .zip_lo = "_mm512_permutex2var_ps($1, _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, "
+                  "4, 20, 5, 21, 6, 22, 7, 23), $2)",
+        .zip_hi = "_mm512_permutex2var_ps($1, _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, "
+                  "12, 28, 13, 29, 14, 30, 15, 31), $2)",
+        .div = "_mm512_div_ps($1, $2)",
+        .mask = "__mmask16", .gt = "_mm512_cmp_ps_mask($1, $2, _CMP_GT_OQ)",
+        .blend = "_mm512_mask_blend_ps($1, $3, $2)",
+        .ivec = "__m512i", .isplat = "_mm512_set1_epi32($1)", .iset = "_mm512_setr_epi32($1)",
+        .iadd = "_mm512_add_epi32($1, $2)", .ieq = "_mm512_cmpeq_epi32_mask($1, $2)",
+        .iblend = "_mm512_mask_blend_epi32($1, $3, $2)",
+        .iload = "_mm512_loadu_si512((const void *)($1))",
+        .istore = "_mm512_storeu_si512((void *)($1), $2);",
+        .iloadn = "_mm512_maskz_loadu_epi32((__mmask16)((1u << $2) - 1u), $1)",
+        .istoren = "_mm512_mask_storeu_epi32($1, (__mmask16)((1u << $3) - 1u), $2);",
     },
     {
         .name = "avx2", .width = 8, .regs = 16,
@@ -52,6 +69,24 @@ static const simd_target targets[] = {
         .storen = "_mm256_maskstore_ps($1, _mm256_cmpgt_epi32(_mm256_set1_epi32($3), "
                   "_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)), $2);",
         .pos = "_mm256_and_ps(_mm256_cmp_ps($1, _mm256_setzero_ps(), _CMP_GT_OQ), $2)",
+        .pick2 = "_mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps($1, $2, "
+                 "0xD8)), 0xD8))",
+        .zip_lo = "_mm256_permute2f128_ps(_mm256_unpacklo_ps($1, $2), _mm256_unpackhi_ps($1, $2), 0x20)",
+        .zip_hi = "_mm256_permute2f128_ps(_mm256_unpacklo_ps($1, $2), _mm256_unpackhi_ps($1, $2), 0x31)",
+        .div = "_mm256_div_ps($1, $2)",
+        .mask = "__m256", .gt = "_mm256_cmp_ps($1, $2, _CMP_GT_OQ)",
+        .blend = "_mm256_blendv_ps($3, $2, $1)",
+        .ivec = "__m256i", .isplat = "_mm256_set1_epi32($1)", .iset = "_mm256_setr_epi32($1)",
+        .iadd = "_mm256_add_epi32($1, $2)",
+        .ieq = "_mm256_castsi256_ps(_mm256_cmpeq_epi32($1, $2))",
+        .iblend = "_mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps($3), "
+                  "_mm256_castsi256_ps($2), $1))",
+        .iload = "_mm256_loadu_si256((const __m256i *)(const void *)($1))",
+        .istore = "_mm256_storeu_si256((__m256i *)(void *)($1), $2);",
+        .iloadn = "_mm256_maskload_epi32($1, _mm256_cmpgt_epi32(_mm256_set1_epi32($2), "
+                  "_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)))",
+        .istoren = "_mm256_maskstore_epi32($1, _mm256_cmpgt_epi32(_mm256_set1_epi32($3), "
+                   "_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)), $2);",
     },
     {
         .name = "sse2", .width = 4, .regs = 16,
@@ -69,6 +104,17 @@ static const simd_target targets[] = {
         .fma = "_mm_add_ps(_mm_mul_ps($1, $2), $3)", .add = "_mm_add_ps($1, $2)",
         .hsum = "cnnc_hsum($1)",
         .pos = "_mm_and_ps(_mm_cmpgt_ps($1, _mm_setzero_ps()), $2)",
+        .pick2 = "_mm_shuffle_ps($1, $2, 0xD8)",
+        .zip_lo = "_mm_unpacklo_ps($1, $2)", .zip_hi = "_mm_unpackhi_ps($1, $2)",
+        .div = "_mm_div_ps($1, $2)",
+        .mask = "__m128", .gt = "_mm_cmpgt_ps($1, $2)",
+        .blend = "_mm_or_ps(_mm_and_ps($1, $2), _mm_andnot_ps($1, $3))",
+        .ivec = "__m128i", .isplat = "_mm_set1_epi32($1)", .iset = "_mm_setr_epi32($1)",
+        .iadd = "_mm_add_epi32($1, $2)", .ieq = "_mm_castsi128_ps(_mm_cmpeq_epi32($1, $2))",
+        .iblend = "_mm_or_si128(_mm_and_si128(_mm_castps_si128($1), $2), "
+                  "_mm_andnot_si128(_mm_castps_si128($1), $3))",
+        .iload = "_mm_loadu_si128((const __m128i *)(const void *)($1))",
+        .istore = "_mm_storeu_si128((__m128i *)(void *)($1), $2);",
     },
     {
         .name = "neon", .width = 4, .regs = 32,
@@ -80,6 +126,13 @@ static const simd_target targets[] = {
         .fma = "vfmaq_f32($3, $1, $2)", .add = "vaddq_f32($1, $2)",
         .hsum = "vaddvq_f32($1)",
         .pos = "vreinterpretq_f32_u32(vandq_u32(vcgtq_f32($1, vdupq_n_f32(0.0f)), vreinterpretq_u32_f32($2)))",
+        .pick2 = "vcombine_f32(vget_low_f32(vuzp1q_f32($1, $1)), vget_high_f32(vuzp2q_f32($2, $2)))",
+        .zip_lo = "vzip1q_f32($1, $2)", .zip_hi = "vzip2q_f32($1, $2)",
+        .div = "vdivq_f32($1, $2)",
+        .mask = "uint32x4_t", .gt = "vcgtq_f32($1, $2)", .blend = "vbslq_f32($1, $2, $3)",
+        .ivec = "int32x4_t", .isplat = "vdupq_n_s32($1)", .iset = "vld1q_s32((const int32_t[]){$1})",
+        .iadd = "vaddq_s32($1, $2)", .ieq = "vceqq_s32($1, $2)", .iblend = "vbslq_s32($1, $2, $3)",
+        .iload = "vld1q_s32($1)", .istore = "vst1q_s32($1, $2);",
     },
     {
         .name = "generic", .width = 1, .regs = 16,
@@ -90,6 +143,12 @@ static const simd_target targets[] = {
         .fma = "($1) * ($2) + ($3)", .add = "($1) + ($2)",
         .hsum = "($1)",
         .pos = "(($1) > 0.0f ? ($2) : 0.0f)",
+        .pick2 = "($1)", .zip_lo = "($1)", .zip_hi = "($2)",
+        .div = "($1) / ($2)",
+        .mask = "int", .gt = "($1) > ($2)", .blend = "($1) ? ($2) : ($3)",
+        .ivec = "int32_t", .isplat = "($1)", .iset = "($1)",
+        .iadd = "($1) + ($2)", .ieq = "($1) == ($2)", .iblend = "($1) ? ($2) : ($3)",
+        .iload = "(*($1))", .istore = "*($1) = $2;",
     },
 };
 

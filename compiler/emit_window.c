@@ -3,7 +3,8 @@
  * so the kernels below only ever see a valid convolution:
  *   y[f, o] = b[f] + sum_{c, k} w[f, c, k] * xp[c, stride*o + dilation*k]
  * The innermost loops run over output positions, contiguous when stride is
- * 1: that is where the SIMD templates of the speed work will take over. */
+ * 1.  These are the reference kernels; the SIMD ones are in emit_fast.c
+ * (conv) and emit_fastpool.c (pooling). */
 #include <string.h>
 #include "emit.h"
 
@@ -366,8 +367,9 @@ static void pool_emit_forward(emitter *e, const ir_layer *ly, bool max)
     geom g = make_geom(ly);
     if (layer_has_pad(ly))
         emit_pad_functions(e, ly, max ? "-INFINITY" : "0.0f");
-    emit(e, "static void %s_forward(%s_ctx *c, int i0, int i1, const float *restrict x, float *restrict y)",
-         ly->name, e->prefix);
+    e->sfx = pool_is_fast(e, ly) ? "_ref" : "";
+    emit(e, "%sstatic void %s_forward%s(%s_ctx *c, int i0, int i1, const float *restrict x, float *restrict y)",
+         twin_attr(e), ly->name, e->sfx, e->prefix);
     emit(e, "{");
     if (layer_has_pad(ly))
         emit(e, "%s_pad(i0, i1, x, c->pad_%s);", ly->name, ly->name);
@@ -403,14 +405,20 @@ static void pool_emit_forward(emitter *e, const ir_layer *ly, bool max)
     emit_act_forward(e, ly->act, "y", g.C * g.osz);
     emit(e, "}");
     emit_blank(e);
+    if (pool_is_fast(e, ly))
+        pool_emit_fast_forward(e, ly);
+    e->sfx = "";
 }
 
-static void pool_emit_backward(emitter *e, const ir_layer *ly, bool max)
+/* Zero dx, then add each output's gradient to its window's inputs (max:
+ * to the argmax only). */
+static void pool_emit_backward_body(emitter *e, const ir_layer *ly, bool max)
 {
     geom g = make_geom(ly);
-    emit(e, "static void %s_backward(%s_ctx *c, float *restrict grads, int i0, int i1, "
+    emit(e, "%sstatic void %s_backward%s(%s_ctx *c, float *restrict grads, int i0, int i1, "
          "const float *restrict x, "
-         "const float *restrict y, float *restrict dy, float *restrict dx)", ly->name, e->prefix);
+         "const float *restrict y, float *restrict dy, float *restrict dx)", twin_attr(e), ly->name,
+         e->sfx, e->prefix);
     emit(e, "{");
     emit(e, "(void)grads, (void)x;");
     if (ly->act == ACT_NONE)
@@ -442,6 +450,20 @@ static void pool_emit_backward(emitter *e, const ir_layer *ly, bool max)
         emit(e, "%s_unpad(i0, i1, dxs, dx);", ly->name);
     emit(e, "}");
     emit_blank(e);
+}
+
+/* A fast layer whose windows overlap has no fast backward: its
+ * NAME_backward is the reference loop again, compiled for speed. */
+static void pool_emit_backward(emitter *e, const ir_layer *ly, bool max)
+{
+    bool fast = pool_is_fast(e, ly);
+    e->sfx = fast ? "_ref" : "";
+    pool_emit_backward_body(e, ly, max);
+    e->sfx = "";
+    if (pool_backward_is_fast(e, ly))
+        pool_emit_fast_backward(e, ly);
+    else if (fast)
+        pool_emit_backward_body(e, ly, max);
 }
 
 void maxpool_emit_forward(emitter *e, const ir_layer *ly) { pool_emit_forward(e, ly, true); }

@@ -28,8 +28,9 @@ The answers come from tools/netspec.py (an independent parser and torch
 builder), never from cnnc.  Output is deterministic: one thread, seeds fixed.
 
 Adding a case = one entry in CASES: a spec string, N and the flags (and,
-rarely, an entry in OPTIONS for a batch or weights of one sign).  Cases
-ex_NAME test examples/NAME.net verbatim (read from the file).
+rarely, an entry in OPTIONS for a batch of one sign, or weights of one sign
+or zero).  Cases ex_NAME test examples/NAME.net verbatim (read from the
+file).
 """
 
 import os
@@ -156,6 +157,22 @@ network dense_only {
     loss softmax_cross_entropy;
 }
 """, 5, "--lr 0.1 --momentum 0.9 --weight-decay 0.1"),
+
+    "dense_small_batch": (
+        "a batch of 2 (fewer samples than the SIMD dense tiles hold: the "
+        "one-sample kernels run): 8-unit tiles and a remainder, inputs "
+        "that leave a tail after whole vectors of 4, 8 and 16, every "
+        "activation, no bias",
+        """\
+network dense_small_batch {
+    input [37];
+    dense (units = 19, activation = tanh);
+    dense (units = 8, activation = sigmoid, bias = false);
+    dense (units = 17, activation = relu);
+    dense (units = 5);
+    loss softmax_cross_entropy;
+}
+""", 2, "--lr 0.5 --momentum 0.9 --weight-decay 0.1"),
 
     "sigmoid_mlp": (
         "flatten of an image, sigmoid attribute, sigmoid/tanh/relu layers",
@@ -754,6 +771,74 @@ network pool_default_stride {
 }
 """, 4, "--lr 0.5 --momentum 0.9 --weight-decay 0.1"),
 
+    "pool_wide_2d": (
+        "pooling rows of 16 and more outputs (whole SIMD vectors and a "
+        "shifted last one): stride 1 and 2, overlapping and tiling "
+        "windows, windows that leave a margin uncovered, relu on a pool",
+        """\
+network pool_wide_2d {
+    input [2, 6, 41];
+    conv (filters = 3, kernel = 2, activation = tanh);     # 5x40
+    maxpool (size = 2, stride = 1);                        # 4x39
+    avgpool (size = [1, 3], stride = 1);                   # 4x37
+    maxpool (size = 2);                                    # 2x18
+    avgpool (size = 2, activation = relu);                 # 1x9
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 3, "--lr 0.5 --momentum 0.9 --weight-decay 0.1"),
+
+    "pool_wide_1d": (
+        "wide 1-D pooling: size 3 stride 2 zero(1), averaging neuron with "
+        "replicate(1), size 2 leaving one input uncovered, size 1 stride 2",
+        """\
+network pool_wide_1d {
+    input [2, 70];
+    conv (filters = 3, kernel = 3, activation = tanh);          # 68
+    maxpool (size = 3, stride = 2, padding = zero(1));          # 34
+    avgpool (size = 2, stride = 1, padding = replicate(1));     # 35
+    maxpool (size = 2);                                         # 17
+    avgpool (size = 1, stride = 2);                             # 9
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 3, "--lr 0.5 --momentum 0.9 --weight-decay 0.1"),
+
+    "pool_wide_3d": (
+        "wide 3-D pooling: size 2 on a zero-padded axis, then a stride-1 "
+        "window over two axes",
+        """\
+network pool_wide_3d {
+    input [1, 4, 3, 36];
+    conv (filters = 2, kernel = [1, 1, 3], activation = tanh);  # 4x3x34
+    maxpool (size = 2, padding = zero([0, 1, 0]));              # 2x2x17
+    avgpool (size = [2, 1, 2], stride = 1);                     # 1x2x16
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 3, "--lr 0.5 --momentum 0.9 --weight-decay 0.1"),
+
+    "pool_ties": (
+        "maxpool ties: conv c has zero weights, so every position of a map "
+        "holds its bias and every window ties; the first window element "
+        "must win (PyTorch's rule), else c's weight gradient differs; wide "
+        "rows, stride 1 and 2, overlapping and tiling windows",
+        """\
+network pool_ties {
+    input [2, 7, 40];
+    conv c (filters = 2, kernel = [2, 3]);                 # 6x38, all = bias
+    maxpool (size = 2, stride = 1);                        # 5x37
+    maxpool (size = 2);                                    # 2x18
+    maxpool (size = [1, 3], stride = [1, 2]);              # 2x8
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 3, "--lr 0.5 --momentum 0.9 --weight-decay 0.1"),
+
     # ------------------------------------------------ activations, vectors
     "act_image_1d": (
         "standalone relu / sigmoid / tanh layers on 1-D signals (relu on "
@@ -1008,6 +1093,7 @@ network conv_onednn_trap {
 OPTIONS = {
     "maxpool_negative": {"input": "negative", "positive": ["c.weight"]},
     "maxpool_negative_1d": {"input": "negative", "positive": ["c.weight"]},
+    "pool_ties": {"zero": ["c.weight"]},
 }
 
 
@@ -1028,8 +1114,9 @@ def hyperparams(spec, args):
 
 def make_weights(spec, gen, opts=None):
     """Random parameters obeying the spec's ties and masks; those named in
-    opts["positive"] made positive."""
+    opts["positive"] made positive, those in opts["zero"] zero."""
     positive = (opts or {}).get("positive", ())
+    zero = (opts or {}).get("zero", ())
     out = {}
     layers = {L["name"]: L for L in spec["layers"]}
     for name, shape in netspec.param_shapes(spec).items():
@@ -1043,6 +1130,8 @@ def make_weights(spec, gen, opts=None):
                 w = w * netspec.connect_mask(L)
         if name in positive:
             w = w.abs() + 0.05 * b
+        if name in zero:
+            w = torch.zeros_like(w)
         out[name] = w.contiguous()
     return out
 

@@ -8,25 +8,28 @@
 #   sh tests/golden/run.sh [CASE...]      (from the repo root; all cases
 #                                          when none is named)
 # CNNC and NPZCMP override the tools (default build/cnnc, build/npzcmp).
-# Another machine (make test-neon): GOLDEN_TARGET=T builds with cnnc
-# --target=T, GOLDEN_RUN="CMD ARGS" runs each program as CMD ARGS PROGRAM
+# Another machine (make test-neon): GOLDEN_TARGET=T is TARGET=T,
+# GOLDEN_RUN="CMD ARGS" runs each program as CMD ARGS PROGRAM
 # (an emulator such as qemu-aarch64), GOLDEN_OUT=DIR writes there instead
 # of build/golden; cnnc itself
 # reads CC, CNNC_CFLAGS and CNNC_RUNTIME (the cross compiler, its flags and
 # the cross-built runtime library).  npzcmp runs on the host.
 # THREADS=T runs grad and step with --threads T (the answers must not
-# depend on it); each run is limited to 60 s (timeout, exit 124) so that
-# a deadlock fails the case instead of hanging the suite.
-# Outputs and logs go to build/golden/CASE/.  Exits 1 if any case fails;
+# depend on it); TARGET=F compiles with --target=F (avx512, avx2, sse2,
+# neon, generic: every SIMD flavour must give the answers).  Each run is
+# limited to 60 s (timeout, exit 124) so that a deadlock fails the case
+# instead of hanging the suite.  Outputs and logs go to build/golden/CASE/
+# (build/golden-F/CASE/ with TARGET=F).  Exits 1 if any case fails;
 # a case that does not build is a failure, not a skip.
 
 CNNC=${CNNC:-build/cnnc}
 NPZCMP=${NPZCMP:-build/npzcmp}
 TOL="--atol 1e-4 --rtol 2e-3"
-OUT=${GOLDEN_OUT:-build/golden}
-TARGET_FLAG=${GOLDEN_TARGET:+--target=$GOLDEN_TARGET}
+TARGET=${TARGET:-${GOLDEN_TARGET:-}}
+OUT=${GOLDEN_OUT:-build/golden${TARGET:+-$TARGET}}
 RUN=${GOLDEN_RUN:-}
 THREADS_FLAG=${THREADS:+--threads $THREADS}
+TARGET_FLAG=${TARGET:+--target=$TARGET}
 LIMIT=
 command -v timeout >/dev/null 2>&1 && LIMIT="timeout 60"
 
