@@ -118,6 +118,8 @@ void emit_lane_sync(emitter *e)
     emit(e, "}");
     emit(e, "}");
     emit_blank(e);
+    if (!dense_lane_slab(e))
+        return;
     emit(e, "/* The first of lane t's units when U units are split in blocks of B. */");
     emit(e, "static int lane_units(int U, int B, int t, int T)");
     emit(e, "{");
