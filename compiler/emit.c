@@ -130,6 +130,8 @@ static void emit_ctx_struct(emitter *e)
         }
         if (layer_has_argmax(ly))
             emit(e, "int32_t *arg_%s; /* where each max came from */", ly->name);
+        if (dense_splits_units(e, ly))
+            emit(e, "float *dyT_%s; /* [%lld, n]: its dy, transposed */", ly->name, (long long)ly->units);
     }
     emit(e, "float *g0, *g1, *gpad; /* gradients flowing back */");
     emit(e, "float *cs; /* [n, %lld] scratch of the fast kernels */", (long long)e->cs_max);
@@ -172,6 +174,9 @@ static void emit_carve(emitter *e)
         if (layer_has_argmax(ly))
             emit_take(e, arena_printf(emit_arena, "arg_%s", name), "int32_t",
                       arena_printf(emit_arena, "nb * %lld", (long long)shape_count(&ly->out)));
+        if (dense_splits_units(e, ly))
+            emit_take(e, arena_printf(emit_arena, "dyT_%s", name), "float",
+                      arena_printf(emit_arena, "nb * %lld", (long long)ly->units));
     }
     const char *g = arena_printf(emit_arena, "nb * %lld", (long long)gmax);
     emit_take(e, "g0", "float", g);
@@ -199,58 +204,148 @@ static void emit_layers(emitter *e)
     }
 }
 
-/* Forward through every layer, as straight-line calls, for samples [i0, i1). */
-static void emit_forward_all(emitter *e)
+/* Lane t of T's share of the forward pass over samples [0, n), as
+ * straight-line calls: most layers on the lane's slice of the samples; a
+ * dense layer that splits its units (emit_fastdense.c) on the lane's units
+ * of every sample, between barriers (before it only if a lane-split layer
+ * has run since the last one).  With T = 1 it is the whole batch. */
+static void emit_forward_lane(emitter *e)
 {
     const ir_net *net = e->net;
-    emit(e, "static void forward_all(%s_ctx *c, const float *restrict x, int i0, int i1)", e->prefix);
+    bool dirty = false;
+    emit(e, "static void forward_lane(%s_ctx *c, const float *restrict x, int n, int t, int T)", e->prefix);
     emit(e, "{");
+    emit(e, "const int i0 = LANE_FIRST(n, t, T), i1 = LANE_FIRST(n, t + 1, T);");
     for (int i = 0; i < net->nlayers; i++) {
         const ir_layer *ly = &net->layers[i];
-        if (layer_is_view(ly))
+        const char *in = in_buffer(net, i), *out = out_buffer(net, i);
+        if (layer_is_view(ly)) {
             emit(e, "/* %s: a view, nothing to do */", ly->name);
-        else if (layer_is_fast(e, ly))
-            emit(e, "(c->fast ? %s_forward : %s_forward_ref)(c, i0, i1, %s, %s);", ly->name,
-                 ly->name, in_buffer(net, i), out_buffer(net, i));
-        else
-            emit(e, "%s_forward(c, i0, i1, %s, %s);", ly->name, in_buffer(net, i),
-                 out_buffer(net, i));
+        } else if (dense_splits_units(e, ly)) {
+            if (dirty)
+                emit(e, "lane_sync(c, T);");
+            emit(e, "if (c->fast)");
+            emit(e, "    %s_forward_units(c, n, lane_units(%lld, %d, t, T), lane_units(%lld, %d, t + 1, T), %s, %s);",
+                 ly->name, (long long)ly->units, dense_unit_block(e, ly), (long long)ly->units,
+                 dense_unit_block(e, ly), in, out);
+            emit(e, "else if (t == 0)");
+            emit(e, "    %s_forward_ref(c, 0, n, %s, %s);", ly->name, in, out);
+            emit(e, "lane_sync(c, T);");
+            dirty = false;
+        } else {
+            emit(e, "if (i0 < i1)");
+            if (layer_is_fast(e, ly))
+                emit(e, "    (c->fast ? %s_forward : %s_forward_ref)(c, i0, i1, %s, %s);", ly->name,
+                     ly->name, in, out);
+            else
+                emit(e, "    %s_forward(c, i0, i1, %s, %s);", ly->name, in, out);
+            dirty = true;
+        }
     }
-    emit(e, "(void)c, (void)x, (void)i0, (void)i1;");
+    emit(e, "(void)c, (void)x, (void)n, (void)t, (void)T, (void)i0, (void)i1;");
     emit(e, "}");
     emit_blank(e);
 }
 
-/* Backward from the loss gradient in c->g0, alternating g0 and g1; the
+/* A unit-split dense layer's backward with the reference twin: lane 0
+ * runs it on every lane's slice in turn, into zeroed c->grads. */
+static void emit_backward_serial(emitter *e, const ir_layer *ly, const char *in, const char *out,
+                                 const char *dy, const char *dx)
+{
+    emit(e, "static void %s_backward_serial(%s_ctx *c, const float *restrict x, int n, int T)",
+         ly->name, e->prefix);
+    emit(e, "{");
+    emit(e, "memset(c->grads + %lld, 0, sizeof(float) * %lld);", (long long)ly->woff,
+         (long long)ly->wcount);
+    if (ly->bcount)
+        emit(e, "memset(c->grads + %lld, 0, sizeof(float) * %lld);", (long long)ly->boff,
+             (long long)ly->bcount);
+    emit(e, "for (int t = 0; t < T; t++) {");
+    emit(e, "const int i0 = LANE_FIRST(n, t, T), i1 = LANE_FIRST(n, t + 1, T);");
+    emit(e, "%s_backward_ref(c, c->grads, i0, i1, %s, %s, %s, %s);", ly->name, in, out, dy, dx);
+    emit(e, "}");
+    emit(e, "(void)x;");
+    emit(e, "}");
+    emit_blank(e);
+}
+
+/* One layer's call in backward_lane.  A unit-split dense layer works on the
+ * lane's slice (activation, dy transposed, dx), then after a barrier on
+ * the lane's units (weight and bias gradients of the whole batch).  The
+ * reference path runs in lane 0 between two barriers. */
+static void emit_backward_call(emitter *e, const ir_layer *ly, const char *in, const char *out,
+                               const char *dy, const char *dx)
+{
+    if (dense_splits_units(e, ly)) {
+        int B = dense_unit_block(e, ly);
+        long long U = (long long)ly->units;
+        emit(e, "if (c->fast) {");
+        emit(e, "if (i0 < i1)");
+        emit(e, "    %s_backward_rows(c, n, i0, i1, %s, %s, %s);", ly->name, out, dy, dx);
+        emit(e, "lane_sync(c, T);");
+        emit(e, "%s_backward_units(c, n, lane_units(%lld, %d, t, T), lane_units(%lld, %d, t + 1, T), %s,",
+             ly->name, U, B, U, B, in);
+        emit(e, "    T == 1 ? c->cs : c->lane_slab + (size_t)t * %lld * (size_t)c->max_batch);",
+             (long long)dense_lane_slab(e));
+        emit(e, "} else {");
+        emit(e, "lane_sync(c, T);");
+        emit(e, "if (t == 0)");
+        emit(e, "    %s_backward_serial(c, x, n, T);", ly->name);
+        emit(e, "lane_sync(c, T);");
+        emit(e, "}");
+    } else {
+        emit(e, "if (i0 < i1)");
+        if (layer_is_fast(e, ly))
+            emit(e, "    (c->fast ? %s_backward : %s_backward_ref)(c, grads, i0, i1, %s, %s,", ly->name,
+                 ly->name, in, out);
+        else
+            emit(e, "    %s_backward(c, grads, i0, i1, %s, %s,", ly->name, in, out);
+        emit(e, "                %s, %s);", dy, dx);
+    }
+}
+
+/* The g buffer layer i reads its dy from (cur) and writes its dx to; the
  * first layer computes no gradient for the data. */
-static void emit_backward_all(emitter *e)
+static void backward_bufs(const emitter *e, int i, int first, int cur, const char **dy, const char **dx)
+{
+    const ir_layer *ly = &e->net->layers[i];
+    int64_t in = shape_count(&ly->in), out = shape_count(&ly->out);
+    *dy = lane_slot(cur ? "c->g1" : "c->g0", e->grad_max, out);
+    *dx = i == first ? "NULL" : lane_slot(cur ? "c->g0" : "c->g1", e->grad_max, in);
+}
+
+/* Lane t of T's share of the backward pass, from the loss gradient in
+ * c->g0, alternating g0 and g1. */
+static void emit_backward_lane(emitter *e)
 {
     const ir_net *net = e->net;
-    int first = 0;
+    int first = 0, cur = 0;
     while (first < net->nlayers && layer_is_view(&net->layers[first]))
         first++;
-    emit(e, "static void backward_all(%s_ctx *c, float *restrict grads, const float *restrict x,",
-         e->prefix);
-    emit(e, "                         int i0, int i1)");
-    emit(e, "{");
-    int cur = 0;
     for (int i = net->nlayers - 1; i >= 0; i--) {
-        const ir_layer *ly = &net->layers[i];
-        if (layer_is_view(ly))
+        const char *dy, *dx;
+        if (layer_is_view(&net->layers[i]))
             continue;
-        int64_t in = shape_count(&ly->in), out = shape_count(&ly->out);
-        const char *dy = lane_slot(cur ? "c->g1" : "c->g0", e->grad_max, out);
-        const char *dx = i == first ? "NULL" : lane_slot(cur ? "c->g0" : "c->g1", e->grad_max, in);
-        if (layer_is_fast(e, ly))
-            emit(e, "(c->fast ? %s_backward : %s_backward_ref)(c, grads, i0, i1, %s, %s,", ly->name,
-                 ly->name, in_buffer(net, i), out_buffer(net, i));
-        else
-            emit(e, "%s_backward(c, grads, i0, i1, %s, %s,", ly->name, in_buffer(net, i),
-                 out_buffer(net, i));
-        emit(e, "            %s, %s);", dy, dx);
+        backward_bufs(e, i, first, cur, &dy, &dx);
+        if (dense_splits_units(e, &net->layers[i]))
+            emit_backward_serial(e, &net->layers[i], in_buffer(net, i), out_buffer(net, i), dy, dx);
         cur = !cur;
     }
-    emit(e, "(void)c, (void)grads, (void)x, (void)i0, (void)i1;");
+    emit(e, "static void backward_lane(%s_ctx *c, float *restrict grads, const float *restrict x,",
+         e->prefix);
+    emit(e, "                          int n, int t, int T)");
+    emit(e, "{");
+    emit(e, "const int i0 = LANE_FIRST(n, t, T), i1 = LANE_FIRST(n, t + 1, T);");
+    cur = 0;
+    for (int i = net->nlayers - 1; i >= 0; i--) {
+        const char *dy, *dx;
+        if (layer_is_view(&net->layers[i]))
+            continue;
+        backward_bufs(e, i, first, cur, &dy, &dx);
+        emit_backward_call(e, &net->layers[i], in_buffer(net, i), out_buffer(net, i), dy, dx);
+        cur = !cur;
+    }
+    emit(e, "(void)c, (void)grads, (void)x, (void)n, (void)t, (void)T, (void)i0, (void)i1;");
     emit(e, "}");
     emit_blank(e);
 }
@@ -312,14 +407,15 @@ static void emit_loss_mse(emitter *e, long long k)
     emit_blank(e);
 }
 
-/* torch.optim.SGD: d = g + wd*p; buf = mu*buf + d; p -= lr*buf. */
+/* torch.optim.SGD: d = g + wd*p; buf = mu*buf + d; p -= lr*buf, on the
+ * parameters [k0, k1). */
 static void emit_sgd(emitter *e)
 {
-    emit(e, "static void sgd(%s_ctx *c, const cnnrt_hparams *hp)", e->prefix);
+    emit(e, "static void sgd(%s_ctx *c, const cnnrt_hparams *hp, size_t k0, size_t k1)", e->prefix);
     emit(e, "{");
     emit(e, "const float lr = hp->lr, mu = hp->momentum, wd = hp->weight_decay;");
     emit(e, "float *restrict p = c->params, *restrict g = c->grads, *restrict m = c->momentum;");
-    emit(e, "for (size_t k = 0; k < %lld; k++) {", (long long)e->net->param_count);
+    emit(e, "for (size_t k = k0; k < k1; k++) {");
     emit(e, "float d = g[k];");
     emit(e, "if (wd != 0.0f)");
     emit(e, "    d += wd * p[k];");
@@ -549,8 +645,10 @@ static void emit_source(emitter *e, const char *header_name)
     emit(e, "#define _POSIX_C_SOURCE 200809L");
     emit(e, "#include <math.h>");
     emit(e, "#include <pthread.h>");
+    emit(e, "#include <stdatomic.h>");
     emit(e, "#include <stdlib.h>");
     emit(e, "#include <string.h>");
+    emit(e, "#include <time.h>");
     emit(e, "#include \"%s\"", header_name);
     emit_blank(e);
     emit(e, "#define CNNC_COLD __attribute__((cold)) /* reference twins: compiled for size */");
@@ -558,9 +656,10 @@ static void emit_source(emitter *e, const char *header_name)
     sb_puts(e->out, e->simd->prelude);
     emit_blank(e);
     emit_ctx_struct(e);
+    emit_lane_sync(e);
     emit_layers(e);
-    emit_forward_all(e);
-    emit_backward_all(e);
+    emit_forward_lane(e);
+    emit_backward_lane(e);
     if (e->net->loss == LOSS_MSE)
         emit_loss_mse(e, (long long)out_size(e->net));
     else

@@ -101,8 +101,19 @@ bool conv_is_fast(const emitter *e, const ir_layer *ly);
 int64_t conv_scratch(const emitter *e, const ir_layer *ly);
 void conv_emit_fast_forward(emitter *e, const ir_layer *ly);
 void conv_emit_fast_backward(emitter *e, const ir_layer *ly);
-/* emit_fastdense.c: the same for dense layers. */
+/* emit_fastdense.c: the same for dense layers.  A layer for which
+ * dense_splits_units() holds is shared between threads by units, over the
+ * whole batch, instead of by samples: it gets NAME_forward_units(c, n, u0,
+ * u1, x, y), NAME_backward_rows(c, n, i0, i1, y, dy, dx) (samples [i0, i1):
+ * activation, dy transposed into c->dyT_NAME, dx) and, once every lane has
+ * run that, NAME_backward_units(c, n, u0, u1, x, slab) (units [u0, u1) of
+ * the weight and bias gradients, stored into c->grads; slab: the lane's
+ * dense_lane_slab() floats per sample).  Lanes' units start at multiples
+ * of dense_unit_block(). */
 bool dense_is_fast(const emitter *e, const ir_layer *ly);
+bool dense_splits_units(const emitter *e, const ir_layer *ly);
+int dense_unit_block(const emitter *e, const ir_layer *ly);
+int64_t dense_lane_slab(const emitter *e);
 int64_t dense_scratch(const emitter *e, const ir_layer *ly);
 void dense_emit_fast_forward(emitter *e, const ir_layer *ly);
 void dense_emit_fast_backward(emitter *e, const ir_layer *ly);
@@ -128,8 +139,11 @@ const char *out_buffer(const ir_net *net, int i);
 int64_t in_size(const ir_net *net);
 int64_t out_size(const ir_net *net);
 
-/* emit_lanes.c: threads ("lanes") sharing a batch, and the public API. */
+/* emit_lanes.c: threads ("lanes") sharing a batch, and the public API.
+ * emit_lane_sync: LANE_FIRST(n, t, T) (lane t's first sample), the
+ * barrier lane_sync(c, T) and lane_units(U, B, t, T). */
 void emit_lane_fields(emitter *e);
+void emit_lane_sync(emitter *e);
 void emit_lanes(emitter *e);
 
 #endif

@@ -8,7 +8,16 @@
  *            units x nv vectors of k
  * Tiles that only store (forward, dgrad) clamp their sample / unit indices
  * or shift their last k tile back, recomputing a few values instead of
- * running a remainder; the accumulating wgrad has remainder variants. */
+ * running a remainder; the accumulating wgrad has remainder variants.
+ *
+ * Threads share a dense layer by samples (each computes a whole weight
+ * gradient for its slice, and the lanes' gradients are summed) or, for a
+ * layer with many weights (dense_splits_units), by units: each thread then
+ * computes forward and weight gradient for its units over the whole batch,
+ * reads only its rows of w and writes its rows of the gradient once, so
+ * there is nothing to sum; the data gradient stays split by samples.
+ * Summing per-thread copies of a 3072x512 gradient cost more than the
+ * second thread saved (cifar10_mlp, issue 5). */
 #include "emit.h"
 
 typedef struct dgeom {
@@ -33,11 +42,35 @@ bool dense_is_fast(const emitter *e, const ir_layer *ly)
     return e->simd && ly->kind == LK_DENSE && ly->in.d[0] >= e->simd->width;
 }
 
-/* Per-sample floats of c->cs the backward pass uses: dy transposed and a
- * slab of x at most 3 vectors wide. */
+/* From this many weights on, a layer's gradient is too big to keep a copy
+ * per thread: summing the copies costs a few passes over it, against a
+ * barrier or three (microseconds) for splitting the units. */
+#define SPLIT_MIN_WEIGHTS 16384
+
+bool dense_splits_units(const emitter *e, const ir_layer *ly)
+{
+    return dense_is_fast(e, ly) && ly->wcount >= SPLIT_MIN_WEIGHTS && ly->units >= 8;
+}
+
+/* The slab of x the weight gradient packs: at most 3 vectors a sample. */
+static int64_t slab_width(const emitter *e) { return (3 * e->simd->width + 15) / 16 * 16; }
+
+/* Per-sample floats of c->cs the backward pass uses: dy transposed and
+ * the slab; a unit-split layer has its own dyT, and with more than one
+ * thread each has its slab in c->lane_slab. */
 int64_t dense_scratch(const emitter *e, const ir_layer *ly)
 {
-    return dense_is_fast(e, ly) ? ly->units + 3 * e->simd->width : 0;
+    if (!dense_is_fast(e, ly))
+        return 0;
+    return dense_splits_units(e, ly) ? slab_width(e) : ly->units + 3 * e->simd->width;
+}
+
+int64_t dense_lane_slab(const emitter *e)
+{
+    for (int i = 0; e->simd && i < e->net->nlayers; i++)
+        if (dense_splits_units(e, &e->net->layers[i]))
+            return slab_width(e);
+    return 0;
 }
 
 static dgeom make_dgeom(const emitter *e, const ir_layer *ly)
@@ -52,6 +85,15 @@ static dgeom make_dgeom(const emitter *e, const ir_layer *ly)
     if (g.U < 4)
         g.wu = (int)g.U;
     return g;
+}
+
+/* Lanes' unit ranges start at multiples of the forward and wgrad tiles. */
+int dense_unit_block(const emitter *e, const ir_layer *ly)
+{
+    dgeom g = make_dgeom(e, ly);
+    if (g.mu != g.wu)
+        die("dense %s: forward and weight-gradient tiles differ (%d, %d units)", ly->name, g.mu, g.wu);
+    return g.mu;
 }
 
 /* ------------------------------------------------------------ forward */
@@ -107,11 +149,35 @@ static void emit_fw_tile(emitter *e, const ir_layer *ly, const dgeom *g)
     emit_blank(e);
 }
 
+/* Units [u0, u1) of every sample: a thread's share of a unit-split layer. */
+static void emit_forward_units(emitter *e, const ir_layer *ly, const dgeom *g)
+{
+    emit(e, "CNNC_KERNEL static void %s_forward_units(%s_ctx *c, int n, int u0, int u1, "
+         "const float *restrict x, float *restrict y)", ly->name, e->prefix);
+    emit(e, "{");
+    emit(e, "if (n < %d && u0 == 0 && u1 == %lld) {", g->mi, (long long)g->U); /* batch 1, one thread */
+    emit(e, "%s_gemv(c, 0, n, x, y);", ly->name);
+    emit(e, "return;");
+    emit(e, "}");
+    emit(e, "const float *restrict w = c->params + %lld;", (long long)ly->woff);
+    emit(e, "const float *restrict b = %s;",
+         ly->bias ? arena_printf(emit_arena, "c->params + %lld", (long long)ly->boff) : "NULL");
+    emit(e, "for (int u = u0; u < u1; u += %d)", g->mu);
+    emit(e, "    for (int i = 0; i < n; i += %d)", g->mi);
+    emit(e, "        %s_fw(x, w, b, y, i, n, u);", ly->name);
+    emit(e, "}");
+    emit_blank(e);
+}
+
 void dense_emit_fast_forward(emitter *e, const ir_layer *ly)
 {
     dgeom g = make_dgeom(e, ly);
     emit_fw_tile(e, ly, &g);
     dense_emit_gemv(e, ly);
+    if (dense_splits_units(e, ly)) {
+        emit_forward_units(e, ly, &g);
+        return;
+    }
     emit(e, "CNNC_KERNEL static void %s_forward(%s_ctx *c, int i0, int i1, const float *restrict x, float *restrict y)",
          ly->name, e->prefix);
     emit(e, "{");
@@ -170,11 +236,13 @@ static void emit_dg_tile(emitter *e, const ir_layer *ly, const dgeom *g)
 
 /* gw[u0 + a][k0 + j*W ..] += sum_s dyT[u0 + a][s] slab[s][j*W ..], a < mu,
  * j < nv: dyT is dy transposed ([U][n]) and slab the lane's x[., k0 ..
- * k0 + nv*W) packed ([n][nv*W]), so the tile reads memory in order. */
+ * k0 + nv*W) packed ([n][nv*W]), so the tile reads memory in order.  A
+ * unit-split layer's tile stores (=) instead: it sees every sample. */
 static void emit_wg_tile(emitter *e, const ir_layer *ly, const dgeom *g, int mu, int nv)
 {
     const simd_target *v = e->simd;
     int W = v->width;
+    bool store = dense_splits_units(e, ly);
     emit(e, "CNNC_KERNEL static inline void %s_wg_%dx%d(const float *restrict dyT, const float *restrict slab,",
          ly->name, mu, nv);
     emit(e, "    float *restrict gw, int n, int u0, int k0)");
@@ -200,57 +268,75 @@ static void emit_wg_tile(emitter *e, const ir_layer *ly, const dgeom *g, int mu,
         for (int j = 0; j < nv; j++) {
             const char *p = arena_printf(emit_arena, "gw + (size_t)(u0 + %d) * %lld + k0 + %d", a,
                                          (long long)g->K, j * W);
-            emit(e, "%s", simd(v->store, p, simd(v->add, simd(v->load, p, 0, 0), nm("a", a, j), 0), 0));
+            const char *val = store ? nm("a", a, j) : simd(v->add, simd(v->load, p, 0, 0), nm("a", a, j), 0);
+            emit(e, "%s", simd(v->store, p, val, 0));
         }
     emit(e, "}");
     emit_blank(e);
 }
 
+/* Where a weight-gradient pass reads x and which units it covers: a
+ * lane's slice [i0, i1) and every unit, or (unit-split) every sample and
+ * the units [u0, u1). */
+typedef struct wg_mode {
+    bool units;
+    const char *row;             /* sample s's row of x, for s < n */
+} wg_mode;
+
 /* The weight gradient: k tiles outside, so the lane's slab of x (samples x
  * one tile of k) stays in L1 while every row of units passes over it; then
  * single vectors, then scalars for the k that remain. */
-static void emit_wg_pass(emitter *e, const ir_layer *ly, const dgeom *g, int nv, int64_t k0,
-                         int64_t k1, int64_t step)
+static void emit_wg_pass(emitter *e, const ir_layer *ly, const dgeom *g, const wg_mode *m, int nv,
+                         int64_t k0, int64_t k1, int64_t step)
 {
-    int64_t ufull = g->U / g->wu * g->wu;
+    int64_t ufull = g->U / g->wu * g->wu, ur = g->U - ufull;
     if (k1 <= k0)
         return;
     emit(e, "for (int k = %lld; k < %lld; k += %lld) {", (long long)k0, (long long)k1, (long long)step);
     emit(e, "for (int s = 0; s < n; s++)");
-    emit(e, "    memcpy(slab + (size_t)s * %lld, x + (size_t)(i0 + s) * %lld + k, sizeof(float) * %lld);",
-         (long long)step, (long long)g->K, (long long)step);
-    emit(e, "for (int u0 = 0; u0 < %lld; u0 += %d)", (long long)ufull, g->wu);
-    emit(e, "    %s_wg_%dx%d(dyT, slab, gw, n, u0, k);", ly->name, g->wu, nv);
-    if (g->U > ufull)
-        emit(e, "%s_wg_%lldx%d(dyT, slab, gw, n, %lld, k);", ly->name, (long long)(g->U - ufull), nv,
-             (long long)ufull);
+    emit(e, "    memcpy(slab + (size_t)s * %lld, %s + k, sizeof(float) * %lld);", (long long)step, m->row,
+         (long long)step);
+    if (m->units) {
+        emit(e, "int u = u0;");
+        emit(e, "for (; u + %d <= u1; u += %d)", g->wu, g->wu);
+        emit(e, "    %s_wg_%dx%d(dyT, slab, gw, n, u, k);", ly->name, g->wu, nv);
+        if (ur) /* only the last lane's range can end in a partial block */
+            emit(e, "if (u < u1)");
+        if (ur)
+            emit(e, "    %s_wg_%lldx%d(dyT, slab, gw, n, u, k);", ly->name, (long long)ur, nv);
+    } else {
+        emit(e, "for (int u0 = 0; u0 < %lld; u0 += %d)", (long long)ufull, g->wu);
+        emit(e, "    %s_wg_%dx%d(dyT, slab, gw, n, u0, k);", ly->name, g->wu, nv);
+        if (ur)
+            emit(e, "%s_wg_%lldx%d(dyT, slab, gw, n, %lld, k);", ly->name, (long long)ur, nv,
+                 (long long)ufull);
+    }
     emit(e, "}");
 }
 
-static void emit_wg_calls(emitter *e, const ir_layer *ly, const dgeom *g)
+/* The k left over after whole vectors, in scalars. */
+static void emit_wg_rest(emitter *e, const dgeom *g, const wg_mode *m, int64_t kv)
+{
+    if (g->K == kv)
+        return;
+    emit(e, "for (int u = %s; u < %s; u++) {", m->units ? "u0" : "0",
+         m->units ? "u1" : lit("%lld", (long long)g->U, 0));
+    emit(e, "for (int k = %lld; k < %lld; k++) {", (long long)kv, (long long)g->K);
+    emit(e, "float acc = 0.0f;");
+    emit(e, "for (int s = 0; s < n; s++)");
+    emit(e, "    acc += dyT[(size_t)u * n + s] * (%s)[k];", m->row);
+    emit(e, "gw[(size_t)u * %lld + k] %s acc;", (long long)g->K, m->units ? "=" : "+=");
+    emit(e, "}");
+    emit(e, "}");
+}
+
+static void emit_wg_calls(emitter *e, const ir_layer *ly, const dgeom *g, const wg_mode *m)
 {
     int W = e->simd->width;
     int64_t T = (int64_t)g->wv * W, kt = g->K / T * T, kv = g->K / W * W;
-    emit(e, "const int n = i1 - i0;");
-    emit(e, "float *restrict dyT = c->cs + (size_t)i0 * %lld; /* [%lld][n] */", (long long)e->cs_max,
-         (long long)g->U);
-    emit(e, "float *restrict slab = dyT + (size_t)%lld * n; /* [n][%lld] */", (long long)g->U, (long long)T);
-    emit(e, "for (int s = 0; s < n; s++)");
-    emit(e, "    for (int u = 0; u < %lld; u++)", (long long)g->U);
-    emit(e, "        dyT[(size_t)u * n + s] = dy[(size_t)(i0 + s) * %lld + u];", (long long)g->U);
-    emit_wg_pass(e, ly, g, g->wv, 0, kt, T);
-    emit_wg_pass(e, ly, g, 1, kt, kv, W);
-    if (g->K > kv) {
-        emit(e, "for (int u = 0; u < %lld; u++) {", (long long)g->U);
-        emit(e, "for (int k = %lld; k < %lld; k++) {", (long long)kv, (long long)g->K);
-        emit(e, "float s = 0.0f;");
-        emit(e, "for (int i = i0; i < i1; i++)");
-        emit(e, "    s += dy[(size_t)i * %lld + u] * x[(size_t)i * %lld + k];", (long long)g->U,
-             (long long)g->K);
-        emit(e, "gw[(size_t)u * %lld + k] += s;", (long long)g->K);
-        emit(e, "}");
-        emit(e, "}");
-    }
+    emit_wg_pass(e, ly, g, m, g->wv, 0, kt, T);
+    emit_wg_pass(e, ly, g, m, 1, kt, kv, W);
+    emit_wg_rest(e, g, m, kv);
 }
 
 static void emit_wg_tiles(emitter *e, const ir_layer *ly, const dgeom *g)
@@ -269,13 +355,74 @@ static void emit_wg_tiles(emitter *e, const ir_layer *ly, const dgeom *g)
     }
 }
 
+/* dx for samples [i0, i1): tiles of di samples x dv vectors of k. */
+static void emit_dg_calls(emitter *e, const ir_layer *ly, const dgeom *g)
+{
+    int64_t T = (int64_t)g->dv * e->simd->width;
+    emit(e, "if (!dx)");
+    emit(e, "    return;");
+    emit(e, "for (int i = i0; i < i1; i += %d)", g->di);
+    emit(e, "    for (int k = 0; k < %lld; k += %lld)", (long long)g->K, (long long)T);
+    emit(e, "        %s_dg(dy, w, dx, i, i1, k < %lld ? k : %lld);", ly->name,
+         (long long)(g->K - T), (long long)(g->K - T));
+}
+
+/* A unit-split layer's backward, part 1, on samples [i0, i1): the
+ * activation's derivative, dy transposed into c->dyT_NAME ([U][n]), dx. */
+static void emit_backward_rows(emitter *e, const ir_layer *ly, const dgeom *g)
+{
+    emit(e, "CNNC_KERNEL static void %s_backward_rows(%s_ctx *c, int n, int i0, int i1, "
+         "const float *restrict y, float *restrict dy, float *restrict dx)", ly->name, e->prefix);
+    emit(e, "{");
+    emit(e, "const float *restrict w = c->params + %lld;", (long long)ly->woff);
+    emit(e, "float *restrict dyT = c->dyT_%s;", ly->name);
+    if (ly->act == ACT_NONE)
+        emit(e, "(void)y;");
+    emit_act_backward(e, ly->act, "y", "dy", g->U);
+    emit(e, "for (int s = i0; s < i1; s++)");
+    emit(e, "    for (int u = 0; u < %lld; u++)", (long long)g->U);
+    emit(e, "        dyT[(size_t)u * n + s] = dy[(size_t)s * %lld + u];", (long long)g->U);
+    emit_dg_calls(e, ly, g);
+    emit(e, "}");
+    emit_blank(e);
+}
+
+/* Part 2, once every lane has run part 1: units [u0, u1) of the weight
+ * and bias gradients over all n samples, stored into c->grads.  slab:
+ * n * dense_lane_slab() floats of the lane's own. */
+static void emit_backward_units(emitter *e, const ir_layer *ly, const dgeom *g)
+{
+    wg_mode m = {true, arena_printf(emit_arena, "x + (size_t)s * %lld", (long long)g->K)};
+    emit(e, "CNNC_KERNEL static void %s_backward_units(%s_ctx *c, int n, int u0, int u1, "
+         "const float *restrict x, float *restrict slab)", ly->name, e->prefix);
+    emit(e, "{");
+    emit(e, "const float *restrict dyT = c->dyT_%s;", ly->name);
+    emit(e, "float *restrict gw = c->grads + %lld;", (long long)ly->woff);
+    if (ly->bias) {
+        emit(e, "float *restrict gb = c->grads + %lld;", (long long)ly->boff);
+        emit(e, "for (int u = u0; u < u1; u++) {");
+        emit(e, "float s = 0.0f;");
+        emit(e, "for (int i = 0; i < n; i++)");
+        emit(e, "    s += dyT[(size_t)u * n + i];");
+        emit(e, "gb[u] = s;");
+        emit(e, "}");
+    }
+    emit_wg_calls(e, ly, g, &m);
+    emit(e, "}");
+    emit_blank(e);
+}
+
 void dense_emit_fast_backward(emitter *e, const ir_layer *ly)
 {
     dgeom g = make_dgeom(e, ly);
-    int W = e->simd->width;
-    int64_t T = (int64_t)g.dv * W;
+    wg_mode m = {false, arena_printf(emit_arena, "x + (size_t)(i0 + s) * %lld", (long long)g.K)};
     emit_dg_tile(e, ly, &g);
     emit_wg_tiles(e, ly, &g);
+    if (dense_splits_units(e, ly)) {
+        emit_backward_rows(e, ly, &g);
+        emit_backward_units(e, ly, &g);
+        return;
+    }
     emit(e, "CNNC_KERNEL static void %s_backward(%s_ctx *c, float *restrict grads, int i0, int i1, "
          "const float *restrict x, const float *restrict y, float *restrict dy, float *restrict dx)",
          ly->name, e->prefix);
@@ -291,13 +438,16 @@ void dense_emit_fast_backward(emitter *e, const ir_layer *ly)
         emit(e, "    for (int u = 0; u < %lld; u++)", (long long)g.U);
         emit(e, "        gb[u] += dy[(size_t)i * %lld + u];", (long long)g.U);
     }
-    emit_wg_calls(e, ly, &g);
-    emit(e, "if (!dx)");
-    emit(e, "    return;");
-    emit(e, "for (int i = i0; i < i1; i += %d)", g.di);
-    emit(e, "    for (int k = 0; k < %lld; k += %lld)", (long long)g.K, (long long)T);
-    emit(e, "        %s_dg(dy, w, dx, i, i1, k < %lld ? k : %lld);", ly->name,
-         (long long)(g.K - T), (long long)(g.K - T));
+    emit(e, "const int n = i1 - i0;");
+    emit(e, "float *restrict dyT = c->cs + (size_t)i0 * %lld; /* [%lld][n] */", (long long)e->cs_max,
+         (long long)g.U);
+    emit(e, "float *restrict slab = dyT + (size_t)%lld * n; /* [n][%lld] */", (long long)g.U,
+         (long long)(g.wv * e->simd->width));
+    emit(e, "for (int s = 0; s < n; s++)");
+    emit(e, "    for (int u = 0; u < %lld; u++)", (long long)g.U);
+    emit(e, "        dyT[(size_t)u * n + s] = dy[(size_t)(i0 + s) * %lld + u];", (long long)g.U);
+    emit_wg_calls(e, ly, &g, &m);
+    emit_dg_calls(e, ly, &g);
     emit(e, "}");
     emit_blank(e);
 }

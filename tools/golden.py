@@ -174,6 +174,21 @@ network dense_small_batch {
 }
 """, 2, "--lr 0.5 --momentum 0.9 --weight-decay 0.1"),
 
+    "dense_split": (
+        "dense layers big enough (>= 16384 weights) that threads split "
+        "their units: inputs and units not multiples of the vector width "
+        "or the 4-unit tile, tanh, sigmoid without bias, 7 samples",
+        """\
+network dense_split {
+    input [3, 5, 7];
+    flatten;
+    dense h1 (units = 203, activation = tanh);
+    dense h2 (units = 90, activation = sigmoid, bias = false);
+    dense out (units = 7);
+    loss softmax_cross_entropy;
+}
+""", 7, "--lr 0.2 --momentum 0.9 --weight-decay 0.05"),
+
     "sigmoid_mlp": (
         "flatten of an image, sigmoid attribute, sigmoid/tanh/relu layers",
         """\
