@@ -130,7 +130,7 @@ static const simd_target targets[] = {
         .zip_lo = "vzip1q_f32($1, $2)", .zip_hi = "vzip2q_f32($1, $2)",
         .div = "vdivq_f32($1, $2)",
         .mask = "uint32x4_t", .gt = "vcgtq_f32($1, $2)", .blend = "vbslq_f32($1, $2, $3)",
-        .ivec = "int32x4_t", .isplat = "vdupq_n_s32($1)", .iset = "vld1q_s32((const int32_t[]){$1})",
+        .ivec = "int32x4_t", .isplat = "vdupq_n_s32($1)", .iset = "vld1q_s32(((const int32_t[]){$1}))",
         .iadd = "vaddq_s32($1, $2)", .ieq = "vceqq_s32($1, $2)", .iblend = "vbslq_s32($1, $2, $3)",
         .iload = "vld1q_s32($1)", .istore = "vst1q_s32($1, $2);",
     },
