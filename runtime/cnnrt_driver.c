@@ -9,6 +9,7 @@
  * cnnrt_train.c has train, eval and bench.
  */
 #include "cnnrt_cli.h"
+#include "cnnrt_dist.h"
 
 #include <errno.h>
 #include <math.h>
@@ -101,6 +102,8 @@ static void usage(FILE *f, const char *prog)
 static int usage_error(const cnnrt_opts *o, const command *c, const char *fmt,
                        const char *arg)
 {
+    if (o->quiet)
+        return CNNRT_EXIT_USAGE;
     fprintf(stderr, "%s: ", o->prog);
     fprintf(stderr, fmt, arg);
     if (c)
@@ -226,18 +229,27 @@ static int parse_flags(cnnrt_opts *o, const command *c, int argc, char **argv)
     return 0;
 }
 
-int cnnrt_main(int argc, char **argv, const cnnrt_model *m)
+/* Under MPI (d given), commands other than these run on rank 0 alone. */
+static int data_parallel(const command *c)
+{
+    return c->run == cnnrt_cmd_train || c->run == cnnrt_cmd_eval || c->run == cnnrt_cmd_bench;
+}
+
+int cnnrt_main_dist(int argc, char **argv, const cnnrt_model *m, cnnrt_dist *d)
 {
     cnnrt_opts o;
     const char *slash;
     int rc;
     memset(&o, 0, sizeof o);
     o.prog = argc > 0 && argv[0] ? argv[0] : m->name;
+    o.dist = d;
+    o.quiet = d && d->rank != 0;
     slash = strrchr(o.prog, '/');
     if (slash)
         o.prog = slash + 1;
     if (argc < 2) {
-        usage(stderr, o.prog);
+        if (!o.quiet)
+            usage(stderr, o.prog);
         return CNNRT_EXIT_USAGE;
     }
     if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -250,6 +262,8 @@ int cnnrt_main(int argc, char **argv, const cnnrt_model *m)
         rc = parse_flags(&o, &commands[i], argc, argv);
         if (rc != 0)
             return rc < 0 ? CNNRT_EXIT_OK : rc;
+        if (o.quiet && !data_parallel(&commands[i]))
+            return CNNRT_EXIT_OK;
         rc = commands[i].run(m, &o);
         fflush(stdout);
         return rc;
@@ -257,11 +271,17 @@ int cnnrt_main(int argc, char **argv, const cnnrt_model *m)
     return usage_error(&o, NULL, "unknown command '%s'", argv[1]);
 }
 
+int cnnrt_main(int argc, char **argv, const cnnrt_model *m)
+{
+    return cnnrt_main_dist(argc, argv, m, NULL);
+}
+
 /* --------------------------------------------------------- shared helpers */
 int cnnrt_cli_fail(const cnnrt_opts *o, const char *msg)
 {
     fflush(stdout);
-    fprintf(stderr, "%s: %s\n", o->prog, msg);
+    if (!o->quiet)
+        fprintf(stderr, "%s: %s\n", o->prog, msg);
     return CNNRT_EXIT_ERROR;
 }
 
