@@ -29,7 +29,9 @@ typedef struct cnnrt_opts {
     float lr, momentum, weight_decay;
     uint64_t seed;
     struct cnnrt_dist *dist;          /* NULL: one process (cnnrt_dist.h) */
-    int quiet;                        /* a rank other than 0: print no message */
+    int quiet;                        /* a rank other than 0: print no message, */
+    char *usage_msg;                  /* but keep a usage error here for rank 0 */
+    size_t usage_len;
 } cnnrt_opts;
 
 #define HAS(o, f) (((o)->set >> (f)) & 1u)

@@ -163,6 +163,16 @@ static int together(trainer *t, int rc)
     return agreed(t->d, rc, t->err, sizeof t->err);
 }
 
+/* A failure of rank 0's own (log, save): at once for one process; under
+ * MPI remembered for the next check point, where every rank stops. */
+static int own_failure(trainer *t)
+{
+    if (!t->d)
+        return -1;
+    t->failed = 1;
+    return 0;
+}
+
 /* -1 with a message if the loss l of a step or any parameter after it is
  * not finite: the saved checkpoint stays the last good one. */
 static int diverged(trainer *t, float l, int epoch, int64_t batch)
@@ -246,10 +256,8 @@ static int train_epoch(trainer *t, int epoch, double *loss, double *acc, double 
         if (t->logging && !t->failed &&
             cnnrt_log_step(&t->log, epoch, n, l, m->output_block ? correct - before : -1,
                            i + bs >= t->train.n, t->err, sizeof t->err) < 0) {
-            if (t->d) {         /* the others stop with rank 0 at the end of the epoch */
-                t->failed = 1;
+            if (own_failure(t) == 0)  /* the ranks stop together at the end of the epoch */
                 continue;
-            }
             cnnrt_progress_end(&p);
             return -1;
         }
@@ -378,21 +386,39 @@ static int setup(trainer *t)
     return 0;
 }
 
-/* Under MPI, after rank 0 logged and saved: did any rank fail, are the
- * parameter copies still the same bits? */
-static int end_of_epoch(trainer *t, int epoch)
+/* The epoch's log row and line (rank 0), then the checkpoint.  Under MPI
+ * first: are the parameter copies still the same bits (else the previous
+ * checkpoint stays)?  After: did any rank fail? */
+static int finish_epoch(trainer *t, int e, double loss, double acc, double secs, double tloss,
+                        double tacc)
 {
-    char what[64];
-    snprintf(what, sizeof what, "the end of epoch %d", epoch);
-    t->d->doing(t->d, what);
-    if (together(t, t->failed ? -1 : 0) < 0)
+    const cnnrt_model *m = t->m;
+    if (t->d && cnnrt_dist_same_params(t->d, m, t->ctx, e, t->err, sizeof t->err) < 0)
         return -1;
-    return cnnrt_dist_same_params(t->d, t->m, t->ctx, epoch, t->err, sizeof t->err);
+    if (t->logging && !t->failed &&
+        cnnrt_log_epoch(&t->log, e, loss, m->output_block ? acc : NAN, t->test.n ? tacc : NAN,
+                        secs > 0 ? (double)t->train.n / secs : NAN, t->err, sizeof t->err) < 0 &&
+        own_failure(t) < 0)
+        return -1;
+    printf("epoch %d/%d  loss %.4f", e, t->hp.epochs, loss);
+    if (m->output_block)
+        printf("  train acc %.2f%%", 100 * acc);
+    printf("  test loss %.4f  test acc %.2f%%  %.1f s  %.0f img/s\n", tloss, 100 * tacc,
+           secs, secs > 0 ? (double)t->train.n / secs : 0.0);
+    fflush(stdout);
+    t->st.epoch = e;
+    t->st.has_momentum = 1;
+    if (t->o->save && root(t) && !t->failed &&
+        cnnrt_save_weights(m, t->ctx, t->o->save, &t->st, t->err, sizeof t->err) < 0 &&
+        own_failure(t) < 0)
+        return -1;
+    if (t->d)
+        t->d->doing(t->d, "the end of an epoch");
+    return together(t, t->failed ? -1 : 0);
 }
 
 static int run_epochs(trainer *t)
 {
-    const cnnrt_model *m = t->m;
     if (t->st.epoch >= t->hp.epochs) {
         printf("%s already holds %lld epochs (--epochs %d): nothing to do\n", t->o->resume,
                (long long)t->st.epoch, t->hp.epochs);
@@ -404,33 +430,12 @@ static int run_epochs(trainer *t)
         double loss = 0, acc = 0, secs = 0, tloss = 0, tacc = 0;
         if (train_epoch(t, e, &loss, &acc, &secs) < 0)
             return -1;
-        evaluate(m, t->ctx, &t->test, t->local_batch, &t->b, t->d, &tloss, &tacc);
+        evaluate(t->m, t->ctx, &t->test, t->local_batch, &t->b, t->d, &tloss, &tacc);
         if (!isfinite(tloss))
             return cnnrt_errorf(t->err, sizeof t->err, "the test loss became %f after epoch %d "
                                 "(outputs too large: learning rate %g too high?); stopping",
                                 tloss, e, (double)t->hp.lr);
-        if (t->logging && !t->failed &&
-            cnnrt_log_epoch(&t->log, e, loss, m->output_block ? acc : NAN, t->test.n ? tacc : NAN,
-                            secs > 0 ? (double)t->train.n / secs : NAN, t->err, sizeof t->err) < 0) {
-            if (!t->d)
-                return -1;
-            t->failed = 1;
-        }
-        printf("epoch %d/%d  loss %.4f", e, t->hp.epochs, loss);
-        if (m->output_block)
-            printf("  train acc %.2f%%", 100 * acc);
-        printf("  test loss %.4f  test acc %.2f%%  %.1f s  %.0f img/s\n", tloss, 100 * tacc,
-               secs, secs > 0 ? (double)t->train.n / secs : 0.0);
-        fflush(stdout);
-        t->st.epoch = e;
-        t->st.has_momentum = 1;
-        if (t->o->save && root(t) && !t->failed &&
-            cnnrt_save_weights(m, t->ctx, t->o->save, &t->st, t->err, sizeof t->err) < 0) {
-            if (!t->d)
-                return -1;
-            t->failed = 1;
-        }
-        if (t->d && end_of_epoch(t, e) < 0)
+        if (finish_epoch(t, e, loss, acc, secs, tloss, tacc) < 0)
             return -1;
     }
     if (t->o->save)
@@ -596,8 +601,10 @@ static double time_dist_steps(bench *k, cnnrt_dist *d, int local, int steps, dou
                               double *bytes)
 {
     int64_t correct = 0;
-    double t0, el, c0 = d->comm_seconds, b0 = d->comm_bytes;
+    double t0, el, c0, b0;
     d->allreduce(d, NULL, 0, 0, NULL, 0);         /* start together */
+    c0 = d->comm_seconds;
+    b0 = d->comm_bytes;
     t0 = cnnrt_now();
     for (int s = 0; s < steps; s++)
         cnnrt_dist_step(d, k->m, k->ctx, k->b.x, k->b.labels, k->b.targets, local,
