@@ -14,11 +14,13 @@
 #     (runtime/mpi/cnnrt_mpi.c built with CNNRT_MPI_MUTANT=1, 2), and an
 #     exchange that sends nothing stops the job at the end of the epoch
 #     (the ranks' parameters differ; MUTANT=3);
-# Under SANITIZE=1 (CNNC_CFLAGS with -fsanitize) cifar10_wide trains on 67
-# images instead of 323 (a step is ~30x slower there).
-#   - two runs give the same bytes; 2 epochs equal 1 epoch, --save, then
-#     --resume to 2, bit for bit; --resume and --save need only exist for
-#     rank 0 (each rank gets its own command line: mpirun A : B);
+# Under SANITIZE=1 (CNNC_CFLAGS with -fsanitize) a tiny CIFAR network takes
+# cifar10_wide's place, on 67 images instead of 323 (clang takes 15 s to
+# build cifar10_wide with ASan, and a step is ~30x slower).
+#   - two runs give the same bytes (also started through a hostfile); 2
+#     epochs equal 1 epoch, --save, then --resume to 2, bit for bit;
+#     --resume and --save need only exist for rank 0 (each rank gets its
+#     own command line: mpirun A : B);
 #   - rank 0 alone prints: one header, one line per epoch; eval under MPI
 #     prints what one process prints;
 #   - failures end the job with rank 0's message, never a hang (every
@@ -42,12 +44,28 @@ export OMPI_MCA_btl_tcp_if_include=lo OMPI_MCA_oob_tcp_if_include=lo
 # Open MPI's libraries keep memory to the end: not leaks of ours.
 printf 'leak:libmpi.so\nleak:libopen-pal.so\nleak:libopen-rte.so\nleak:libpmix.so\nleak:libhwloc.so\nleak:libevent\nleak:mca_\n' \
     > "$t/lsan.supp"
-export LSAN_OPTIONS="suppressions=$(cd "$t" && pwd)/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+export LSAN_OPTIONS="suppressions=$(cd "$t" && pwd)/lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+# (libmpi has no frame pointers: the full unwind finds the frames to match)
+[ -z "${ASAN_OPTIONS:-}" ] || export ASAN_OPTIONS="$ASAN_OPTIONS:fast_unwind_on_malloc=0"
 mpi() { timeout -k 5 "${LIMIT:-300}" mpirun --oversubscribe "$@"; }
 ATOL=1e-6
 RTOL=1e-5
 
-case "${CNNC_CFLAGS:-}" in *-fsanitize*) nwide=67 ;; *) nwide=323 ;; esac
+cat > "$t/tiny.net" <<'EOF'
+network tiny {
+    input [3, 32, 32];
+    conv    c1 (filters = 4, kernel = 3, stride = 2, activation = relu);
+    maxpool p1 (size = 3);
+    flatten;
+    dense   out (units = 10);
+    loss  softmax_cross_entropy;
+    train (optimizer = sgd, lr = 0.05, momentum = 0.9, batch = 16, epochs = 1, seed = 1);
+}
+EOF
+case "${CNNC_CFLAGS:-}" in
+*-fsanitize*) nwide=67 wname=tiny wnet=$t/tiny.net ;;
+*) nwide=323 wname=cifar10_wide wnet=examples/cifar10_wide.net ;;
+esac
 "$b/mkdata" cifar10 "$t/data" --train $nwide --test 64 --seed 3 > /dev/null || die mkdata
 "$b/mkdata" idx "$t/idx" --train 203 --test 50 --seed 4 > /dev/null || die mkdata
 cat > "$t/small.net" <<'EOF'
@@ -60,18 +78,17 @@ network small {
     train (optimizer = sgd, lr = 0.1, momentum = 0.5, batch = 16, epochs = 2, seed = 1);
 }
 EOF
-"$b/cnnc" examples/cifar10_wide.net -o "$t/cifar10_wide_1" &&
-    "$b/cnnc" --mpi examples/cifar10_wide.net -o "$t/cifar10_wide" || die "cnnc cifar10_wide"
+"$b/cnnc" "$wnet" -o "$t/${wname}_1" && "$b/cnnc" --mpi "$wnet" -o "$t/$wname" || die "cnnc $wname"
 "$b/cnnc" "$t/small.net" -o "$t/small_1" && "$b/cnnc" --mpi "$t/small.net" -o "$t/small" ||
     die "cnnc small"
 for k in 1 2 3; do
     CNNC_RUNTIME=$b/mutant$k "$b/cnnc" --mpi "$t/small.net" -o "$t/mutant$k" || die "cnnc mutant $k"
 done
-wide=$t/cifar10_wide
+wide=$t/$wname
 small=$t/small
 
 # ---- linking
-if ! nm "$b/libcnnrt.a" 2>/dev/null | grep -q ' U MPI_' && ! ldd "$t/cifar10_wide_1" | grep -q libmpi &&
+if ! nm "$b/libcnnrt.a" 2>/dev/null | grep -q ' U MPI_' && ! ldd "$t/${wname}_1" | grep -q libmpi &&
     ldd "$wide" | grep -q libmpi; then
     ok "MPI is linked only with --mpi (libcnnrt.a calls no MPI_*)"
 else
@@ -94,17 +111,17 @@ same() {
     fi
 }
 W="train --data $t/data --epochs 1 --batch 32 --lr 0.01 --momentum 0.9 --seed 5"
-"$t/cifar10_wide_1" $W --threads 1 --save "$t/w1.npz" > "$t/w1.out" 2>&1 || bad "cifar10_wide, one process"
+"$t/${wname}_1" $W --threads 1 --save "$t/w1.npz" > "$t/w1.out" 2>&1 || bad "$wname, one process"
 if [ $nwide = 323 ]; then
-    "$t/cifar10_wide_1" $W --threads 2 --save "$t/w1t2.npz" > /dev/null 2>&1
+    "$t/${wname}_1" $W --threads 2 --save "$t/w1t2.npz" > /dev/null 2>&1
     "$b/npzcmp" --atol 0 --rtol 0 "$t/w1.npz" "$t/w1t2.npz" > "$t/w1t2.cmp"
     echo "     (for scale: one process, --threads 1 against 2, differs by $(worst "$t/w1t2.cmp"))"
 fi
 mpi -np 2 "$wide" $W --threads 1 --save "$t/w2.npz" > "$t/w2.out" 2> "$t/w2.err" ||
-    { bad "cifar10_wide, 2 ranks: exit 0"; cat "$t/w2.err"; }
-same "$t/w1.npz" "$t/w2.npz" "cifar10_wide: 2 ranks = one process, within $ATOL + $RTOL |x|"
+    { bad "$wname, 2 ranks: exit 0"; cat "$t/w2.err"; }
+same "$t/w1.npz" "$t/w2.npz" "$wname: 2 ranks = one process, within $ATOL + $RTOL |x|"
 lines=$(grep -c . "$t/w2.out")
-grep -q "^cifar10_wide: $nwide training and 64 test images"' .*, 2 ranks (slices of 16), 1 thread each$' \
+grep -q "^$wname: $nwide training and 64 test images"' .*, 2 ranks (slices of 16), 1 thread each$' \
     "$t/w2.out" && [ "$lines" = 3 ] && [ "$(grep -c '^epoch 1/1 ' "$t/w2.out")" = 1 ] &&
     ok "rank 0 alone prints: header, epoch line, saved" || bad "rank 0 alone prints: $(cat "$t/w2.out")"
 l1=$(sed -n 's/^epoch 1\/1  \(loss [0-9.]*  train acc [0-9.]*%  test loss [0-9.]*  test acc [0-9.]*%\).*/\1/p' "$t/w1.out")
@@ -150,6 +167,11 @@ mpi -np 2 "$small" $C --data $t/idx --epochs 2 --save "$t/c2.npz" > /dev/null 2>
 cmp -s "$t/c2.npz" "$t/r.npz" && grep -q "^resuming from $t/h.npz after epoch 1$" "$t/r.out" &&
     ok "2 ranks: --epochs 2 = --epochs 1, --save, --resume to 2 (same bytes)" ||
     bad "2 ranks: --resume does not continue bit-identically"
+printf 'localhost slots=2\n' > "$t/hosts"     # the README's form, one machine here
+timeout -k 5 120 mpirun --hostfile "$t/hosts" -np 2 "$small" $C --data $t/idx --epochs 2 \
+    --save "$t/hf.npz" > /dev/null 2>&1
+cmp -s "$t/c2.npz" "$t/hf.npz" && ok "mpirun --hostfile (localhost slots=2): the same bytes" ||
+    bad "mpirun --hostfile (localhost slots=2) differs or fails"
 "$t/small_1" eval --data "$t/idx" --weights "$t/c2.npz" --threads 1 > "$t/e1.out" 2>&1
 mpi -np 2 "$small" eval --data "$t/idx" --weights "$t/c2.npz" --threads 1 > "$t/e2.out" 2>&1
 [ -s "$t/e1.out" ] && cmp -s "$t/e1.out" "$t/e2.out" && ok "eval on 2 ranks prints one process's line" ||

@@ -44,14 +44,14 @@
 #define CNNRT_MPI_MUTANT 0
 #endif
 
-enum { TAG_SCATTER = 7101, TAG_GATHER, TAG_BCAST, TAG_AGREE, TAG_VERDICT };
+enum { TAG_HEADER = 7101, TAG_SCATTER, TAG_GATHER, TAG_BCAST, TAG_AGREE };
 
 typedef struct mpi_state {
     MPI_Comm comm;
     double timeout;              /* seconds one rank waits for another */
     unsigned char *buf;          /* scratch for packed messages */
     size_t cap;
-    MPI_Request *req;            /* 2 * size */
+    MPI_Request *req;            /* 4 * size */
     int *peer;                   /* the rank each request talks to */
     char *mark;                  /* size flags, for pending_ranks */
 } mpi_state;
@@ -176,33 +176,49 @@ static unsigned char *scratch(cnnrt_dist *d, size_t bytes)
     return s->buf;
 }
 
-/* Phase 1: every rank sends rank q its header (weight, sums) and chunk q,
- * and receives the others' headers and parts of its own chunk; slots in
- * rank order, each `slot` bytes (8-aligned), this rank's slot unused. */
-static void scatter(cnnrt_dist *d, const float *v, size_t n, const double *hdr, size_t hbytes,
-                    unsigned char *recv, size_t slot, unsigned char *send)
+/* One exchange's buffers in the scratch block: this rank's chunk summed in
+ * double, every rank's header (weight, sums) and every rank's part of
+ * this rank's chunk, in rank order (this rank's own slots unused). */
+typedef struct exchange {
+    double *acc, *hdr;
+    float *part;
+    size_t n, lo, cnt;
+    int nh;                      /* doubles per header */
+} exchange;
+
+static void post(cnnrt_dist *d, int rc, int peer, int *k, const char *what)
 {
     mpi_state *s = d->impl;
+    check(d, rc, what);
+    s->peer[(*k)++] = peer;
+}
+
+/* Phase 1: rank q gets this rank's header and its part of chunk q. */
+static void scatter(cnnrt_dist *d, const float *v, exchange *x)
+{
+    mpi_state *s = d->impl;
+    const double *mine = x->hdr + (size_t)d->rank * (size_t)x->nh;
     int k = 0;
-    for (int q = 0; q < d->size; q++)
-        if (q != d->rank) {
-            check(d, MPI_Irecv(recv + (size_t)q * slot, (int)slot, MPI_BYTE, q, TAG_SCATTER,
-                               s->comm, &s->req[k]), "posting a receive");
-            s->peer[k++] = q;
-        }
+    for (int q = 0; q < d->size; q++) {
+        if (q == d->rank)
+            continue;
+        post(d, MPI_Irecv(x->hdr + (size_t)q * (size_t)x->nh, x->nh, MPI_DOUBLE, q, TAG_HEADER,
+                          s->comm, &s->req[k]), q, &k, "posting a receive");
+        if (x->cnt)
+            post(d, MPI_Irecv(x->part + (size_t)q * x->cnt, (int)x->cnt, MPI_FLOAT, q,
+                              TAG_SCATTER, s->comm, &s->req[k]), q, &k, "posting a receive");
+    }
     for (int q = 0; q < d->size; q++) {
         size_t lo, cnt;
         if (q == d->rank)
             continue;
-        chunk(n, d->size, q, &lo, &cnt);
-        memcpy(send, hdr, hbytes);
+        chunk(x->n, d->size, q, &lo, &cnt);
+        post(d, MPI_Isend(mine, x->nh, MPI_DOUBLE, q, TAG_HEADER, s->comm, &s->req[k]), q, &k,
+             "sending gradients");
         if (cnt)
-            memcpy(send + hbytes, v + lo, cnt * sizeof *v);
-        check(d, MPI_Isend(send, (int)(hbytes + cnt * sizeof *v), MPI_BYTE, q, TAG_SCATTER,
-                           s->comm, &s->req[k]), "sending gradients");
-        s->peer[k++] = q;
-        d->comm_bytes += (double)(hbytes + cnt * sizeof *v);
-        send += (hbytes + cnt * sizeof *v + 7) / 8 * 8;
+            post(d, MPI_Isend(v + lo, (int)cnt, MPI_FLOAT, q, TAG_SCATTER, s->comm, &s->req[k]),
+                 q, &k, "sending gradients");
+        d->comm_bytes += (double)((size_t)x->nh * sizeof(double) + cnt * sizeof(float));
     }
     wait_all(d, k, "the gradient exchange");
 }
@@ -217,97 +233,75 @@ static double weight_of(const cnnrt_dist *d, int q, double w)
     return w;
 }
 
-/* This rank's chunk: the contributions in rank order, in double. */
-static void reduce_chunk(cnnrt_dist *d, float *v, size_t lo, size_t cnt, const double *myhdr,
-                         const unsigned char *recv, size_t slot, size_t hbytes)
+/* This rank's chunk: the contributions added in rank order, in double,
+ * rounded once; the sums likewise (every rank has every header). */
+static void reduce(cnnrt_dist *d, float *v, exchange *x, double *sums, int nsums)
 {
-    const int p = d->size;
-    for (size_t i = 0; i < cnt; i++) {
-        double acc = 0;
-        for (int q = 0; q < p; q++) {
-            const unsigned char *m = recv + (size_t)q * slot;
-            double w;
-            float x;
-            memcpy(&w, q == d->rank ? (const void *)myhdr : (const void *)m, sizeof w);
-            w = weight_of(d, q, w);
-            if (w == 0)
-                continue;
-            if (q == d->rank)
-                x = v[lo + i];
-            else
-                memcpy(&x, m + hbytes + i * sizeof x, sizeof x);
-            acc += w * (double)x;
-        }
-        v[lo + i] = (float)acc;
+    memset(x->acc, 0, x->cnt * sizeof *x->acc);
+    for (int q = 0; q < d->size; q++) {
+        double w = weight_of(d, q, x->hdr[(size_t)q * (size_t)x->nh]);
+        const float *part = q == d->rank ? v + x->lo : x->part + (size_t)q * x->cnt;
+        if (w == 0)
+            continue;
+        for (size_t i = 0; i < x->cnt; i++)
+            x->acc[i] += w * (double)part[i];
     }
-}
-
-/* The sums of every rank's sums, in rank order (every rank has them all). */
-static void add_sums(const cnnrt_dist *d, double *sums, int nsums, const unsigned char *recv,
-                     size_t slot)
-{
+    for (size_t i = 0; i < x->cnt; i++)
+        v[x->lo + i] = (float)x->acc[i];
     for (int j = 0; j < nsums; j++) {
-        double total = 0, x;
-        for (int q = 0; q < d->size; q++) {
-            if (q == d->rank)
-                x = sums[j];
-            else
-                memcpy(&x, recv + (size_t)q * slot + (size_t)(1 + j) * sizeof x, sizeof x);
-            total += x;
-        }
+        double total = 0;
+        for (int q = 0; q < d->size; q++)
+            total += x->hdr[(size_t)q * (size_t)x->nh + 1 + (size_t)j];
         sums[j] = total;
     }
 }
 
 /* Phase 2: every owner sends its finished chunk to every rank. */
-static void gather(cnnrt_dist *d, float *v, size_t n)
+static void gather(cnnrt_dist *d, float *v, const exchange *x)
 {
     mpi_state *s = d->impl;
-    size_t lo, cnt, qlo, qcnt;
+    size_t qlo, qcnt;
     int k = 0;
-    chunk(n, d->size, d->rank, &lo, &cnt);
     for (int q = 0; q < d->size; q++) {
-        chunk(n, d->size, q, &qlo, &qcnt);
-        if (q == d->rank || qcnt == 0)
-            continue;
-        check(d, MPI_Irecv(v + qlo, (int)qcnt, MPI_FLOAT, q, TAG_GATHER, s->comm, &s->req[k]),
-              "posting a receive");
-        s->peer[k++] = q;
+        chunk(x->n, d->size, q, &qlo, &qcnt);
+        if (q != d->rank && qcnt)
+            post(d, MPI_Irecv(v + qlo, (int)qcnt, MPI_FLOAT, q, TAG_GATHER, s->comm, &s->req[k]),
+                 q, &k, "posting a receive");
     }
-    for (int q = 0; q < d->size && cnt; q++) {
+    for (int q = 0; q < d->size && x->cnt; q++) {
         if (q == d->rank)
             continue;
-        check(d, MPI_Isend(v + lo, (int)cnt, MPI_FLOAT, q, TAG_GATHER, s->comm, &s->req[k]),
-              "sending summed gradients");
-        s->peer[k++] = q;
-        d->comm_bytes += (double)(cnt * sizeof *v);
+        post(d, MPI_Isend(v + x->lo, (int)x->cnt, MPI_FLOAT, q, TAG_GATHER, s->comm, &s->req[k]),
+             q, &k, "sending summed gradients");
+        d->comm_bytes += (double)(x->cnt * sizeof(float));
     }
     wait_all(d, k, "the gradient exchange");
 }
 
 static void mpi_allreduce(cnnrt_dist *d, float *v, size_t n, double w, double *sums, int nsums)
 {
-    double t0 = MPI_Wtime(), hdr[1 + 16];
-    size_t hbytes = (size_t)(1 + nsums) * sizeof(double), lo, cnt, slot;
-    unsigned char *recv;
-    if (nsums > 16)
-        die(d, "internal error: more than 16 sums in one exchange");
+    double t0 = MPI_Wtime();
+    exchange x;
+    unsigned char *buf;
     if (d->size == 1 || CNNRT_MPI_MUTANT == 3) {
         for (size_t i = 0; i < n; i++)
             v[i] = (float)(w * (double)v[i]);
         return;
     }
-    hdr[0] = w;
+    x.n = n;
+    x.nh = 1 + nsums;
+    chunk(n, d->size, d->rank, &x.lo, &x.cnt);
+    buf = scratch(d, x.cnt * sizeof(double) + (size_t)d->size * (size_t)x.nh * sizeof(double) +
+                         (size_t)d->size * x.cnt * sizeof(float));
+    x.acc = (double *)(void *)buf;
+    x.hdr = x.acc + x.cnt;
+    x.part = (float *)(void *)(x.hdr + (size_t)d->size * (size_t)x.nh);
+    x.hdr[(size_t)d->rank * (size_t)x.nh] = w;
     if (nsums)
-        memcpy(hdr + 1, sums, (size_t)nsums * sizeof *sums);
-    chunk(n, d->size, d->rank, &lo, &cnt);
-    slot = (hbytes + cnt * sizeof(float) + 7) / 8 * 8;
-    recv = scratch(d, (size_t)d->size * slot + (size_t)d->size * (hbytes + 8) +
-                          n * sizeof(float));
-    scatter(d, v, n, hdr, hbytes, recv, slot, recv + (size_t)d->size * slot);
-    reduce_chunk(d, v, lo, cnt, hdr, recv, slot, hbytes);
-    add_sums(d, sums, nsums, recv, slot);
-    gather(d, v, n);
+        memcpy(x.hdr + (size_t)d->rank * (size_t)x.nh + 1, sums, (size_t)nsums * sizeof *sums);
+    scatter(d, v, &x);
+    reduce(d, v, &x, sums, nsums);
+    gather(d, v, &x);
     d->comm_calls++;
     d->comm_seconds += MPI_Wtime() - t0;
 }
@@ -458,8 +452,8 @@ static int setup(cnnrt_dist *d, mpi_state *s, const char *argv0)
     snprintf(g_who, sizeof g_who, "%s: rank %d of %d (on %s)", g_prog, d->rank, d->size,
              d->host);
     g_rank = d->rank;
-    s->req = calloc(2 * (size_t)d->size, sizeof *s->req);
-    s->peer = calloc(2 * (size_t)d->size, sizeof *s->peer);
+    s->req = calloc(4 * (size_t)d->size, sizeof *s->req);
+    s->peer = calloc(4 * (size_t)d->size, sizeof *s->peer);
     s->mark = calloc((size_t)d->size, 1);
     return s->req && s->peer && s->mark ? 0 : -1;
 }
