@@ -59,6 +59,10 @@ struct cnnrt_dist {
  * rank 0 alone; ranks other than 0 print nothing. */
 int cnnrt_main_dist(int argc, char **argv, const cnnrt_model *m, cnnrt_dist *d);
 
+/* main() of a program built by cnnc --mpi (build/libcnnrt_mpi.a): starts
+ * MPI, runs cnnrt_main_dist with MPI's table, and finalises. */
+int cnnrt_mpi_main(int argc, char **argv, const cnnrt_model *m);
+
 /* The part of a global batch of n samples that rank r of p takes:
  * [*start, *start + *count), consecutive slices in rank order whose sizes
  * differ by at most one. */

@@ -664,21 +664,45 @@ static int bench_dist(bench *k, cnnrt_dist *d, int threads, int local)
     return CNNRT_EXIT_OK;
 }
 
+/* One process: train steps, inference and batch-1 latency. */
+static int bench_one(bench *k, int threads)
+{
+    const cnnrt_model *m = k->m;
+    double tr, inf, lat;
+    for (int w = 0; w < 2; w++) {     /* warm-up: caches, pages, thread pool */
+        m->train_step(k->ctx, k->b.x, k->b.targets ? NULL : k->b.labels, k->b.targets, k->batch,
+                      &k->hp);
+        m->forward(k->ctx, k->b.x, k->batch, k->b.out);
+    }
+    tr = time_calls(k, 1, k->batch, 1.0);
+    inf = time_calls(k, 0, k->batch, 1.0);
+    lat = latency(k);
+    printf("bench %s: batch %d, %d thread%s, %zu parameters\n", m->name, k->batch, threads,
+           threads == 1 ? "" : "s", m->param_count);
+    printf("  %-12s %8s %12s %14s\n", "", "batch", "time/call", "images/s");
+    printf("  %-12s %8d %9.3f ms %14.1f\n", "train step", k->batch, 1e3 * tr, k->batch / tr);
+    printf("  %-12s %8d %9.3f ms %14.1f\n", "inference", k->batch, 1e3 * inf, k->batch / inf);
+    printf("  %-12s %8d %9.1f us %14.1f\n", "latency", 1, 1e6 * lat, 1 / lat);
+    printf("train_img_per_s %.1f\n", k->batch / tr);
+    printf("infer_img_per_s %.1f\n", k->batch / inf);
+    printf("latency_us_b1 %.1f\n", 1e6 * lat);
+    return CNNRT_EXIT_OK;
+}
+
 int cnnrt_cmd_bench(const cnnrt_model *m, const cnnrt_opts *o)
 {
     char err[CNNRT_ERR_MAX];
     bench k;
     cnnrt_dist *d = o->dist;
-    int threads = default_threads(o);
+    int threads = default_threads(o), rc;
     int64_t first = 0, local = 0;
-    double tr, inf, lat;
 
     memset(&k, 0, sizeof k);
     k.m = m;
     k.hp = cnnrt_cli_hparams(m, o);
     k.batch = k.hp.batch;
     k.steps = HAS(o, FLAG_STEPS) ? o->steps : 0;
-    if (d) {
+    if (d) {                          /* this rank's slice of the batch */
         k.batch = (k.hp.batch + d->size - 1) / d->size;
         cnnrt_dist_slice(k.hp.batch, d->size, d->rank, &first, &local);
     }
@@ -686,37 +710,13 @@ int cnnrt_cmd_bench(const cnnrt_model *m, const cnnrt_opts *o)
         cnnrt_errorf(err, sizeof err, "out of memory");
     else
         k.ctx = cnnrt_cli_context(m, k.batch, threads, err, sizeof err);
-    if (agreed(d, k.ctx ? 0 : -1, err, sizeof err) < 0) {
-        if (k.ctx)
-            m->destroy(k.ctx);
-        bufs_free(&k.b);
-        return cnnrt_cli_fail(o, err);
+    rc = agreed(d, k.ctx ? 0 : -1, err, sizeof err) < 0 ? cnnrt_cli_fail(o, err) : 0;
+    if (rc == 0) {
+        bench_data(&k);
+        rc = d ? bench_dist(&k, d, threads, (int)local) : bench_one(&k, threads);
     }
-    bench_data(&k);
-    if (d) {
-        int rc = bench_dist(&k, d, threads, (int)local);
+    if (k.ctx)
         m->destroy(k.ctx);
-        bufs_free(&k.b);
-        return rc;
-    }
-    for (int w = 0; w < 2; w++) {     /* warm-up: caches, pages, thread pool */
-        m->train_step(k.ctx, k.b.x, k.b.targets ? NULL : k.b.labels, k.b.targets, k.batch,
-                      &k.hp);
-        m->forward(k.ctx, k.b.x, k.batch, k.b.out);
-    }
-    tr = time_calls(&k, 1, k.batch, 1.0);
-    inf = time_calls(&k, 0, k.batch, 1.0);
-    lat = latency(&k);
-    printf("bench %s: batch %d, %d thread%s, %zu parameters\n", m->name, k.batch, threads,
-           threads == 1 ? "" : "s", m->param_count);
-    printf("  %-12s %8s %12s %14s\n", "", "batch", "time/call", "images/s");
-    printf("  %-12s %8d %9.3f ms %14.1f\n", "train step", k.batch, 1e3 * tr, k.batch / tr);
-    printf("  %-12s %8d %9.3f ms %14.1f\n", "inference", k.batch, 1e3 * inf, k.batch / inf);
-    printf("  %-12s %8d %9.1f us %14.1f\n", "latency", 1, 1e6 * lat, 1 / lat);
-    printf("train_img_per_s %.1f\n", k.batch / tr);
-    printf("infer_img_per_s %.1f\n", k.batch / inf);
-    printf("latency_us_b1 %.1f\n", 1e6 * lat);
-    m->destroy(k.ctx);
     bufs_free(&k.b);
-    return CNNRT_EXIT_OK;
+    return rc;
 }

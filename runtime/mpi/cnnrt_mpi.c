@@ -442,6 +442,11 @@ static int setup(cnnrt_dist *d, mpi_state *s, const char *argv0)
     int len = 0;
     char host[MPI_MAX_PROCESSOR_NAME];
     const char *slash = strrchr(argv0, '/');
+    d->impl = s;
+    d->allreduce = mpi_allreduce;
+    d->bcast = mpi_bcast;
+    d->agree = mpi_agree;
+    d->doing = mpi_doing;
     snprintf(g_prog, sizeof g_prog, "%s", slash ? slash + 1 : argv0);
     if (MPI_Comm_dup(MPI_COMM_WORLD, &s->comm) != MPI_SUCCESS)
         return -1;
@@ -462,7 +467,15 @@ static int setup(cnnrt_dist *d, mpi_state *s, const char *argv0)
     return s->req && s->peer && s->mark ? 0 : -1;
 }
 
-int cnnrt_mpi_main(int argc, char **argv, const cnnrt_model *m);
+static void teardown(mpi_state *s)
+{
+    free(s->buf);
+    free(s->req);
+    free(s->peer);
+    free(s->mark);
+    MPI_Comm_free(&s->comm);
+    MPI_Finalize();
+}
 
 int cnnrt_mpi_main(int argc, char **argv, const cnnrt_model *m)
 {
@@ -471,11 +484,6 @@ int cnnrt_mpi_main(int argc, char **argv, const cnnrt_model *m)
     int provided, rc;
     memset(&d, 0, sizeof d);
     memset(&s, 0, sizeof s);
-    d.impl = &s;
-    d.allreduce = mpi_allreduce;
-    d.bcast = mpi_bcast;
-    d.agree = mpi_agree;
-    d.doing = mpi_doing;
     if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS ||
         setup(&d, &s, argc > 0 ? argv[0] : m->name) < 0) {
         fprintf(stderr, "%s: cannot start MPI\n", argc > 0 ? argv[0] : m->name);
@@ -485,7 +493,7 @@ int cnnrt_mpi_main(int argc, char **argv, const cnnrt_model *m)
         if (d.rank == 0)
             fprintf(stderr, "%s: CNNRT_MPI_TIMEOUT='%s': expected a number of seconds > 0\n",
                     g_prog, getenv("CNNRT_MPI_TIMEOUT"));
-        MPI_Finalize();
+        teardown(&s);
         return 2;
     }
     if (d.rank != 0 && !freopen("/dev/null", "w", stdout))
@@ -494,11 +502,6 @@ int cnnrt_mpi_main(int argc, char **argv, const cnnrt_model *m)
     signal(SIGINT, on_signal);
     rc = cnnrt_main_dist(argc, argv, m, &d);
     fflush(stdout);
-    free(s.buf);
-    free(s.req);
-    free(s.peer);
-    free(s.mark);
-    MPI_Comm_free(&s.comm);
-    MPI_Finalize();
+    teardown(&s);
     return rc;
 }
