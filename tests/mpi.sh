@@ -7,8 +7,9 @@
 #     (global batch 32, slices of 16; the last batch of 3 split 2 + 1)
 #     equals one process with batch 32 within atol 1e-6 + rtol 1e-5 on
 #     every parameter and momentum buffer; a small mse network on idx data
-#     likewise on 2 ranks, and on 3 ranks with batch 5 (slices 2, 2, 1),
-#     weight decay and 2 epochs;
+#     likewise on 2 ranks (also with 2 threads each, and with batch 1: rank
+#     1 idle), and on 3 ranks with batch 5 (slices 2, 2, 1), weight decay
+#     and 2 epochs; rank 0's --log holds one process's rows;
 #   - the test can fail: the same comparison rejects an exchange that drops
 #     rank 1's gradient and one that averages without the slice weights
 #     (runtime/mpi/cnnrt_mpi.c built with CNNRT_MPI_MUTANT=1, 2), and an
@@ -129,10 +130,25 @@ l2=$(sed -n 's/^epoch 1\/1  \(loss [0-9.]*  train acc [0-9.]*%  test loss [0-9.]
 [ -n "$l1" ] && [ "$l1" = "$l2" ] && ok "the epoch line's figures are one process's ($l2)" ||
     bad "the epoch line: '$l2', one process '$l1'"
 
-S="train --data $t/idx --batch 16 --epochs 2 --seed 2 --threads 1"
-"$t/small_1" $S --save "$t/s1.npz" > /dev/null 2>&1 || bad "mse network, one process"
-mpi -np 2 "$small" $S --save "$t/s2.npz" > /dev/null 2>&1 || bad "mse network, 2 ranks: exit 0"
+S="train --data $t/idx --batch 16 --epochs 2 --seed 2"
+"$t/small_1" $S --threads 1 --save "$t/s1.npz" > /dev/null 2>&1 || bad "mse network, one process"
+mpi -np 2 "$small" $S --threads 1 --save "$t/s2.npz" > /dev/null 2>&1 || bad "mse network, 2 ranks: exit 0"
 same "$t/s1.npz" "$t/s2.npz" "mse network: 2 ranks = one process"
+"$t/small_1" train --data $t/idx --batch 1 --epochs 1 --threads 1 --save "$t/b1.npz" \
+    --log "$t/b1.csv" --log-every 50 > /dev/null 2>&1
+mpi -np 2 "$small" train --data $t/idx --batch 1 --epochs 1 --threads 1 --save "$t/b2.npz" \
+    --log "$t/b2.csv" --log-every 50 > /dev/null 2>&1
+same "$t/b1.npz" "$t/b2.npz" "batch 1 on 2 ranks (rank 1 idle every step) = one process"
+# the log: the same rows, step and epoch equal, loss and train_acc within 1e-5
+logdiff=$(paste -d, "$t/b1.csv" "$t/b2.csv" | awk -F, 'NR > 1 {
+    d3 = $3 - $10; d4 = $4 - $11
+    if ($1 != $8 || $2 != $9 || d3 * d3 > 1e-10 || d4 * d4 > 1e-10) print "row " NR ": " $0 }
+    END { if (NR != 6) print NR " lines" }')
+[ -z "$logdiff" ] && ok "--log on 2 ranks: rank 0 writes one process's rows (step, epoch, loss, train_acc)" ||
+    bad "--log on 2 ranks: $logdiff"
+"$t/small_1" $S --threads 2 --save "$t/s1t.npz" > /dev/null 2>&1
+mpi -np 2 "$small" $S --threads 2 --save "$t/s2t.npz" > /dev/null 2>&1
+same "$t/s1t.npz" "$t/s2t.npz" "2 ranks of 2 threads = one process of 2 threads"
 C="train --batch 5 --lr 0.02 --momentum 0.9 --weight-decay 0.01 --seed 9 --threads 1"
 "$t/small_1" $C --data $t/idx --epochs 2 --save "$t/c1.npz" > /dev/null 2>&1 || bad "small, one process"
 mpi -np 3 "$small" $C --data $t/idx --epochs 2 --save "$t/c3.npz" > /dev/null 2> "$t/c3.err" ||
