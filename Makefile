@@ -5,7 +5,8 @@
 #   make test     unit tests (Check), error corpus, mutated specs, golden tests against
 #                 PyTorch answers, examples, gradcheck, end-to-end training on synthetic
 #                 idx and CIFAR-10 sets, --summary/--emit=dot, an installed cnnc, broken
-#                 input files and flags, SIGKILL and full disks during saves
+#                 input files and flags, SIGKILL and full disks during saves, and data-parallel
+#                 training over MPI (tests/mpi.sh) when mpicc exists
 #   make bench    benchmark (not a test): cnnc against PyTorch on bench/*.net, ~5 minutes
 #   make bench-deps  install what make bench compares with: python3-torch, libopenblas0-openmp
 #   make mpi-deps    install Open MPI (libopenmpi-dev, openmpi-bin): make then also builds

@@ -302,8 +302,27 @@ int cnnrt_main_dist(int argc, char **argv, const cnnrt_model *m, cnnrt_dist *d)
     return rc;
 }
 
+/* A program built without --mpi that mpirun starts P times trains P times
+ * over, each copy alone: say so (Open MPI, MPICH and PMIx set these). */
+static void warn_if_under_mpirun(const char *prog)
+{
+    static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE"};
+    for (size_t i = 0; i < sizeof vars / sizeof *vars; i++) {
+        const char *v = getenv(vars[i]);
+        if (v && atoi(v) > 1) {
+            fprintf(stderr, "%s: warning: started by mpirun as one of %d processes, but built "
+                    "without cnnc --mpi: each trains alone\n", prog, atoi(v));
+            return;
+        }
+    }
+}
+
 int cnnrt_main(int argc, char **argv, const cnnrt_model *m)
 {
+    if (argc > 1 && strcmp(argv[1], "train") == 0) {
+        const char *slash = strrchr(argv[0], '/');
+        warn_if_under_mpirun(slash ? slash + 1 : argv[0]);
+    }
     return cnnrt_main_dist(argc, argv, m, NULL);
 }
 

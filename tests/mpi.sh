@@ -3,6 +3,8 @@
 # ranks on this machine (mpirun --oversubscribe, loopback only).  Run by
 # `make test` when mpicc exists (make mpi-deps installs Open MPI).
 #   - without --mpi nothing links MPI; with it the program links libmpi;
+#     a program built without it, started by mpirun, warns that each copy
+#     trains alone;
 #   - equivalence: cifar10_wide trained by 2 ranks on CIFAR-layout data
 #     (global batch 32, slices of 16; the last batch of 3 split 2 + 1)
 #     equals one process with batch 32 within atol 1e-6 + rtol 1e-5 on
@@ -95,6 +97,10 @@ if ! nm "$b/libcnnrt.a" 2>/dev/null | grep -q ' U MPI_' && ! ldd "$t/${wname}_1"
 else
     bad "MPI is linked only with --mpi"
 fi
+mpi -np 2 "$t/small_1" train --data "$t/idx" --epochs 1 --threads 1 > /dev/null 2> "$t/plain.err"
+[ "$(grep -c "^small_1: warning: started by mpirun as one of 2 processes, but built without cnnc --mpi: each trains alone$" "$t/plain.err")" = 2 ] &&
+    ok "a program built without --mpi under mpirun: a warning from each copy" ||
+    bad "a program built without --mpi under mpirun: $(cat "$t/plain.err")"
 "$b/cnnc" --mpi examples/lenet.net -o "$t/x.c" > /dev/null 2> "$t/x.err"
 [ $? = 2 ] && grep -q "^cnnc: --mpi needs -o NAME" "$t/x.err" && [ ! -e "$t/x.c" ] &&
     ok "cnnc --mpi -o NAME.c: usage error" || bad "cnnc --mpi -o NAME.c: usage error ($(cat "$t/x.err"))"
