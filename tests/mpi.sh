@@ -7,7 +7,7 @@
 #     trains alone;
 #   - equivalence: cifar10_wide trained by 2 ranks on CIFAR-layout data
 #     (global batch 32, slices of 16; the last batch of 3 split 2 + 1)
-#     equals one process with batch 32 within atol 1e-6 + rtol 1e-5 on
+#     equals one process with batch 32 within atol 5e-5 + rtol 1e-4 on
 #     every parameter and momentum buffer; a small mse network on idx data
 #     likewise on 2 ranks (also with 2 threads each, and with batch 1: rank
 #     1 idle), and on 3 ranks with batch 5 (slices 2, 2, 1), weight decay
@@ -51,8 +51,12 @@ export LSAN_OPTIONS="suppressions=$(cd "$t" && pwd)/lsan.supp:print_suppressions
 # (libmpi has no frame pointers: the full unwind finds the frames to match)
 [ -z "${ASAN_OPTIONS:-}" ] || export ASAN_OPTIONS="$ASAN_OPTIONS:fast_unwind_on_malloc=0"
 mpi() { timeout -k 5 "${LIMIT:-300}" mpirun --oversubscribe "$@"; }
-ATOL=1e-6
-RTOL=1e-5
+# The tolerance: 8x what one process shows between --threads 1 and 2 (a
+# reordering of the same float sums: 6.5e-6 with the conv kernels of the
+# 'threads' merge on cifar10_wide; 6e-8 before them), 300x below what the
+# broken exchanges below give.
+ATOL=5e-5
+RTOL=1e-4
 
 cat > "$t/tiny.net" <<'EOF'
 network tiny {
@@ -119,14 +123,14 @@ same() {
 }
 W="train --data $t/data --epochs 1 --batch 32 --lr 0.01 --momentum 0.9 --seed 5"
 "$t/${wname}_1" $W --threads 1 --save "$t/w1.npz" > "$t/w1.out" 2>&1 || bad "$wname, one process"
-if [ $nwide = 323 ]; then
-    "$t/${wname}_1" $W --threads 2 --save "$t/w1t2.npz" > /dev/null 2>&1
-    "$b/npzcmp" --atol 0 --rtol 0 "$t/w1.npz" "$t/w1t2.npz" > "$t/w1t2.cmp"
-    echo "     (for scale: one process, --threads 1 against 2, differs by $(worst "$t/w1t2.cmp"))"
-fi
+"$t/${wname}_1" $W --threads 2 --save "$t/w1t2.npz" > /dev/null 2>&1
 mpi -np 2 "$wide" $W --threads 1 --save "$t/w2.npz" > "$t/w2.out" 2> "$t/w2.err" ||
     { bad "$wname, 2 ranks: exit 0"; cat "$t/w2.err"; }
 same "$t/w1.npz" "$t/w2.npz" "$wname: 2 ranks = one process, within $ATOL + $RTOL |x|"
+"$b/npzcmp" --atol 0 --rtol 0 "$t/w1.npz" "$t/w1t2.npz" > "$t/w1t2.cmp"
+"$b/npzcmp" --atol 0 --rtol 0 "$t/w1t2.npz" "$t/w2.npz" > "$t/w2t2.cmp"
+echo "     (for scale: one process, --threads 1 against 2: $(worst "$t/w1t2.cmp");" \
+    "2 ranks against one process with 2 threads: $(worst "$t/w2t2.cmp"))"
 lines=$(grep -c . "$t/w2.out")
 grep -q "^$wname: $nwide training and 64 test images"' .*, 2 ranks (slices of 16), 1 thread each$' \
     "$t/w2.out" && [ "$lines" = 3 ] && [ "$(grep -c '^epoch 1/1 ' "$t/w2.out")" = 1 ] &&
