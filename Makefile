@@ -6,11 +6,15 @@
 #                 PyTorch answers, examples, gradcheck, end-to-end training on synthetic
 #                 idx and CIFAR-10 sets, --summary/--emit=dot, an installed cnnc, broken
 #                 input files and flags, SIGKILL and full disks during saves, SIMD
-#                 pooling kernels against their reference twins
+#                 pooling kernels against their reference twins, and data-parallel
+#                 training over MPI (tests/mpi.sh) when mpicc exists
 #   make test-neon  the ARM NEON flavour: golden suite cross-built for aarch64, run
 #                 under qemu (make deps-neon installs the cross compiler and qemu)
 #   make bench    benchmark (not a test): cnnc against PyTorch on bench/*.net, ~5 minutes
 #   make bench-deps  install what make bench compares with: python3-torch, libopenblas0-openmp
+#   make mpi-deps    install Open MPI (libopenmpi-dev, openmpi-bin): make then also builds
+#                 build/libcnnrt_mpi.a (cnnc --mpi) and make test runs tests/mpi.sh
+#   make bench-mpi   data-parallel training over MPI: images/s on 1 and 2 ranks, exchange cost
 #   make fuzz     libFuzzer harnesses and their seeds in build/fuzz (docs/FUZZING.md);
 #                 make fuzz-run FUZZ_TIME=600 runs each in turn
 #   make install  PREFIX=/usr/local DESTDIR=
@@ -112,7 +116,7 @@ $(B)/tests/test_%: tests/unit/test_%.c $(COMPILER_OBJ) $(B)/libcnnrt.a | $(B)/te
 	$(CC) $(ALL_CFLAGS) $(LDSAN) -Icompiler -I$(B)/compiler -Iruntime -o $@ $< $(COMPILER_OBJ) $(B)/libcnnrt.a $(CHECK_LIBS) -lz -lm
 
 test: all unit-test error-test mutate-test golden-test example-test train-test gradcheck-test \
-      summary-test cifar-test install-test broken-test crash-test pool-twins-test
+      summary-test cifar-test install-test broken-test crash-test pool-twins-test mpi-test
 	@echo "all test groups passed"
 
 unit-test: $(UNIT_BIN)
@@ -231,11 +235,38 @@ $(B)/fuzz/fuzz_compiler: $(B)/fuzz/obj/fuzz_compiler.o $(FUZZ_COMPILER_OBJ)
 $(B)/fuzz/fuzz_%: $(B)/fuzz/obj/fuzz_%.o $(B)/fuzz/obj/fuzz_files.o $(FUZZ_RUNTIME_OBJ)
 	clang $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ -lz -lm
 
+# ---- MPI (issue 7): build/libcnnrt_mpi.a for cnnc --mpi, only where mpicc exists ----
+MPICC    ?= mpicc
+MPI_PKGS := libopenmpi-dev openmpi-bin
+HAVE_MPI := $(shell command -v $(MPICC) 2>/dev/null)
+MPI_LIB  := $(if $(HAVE_MPI),$(B)/libcnnrt_mpi.a)
+# the tests' broken exchanges (runtime/mpi/cnnrt_mpi.c, CNNRT_MPI_MUTANT)
+MPI_MUTANTS := $(if $(HAVE_MPI),$(foreach k,1 2 3,$(B)/mutant$(k)/libcnnrt_mpi.a))
+.PHONY: mpi-deps mpi-test bench-mpi
+all: $(MPI_LIB)
+$(B)/runtime/mpi/%.o: runtime/mpi/%.c runtime/cnnrt_dist.h runtime/cnnrt.h | $(B)/runtime
+	@mkdir -p $(@D)
+	OMPI_CC="$(CC)" MPICH_CC="$(CC)" $(MPICC) $(ALL_CFLAGS) -Iruntime -c $< -o $@
+$(B)/libcnnrt_mpi.a: $(B)/runtime/mpi/cnnrt_mpi.o
+	rm -f $@ && ar rcs $@ $^
+$(B)/mutant%/libcnnrt_mpi.a: runtime/mpi/cnnrt_mpi.c runtime/cnnrt_dist.h runtime/cnnrt.h
+	@mkdir -p $(@D)
+	OMPI_CC="$(CC)" MPICH_CC="$(CC)" $(MPICC) $(ALL_CFLAGS) -DCNNRT_MPI_MUTANT=$* -Iruntime -c $< -o $(@D)/cnnrt_mpi.o
+	rm -f $@ && ar rcs $@ $(@D)/cnnrt_mpi.o
+mpi-deps:
+	$(MAKE) deps DEB_PKGS="$(MPI_PKGS)"
+mpi-test: all $(MPI_MUTANTS)
+	@if [ -n "$(HAVE_MPI)" ]; then sh tests/mpi.sh $(B); \
+	else echo "mpi-test: skipped ($(MPICC) not found; make mpi-deps installs Open MPI)"; fi
+bench-mpi: all
+	sh bench/mpi.sh $(B)
+
 # ---- install ----
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/cnnrt
 	install -m 755 $(B)/cnnc $(DESTDIR)$(PREFIX)/bin/cnnc
 	install -m 644 $(B)/libcnnrt.a $(DESTDIR)$(PREFIX)/lib/libcnnrt.a
+	$(if $(MPI_LIB),install -m 644 $(MPI_LIB) $(DESTDIR)$(PREFIX)/lib/libcnnrt_mpi.a)
 	install -m 644 runtime/cnnrt.h runtime/cnnrt_model.h $(DESTDIR)$(PREFIX)/include/cnnrt/
 	install -d $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 644 docs/cnnc.1 $(DESTDIR)$(PREFIX)/share/man/man1/cnnc.1

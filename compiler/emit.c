@@ -598,7 +598,10 @@ static void emit_descriptor(emitter *e)
     emit(e, ".train_step = m_train_step, .set_threads = m_set_threads, .output_block = m_output,");
     emit(e, "};");
     emit_blank(e);
-    emit(e, "#ifdef CNNC_MAIN");
+    emit(e, "#if defined(CNNC_MAIN) && defined(CNNC_MPI) /* cnnc --mpi: libcnnrt_mpi.a */");
+    emit(e, "int cnnrt_mpi_main(int argc, char **argv, const cnnrt_model *model);");
+    emit(e, "int main(int argc, char **argv) { return cnnrt_mpi_main(argc, argv, &%s_model); }", p);
+    emit(e, "#elif defined(CNNC_MAIN)");
     emit(e, "int main(int argc, char **argv) { return cnnrt_main(argc, argv, &%s_model); }", p);
     emit(e, "#endif");
 }

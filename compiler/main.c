@@ -19,6 +19,7 @@
 typedef struct options {
     const char *input, *output, *target, *dump;
     enum { MODE_BUILD, MODE_CHECK, MODE_SUMMARY, MODE_DOT } mode;
+    bool mpi;                  /* --mpi: link the executable as an MPI program */
 } options;
 
 static const char usage[] =
@@ -26,6 +27,9 @@ static const char usage[] =
     "  -o NAME.c           write NAME.c and NAME.h (the model and its API)\n"
     "  -o NAME             the same, then build the executable NAME with $CC\n"
     "                      (default clang) and the cnnc runtime\n"
+    "  --mpi               with -o NAME: NAME is an MPI program for data-parallel\n"
+    "                      training (mpirun -np P ./NAME train ...), linked by $MPICC\n"
+    "                      (default mpicc, driving $CC) with libcnnrt_mpi.a\n"
     "  --check             parse and check shapes only; print nothing on success\n"
     "  --summary           table of layers: shapes, parameters, FLOPs, memory\n"
     "  --emit=dot          Graphviz picture of the network on standard output\n"
@@ -70,6 +74,12 @@ static int parse_target(options *o, const char *t)
     return usage_error("unknown target '%s' (avx512, avx2, sse2, neon, generic)", t);
 }
 
+/* -o NAME builds an executable; -o NAME.c (or no -o) writes C only. */
+static bool builds_executable(const char *out)
+{
+    return out && !(strlen(out) > 2 && !strcmp(out + strlen(out) - 2, ".c"));
+}
+
 /* Returns -1 to go on, else the exit status. */
 static int parse_args(int argc, char **argv, options *o)
 {
@@ -87,6 +97,8 @@ static int parse_args(int argc, char **argv, options *o)
             o->mode = MODE_SUMMARY;
         } else if (!strcmp(a, "--emit=dot")) {
             o->mode = MODE_DOT;
+        } else if (!strcmp(a, "--mpi")) {
+            o->mpi = true;
         } else if (!strncmp(a, "--target=", 9)) {
             if (parse_target(o, a + 9))
                 return 2;
@@ -109,6 +121,9 @@ static int parse_args(int argc, char **argv, options *o)
     }
     if (!o->input)
         return usage_error("%s", "no input file");
+    if (o->mpi && (o->mode != MODE_BUILD || !builds_executable(o->output)))
+        return usage_error("%s", "--mpi needs -o NAME (an executable to link; NAME.c is the same "
+                           "with or without --mpi)");
     return -1;
 }
 
@@ -164,9 +179,10 @@ static bool file_exists(const char *path)
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-/* The runtime library: $CNNC_RUNTIME, beside cnnc (build tree), the
- * install prefix relative to cnnc, then the configured prefix. */
-static char *find_runtime(arena *a)
+/* A runtime library (libcnnrt.a, libcnnrt_mpi.a): $CNNC_RUNTIME, beside
+ * cnnc (build tree), the install prefix relative to cnnc, then the
+ * configured prefix. */
+static char *find_runtime(arena *a, const char *name)
 {
     char exe[4096];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -176,10 +192,10 @@ static char *find_runtime(arena *a)
         *slash = 0;
     const char *env = getenv("CNNC_RUNTIME");
     const char *cands[] = {
-        env ? arena_printf(a, "%s/libcnnrt.a", env) : NULL,
-        arena_printf(a, "%s/libcnnrt.a", exe),
-        arena_printf(a, "%s/../lib/libcnnrt.a", exe),
-        CNNC_PREFIX "/lib/libcnnrt.a",
+        env ? arena_printf(a, "%s/%s", env, name) : NULL,
+        arena_printf(a, "%s/%s", exe, name),
+        arena_printf(a, "%s/../lib/%s", exe, name),
+        arena_printf(a, "%s/lib/%s", CNNC_PREFIX, name),
     };
     for (size_t i = 0; i < sizeof cands / sizeof *cands; i++)
         if (cands[i] && file_exists(cands[i]))
@@ -214,19 +230,47 @@ static int run(char **argv)
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-/* $CC [$CNNC_CFLAGS] -O2 -DCNNC_MAIN NAME.c libcnnrt.a -lz -lm -o NAME */
-static int build_executable(arena *a, const char *c_path, const char *exe, const char *target,
-                            bool native)
+/* The libraries to link: libcnnrt.a, and before it for --mpi libcnnrt_mpi.a. */
+static int find_libs(arena *a, bool mpi, char **lib, char **mpilib)
 {
-    char *lib = find_runtime(a);
-    if (!lib) {
+    *lib = find_runtime(a, "libcnnrt.a");
+    *mpilib = mpi ? find_runtime(a, "libcnnrt_mpi.a") : NULL;
+    if (!*lib) {
         fprintf(stderr, "cnnc: cannot find the runtime library libcnnrt.a "
                 "(set CNNC_RUNTIME to the directory holding it)\n");
         return -1;
     }
-    char *argv[64];
-    const char *cc = getenv("CC");
-    int n = split_words(a, cc && *cc ? cc : "clang", argv, 8);
+    if (mpi && !*mpilib) {
+        fprintf(stderr, "cnnc: --mpi: cannot find the runtime library libcnnrt_mpi.a (make "
+                "builds it where mpicc exists, e.g. from Debian's libopenmpi-dev; or set "
+                "CNNC_RUNTIME to the directory holding it)\n");
+        return -1;
+    }
+    return 0;
+}
+
+/* $CC (default clang); for --mpi $MPICC (default mpicc), told to drive the
+ * same $CC through OMPI_CC (Open MPI) or MPICH_CC unless those are set. */
+static const char *compiler(bool mpi)
+{
+    const char *cc = getenv("CC"), *mpicc = getenv("MPICC");
+    cc = cc && *cc ? cc : "clang";
+    if (!mpi)
+        return cc;
+    setenv("OMPI_CC", cc, 0);
+    setenv("MPICH_CC", cc, 0);
+    return mpicc && *mpicc ? mpicc : "mpicc";
+}
+
+/* $CC [$CNNC_CFLAGS] -O2 -DCNNC_MAIN NAME.c libcnnrt.a -lz -lm -o NAME; for
+ * --mpi $MPICC ... -DCNNC_MPI NAME.c libcnnrt_mpi.a libcnnrt.a ... */
+static int build_executable(arena *a, const char *c_path, const char *exe, const char *target,
+                            bool native, bool mpi)
+{
+    char *lib, *mpilib, *argv[64];
+    if (find_libs(a, mpi, &lib, &mpilib) < 0)
+        return -1;
+    int n = split_words(a, compiler(mpi), argv, 8);
     argv[n++] = "-std=c11";
     argv[n++] = "-O2";
     if (native && strcmp(target, "generic") != 0)
@@ -235,7 +279,14 @@ static int build_executable(arena *a, const char *c_path, const char *exe, const
     if (extra)
         n += split_words(a, extra, argv + n, 32);
     char *tmp = arena_printf(a, "%s.tmp%ld", exe, (long)getpid());
-    char *rest[] = {"-DCNNC_MAIN", "-pthread", (char *)c_path, lib, "-lz", "-lm", "-o", tmp, NULL};
+    argv[n++] = "-DCNNC_MAIN";
+    if (mpi)
+        argv[n++] = "-DCNNC_MPI";
+    argv[n++] = "-pthread";
+    argv[n++] = (char *)c_path;
+    if (mpi)
+        argv[n++] = mpilib;
+    char *rest[] = {lib, "-lz", "-lm", "-o", tmp, NULL};
     memcpy(argv + n, rest, sizeof rest);
     int rc = run(argv);
     if (rc != 0 || rename(tmp, exe) != 0) {
@@ -251,7 +302,7 @@ static int build_executable(arena *a, const char *c_path, const char *exe, const
 static int write_outputs(arena *a, const ir_net *net, const options *o)
 {
     const char *out = o->output;
-    bool build = out && !(strlen(out) > 2 && !strcmp(out + strlen(out) - 2, ".c"));
+    bool build = builds_executable(out);
     char *base;
     if (out) {
         base = build ? arena_strdup(a, out) : arena_strndup(a, out, strlen(out) - 2);
@@ -270,7 +321,8 @@ static int write_outputs(arena *a, const ir_net *net, const options *o)
         remove(h_path);         /* a header without its source is no output */
         rc = -1;
     }
-    rc = rc || (build && build_executable(a, c_path, base, o->target, !strcmp(o->target, host_target())));
+    rc = rc || (build && build_executable(a, c_path, base, o->target,
+                                          !strcmp(o->target, host_target()), o->mpi));
     sb_free(&c);
     sb_free(&h);
     return rc ? 2 : 0;

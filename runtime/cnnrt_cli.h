@@ -6,6 +6,8 @@
 
 #include "cnnrt.h"
 
+struct cnnrt_dist;
+
 /* Exit statuses of cnnrt_main. */
 enum { CNNRT_EXIT_OK = 0, CNNRT_EXIT_ERROR = 1, CNNRT_EXIT_USAGE = 2 };
 
@@ -26,11 +28,15 @@ typedef struct cnnrt_opts {
     int log_every;                    /* train --log-every N (0: epochs only) */
     float lr, momentum, weight_decay;
     uint64_t seed;
+    struct cnnrt_dist *dist;          /* NULL: one process (cnnrt_dist.h) */
+    int quiet;                        /* a rank other than 0: print no message, */
+    char *usage_msg;                  /* but keep a usage error here for rank 0 */
+    size_t usage_len;
 } cnnrt_opts;
 
 #define HAS(o, f) (((o)->set >> (f)) & 1u)
 
-/* Prints "PROG: MESSAGE" on stderr and returns CNNRT_EXIT_ERROR. */
+/* Prints "PROG: MESSAGE" on stderr (unless quiet) and returns CNNRT_EXIT_ERROR. */
 int cnnrt_cli_fail(const cnnrt_opts *o, const char *msg);
 /* The spec's train (...) overridden by the flags. */
 cnnrt_hparams cnnrt_cli_hparams(const cnnrt_model *m, const cnnrt_opts *o);

@@ -9,6 +9,7 @@
  * cnnrt_train.c has train, eval and bench.
  */
 #include "cnnrt_cli.h"
+#include "cnnrt_dist.h"
 
 #include <errno.h>
 #include <math.h>
@@ -101,6 +102,11 @@ static void usage(FILE *f, const char *prog)
 static int usage_error(const cnnrt_opts *o, const command *c, const char *fmt,
                        const char *arg)
 {
+    if (o->quiet) {         /* for rank 0 to print (cnnrt_main_dist) */
+        if (o->usage_msg)
+            snprintf(o->usage_msg, o->usage_len, fmt, arg);
+        return CNNRT_EXIT_USAGE;
+    }
     fprintf(stderr, "%s: ", o->prog);
     fprintf(stderr, fmt, arg);
     if (c)
@@ -226,42 +232,106 @@ static int parse_flags(cnnrt_opts *o, const command *c, int argc, char **argv)
     return 0;
 }
 
-int cnnrt_main(int argc, char **argv, const cnnrt_model *m)
+/* Under MPI (d given), commands other than these run on rank 0 alone. */
+static int data_parallel(const command *c)
+{
+    return c->run == cnnrt_cmd_train || c->run == cnnrt_cmd_eval || c->run == cnnrt_cmd_bench;
+}
+
+/* The command line into o and *c: 0 to run *c, -1 when help was printed,
+ * else the exit status. */
+static int parse_command_line(cnnrt_opts *o, int argc, char **argv, const command **c)
+{
+    if (argc < 2) {
+        if (!o->quiet)
+            usage(stderr, o->prog);
+        return CNNRT_EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage(stdout, o->prog);
+        return -1;
+    }
+    for (int i = 0; i < NCOMMANDS; i++)
+        if (strcmp(argv[1], commands[i].name) == 0) {
+            *c = &commands[i];
+            return parse_flags(o, *c, argc, argv);
+        }
+    return usage_error(o, NULL, "unknown command '%s'", argv[1]);
+}
+
+/* Under MPI every rank must run: if one would not (its command line is
+ * wrong, or asks for help), none does, and rank 0 says why. */
+static int agree_to_run(cnnrt_dist *d, const cnnrt_opts *o, int rc, char *why, size_t len)
+{
+    if (rc < 0)
+        snprintf(why, len, "its command line asks for help");
+    else if (rc > 0 && !why[0])
+        snprintf(why, len, "bad usage");
+    if (d->agree(d, rc != 0, why, len) == 0)
+        return 0;
+    if (rc == 0 && !o->quiet)      /* else rank 0 has printed its own usage error */
+        fprintf(stderr, "%s: %s\n", o->prog, why);
+    return -1;
+}
+
+int cnnrt_main_dist(int argc, char **argv, const cnnrt_model *m, cnnrt_dist *d)
 {
     cnnrt_opts o;
+    const command *c = NULL;
     const char *slash;
+    char why[CNNRT_ERR_MAX] = "";
     int rc;
     memset(&o, 0, sizeof o);
     o.prog = argc > 0 && argv[0] ? argv[0] : m->name;
     slash = strrchr(o.prog, '/');
     if (slash)
         o.prog = slash + 1;
-    if (argc < 2) {
-        usage(stderr, o.prog);
-        return CNNRT_EXIT_USAGE;
-    }
-    if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        usage(stdout, o.prog);
+    o.dist = d;
+    o.quiet = d && d->rank != 0;
+    o.usage_msg = why;
+    o.usage_len = sizeof why;
+    rc = parse_command_line(&o, argc, argv, &c);
+    if (d && agree_to_run(d, &o, rc, why, sizeof why) < 0)
+        return rc < 0 ? CNNRT_EXIT_OK : rc > 0 ? rc : CNNRT_EXIT_USAGE;
+    if (rc != 0)
+        return rc < 0 ? CNNRT_EXIT_OK : rc;
+    if (o.quiet && !data_parallel(c))
         return CNNRT_EXIT_OK;
+    rc = c->run(m, &o);
+    fflush(stdout);
+    return rc;
+}
+
+/* A program built without --mpi that mpirun starts P times trains P times
+ * over, each copy alone: say so (Open MPI, MPICH and PMIx set these). */
+static void warn_if_under_mpirun(const char *prog)
+{
+    static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE"};
+    for (size_t i = 0; i < sizeof vars / sizeof *vars; i++) {
+        const char *v = getenv(vars[i]);
+        if (v && atoi(v) > 1) {
+            fprintf(stderr, "%s: warning: started by mpirun as one of %d processes, but built "
+                    "without cnnc --mpi: each trains alone\n", prog, atoi(v));
+            return;
+        }
     }
-    for (int i = 0; i < NCOMMANDS; i++) {
-        if (strcmp(argv[1], commands[i].name) != 0)
-            continue;
-        rc = parse_flags(&o, &commands[i], argc, argv);
-        if (rc != 0)
-            return rc < 0 ? CNNRT_EXIT_OK : rc;
-        rc = commands[i].run(m, &o);
-        fflush(stdout);
-        return rc;
+}
+
+int cnnrt_main(int argc, char **argv, const cnnrt_model *m)
+{
+    if (argc > 1 && strcmp(argv[1], "train") == 0) {
+        const char *slash = strrchr(argv[0], '/');
+        warn_if_under_mpirun(slash ? slash + 1 : argv[0]);
     }
-    return usage_error(&o, NULL, "unknown command '%s'", argv[1]);
+    return cnnrt_main_dist(argc, argv, m, NULL);
 }
 
 /* --------------------------------------------------------- shared helpers */
 int cnnrt_cli_fail(const cnnrt_opts *o, const char *msg)
 {
     fflush(stdout);
-    fprintf(stderr, "%s: %s\n", o->prog, msg);
+    if (!o->quiet)
+        fprintf(stderr, "%s: %s\n", o->prog, msg);
     return CNNRT_EXIT_ERROR;
 }
 

@@ -6,8 +6,16 @@
  * DataLoader with drop_last=False), then evaluates on the test set.  With
  * --save, parameters, momentum, epoch and RNG are saved atomically after
  * every epoch, so --resume continues bit-identically.
+ *
+ * Under MPI (o->dist, cnnrt_dist.h) the same loop is data-parallel: every
+ * rank draws the same permutation, takes its slice of each batch and
+ * joins cnnrt_dist_step; the test set is split the same way.  A failure
+ * that one rank alone meets (data it cannot read, a save that fails)
+ * goes through dist->agree at the next check point, so that every rank
+ * stops together and rank 0 prints the message.
  */
 #include "cnnrt_cli.h"
+#include "cnnrt_dist.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -78,20 +86,28 @@ static void score(const cnnrt_model *m, const float *out, const int32_t *labels,
     }
 }
 
-/* Test-set loss and accuracy with forward() in batches of `batch`. */
+/* Test-set loss and accuracy with forward() in batches of `batch`; under
+ * MPI (d) each rank takes its slice of the set and the sums are added up. */
 static void evaluate(const cnnrt_model *m, void *ctx, const cnnrt_dataset *ds, int batch,
-                     batch_bufs *b, double *loss, double *acc)
+                     batch_bufs *b, cnnrt_dist *d, double *loss, double *acc)
 {
-    double sum = 0;
-    int64_t correct = 0;
-    for (int64_t i = 0; i < ds->n; i += batch) {
-        int n = ds->n - i < batch ? (int)(ds->n - i) : batch;
+    double sums[2] = {0, 0};
+    int64_t correct = 0, first = 0, count = ds->n;
+    if (d) {
+        d->doing(d, "evaluating the test set");
+        cnnrt_dist_slice(ds->n, d->size, d->rank, &first, &count);
+    }
+    for (int64_t i = first; i < first + count; i += batch) {
+        int n = first + count - i < batch ? (int)(first + count - i) : batch;
         cnnrt_dataset_gather(ds, NULL, i, n, b->x, b->labels);
         m->forward(ctx, b->x, n, b->out);
-        score(m, b->out, b->labels, n, &sum, &correct);
+        score(m, b->out, b->labels, n, &sums[0], &correct);
     }
-    *loss = ds->n ? sum / (double)ds->n : 0;
-    *acc = ds->n ? (double)correct / (double)ds->n : 0;
+    sums[1] = (double)correct;
+    if (d)
+        d->allreduce(d, NULL, 0, 0, sums, 2);
+    *loss = ds->n ? sums[0] / (double)ds->n : 0;
+    *acc = ds->n ? sums[1] / (double)ds->n : 0;
 }
 
 /* Loads and checks both halves of --data. */
@@ -110,19 +126,52 @@ static int load_data(const cnnrt_model *m, const char *dir, cnnrt_dataset *train
 }
 
 /* ------------------------------------------------------------------ train */
+/* rc of a step one rank may fail alone, agreed by all under MPI (d). */
+static int agreed(cnnrt_dist *d, int rc, char *err, size_t errlen)
+{
+    return d ? d->agree(d, rc < 0, err, errlen) : rc;
+}
+
 typedef struct trainer {
     const cnnrt_model *m;
     const cnnrt_opts *o;
     cnnrt_hparams hp;
     cnnrt_dataset train, test;
+    const char *format;               /* of the data set: "idx" or "cifar10" */
     batch_bufs b;
     int64_t *perm;
     void *ctx;
     cnnrt_train_state st;
-    int logging;                      /* --log or --plot given */
+    int logging;                      /* --log or --plot given (rank 0) */
     cnnrt_log log;
+    cnnrt_dist *d;                    /* NULL: one process */
+    int local_batch;                  /* this rank's largest slice of a batch */
+    int failed;                       /* d: this rank failed, err says why; not yet agreed */
     char err[CNNRT_ERR_MAX];
 } trainer;
+
+/* Rank 0, or the only process: it prints, logs and saves. */
+static int root(const trainer *t)
+{
+    return !t->d || t->d->rank == 0;
+}
+
+/* rc (0 or -1, err set) of a step one rank may fail alone: under MPI
+ * every rank learns whether any failed; -1 on all if one did. */
+static int together(trainer *t, int rc)
+{
+    return agreed(t->d, rc, t->err, sizeof t->err);
+}
+
+/* A failure of rank 0's own (log, save): at once for one process; under
+ * MPI remembered for the next check point, where every rank stops. */
+static int own_failure(trainer *t)
+{
+    if (!t->d)
+        return -1;
+    t->failed = 1;
+    return 0;
+}
 
 /* -1 with a message if the loss l of a step or any parameter after it is
  * not finite: the saved checkpoint stays the last good one. */
@@ -144,6 +193,44 @@ static int diverged(trainer *t, float l, int epoch, int64_t batch)
     return 0;
 }
 
+static int64_t steps_per_epoch(const trainer *t)
+{
+    return (t->train.n + t->hp.batch - 1) / t->hp.batch;
+}
+
+/* One process: train_step on samples perm[i..i+n); its loss. */
+static float local_step(trainer *t, int64_t i, int n, int64_t *correct)
+{
+    const cnnrt_model *m = t->m;
+    float l;
+    cnnrt_dataset_gather(&t->train, t->perm, i, n, t->b.x, t->b.labels);
+    if (t->b.targets)
+        one_hot(m, t->b.labels, n, t->b.targets);
+    l = m->train_step(t->ctx, t->b.x, m->loss == CNNRT_LOSS_MSE ? NULL : t->b.labels,
+                      t->b.targets, n, &t->hp);
+    if (m->output_block && l == l) {
+        double unused = 0;
+        score(m, m->output_block(t->ctx), t->b.labels, n, &unused, correct);
+    }
+    return l;
+}
+
+/* Under MPI: this rank's slice of samples perm[i..i+n), the step together. */
+static float dist_step(trainer *t, int epoch, int64_t i, int n, int64_t *correct)
+{
+    char what[96];
+    int64_t first, count;
+    cnnrt_dist_slice(n, t->d->size, t->d->rank, &first, &count);
+    cnnrt_dataset_gather(&t->train, t->perm, i + first, (int)count, t->b.x, t->b.labels);
+    if (t->b.targets)
+        one_hot(t->m, t->b.labels, (int)count, t->b.targets);
+    snprintf(what, sizeof what, "epoch %d, step %lld of %lld", epoch,
+             (long long)(i / t->hp.batch + 1), (long long)steps_per_epoch(t));
+    t->d->doing(t->d, what);
+    return cnnrt_dist_step(t->d, t->m, t->ctx, t->b.x, t->b.labels, t->b.targets, (int)count, n,
+                           &t->hp, correct);
+}
+
 /* One pass over the training set; -1 on a non-finite loss or parameter. */
 static int train_epoch(trainer *t, int epoch, double *loss, double *acc, double *secs)
 {
@@ -155,26 +242,22 @@ static int train_epoch(trainer *t, int epoch, double *loss, double *acc, double 
 
     cnnrt_rng_permutation(&t->st.rng, t->perm, t->train.n);
     cnnrt_progress_begin(&p, stdout, epoch, t->hp.epochs, t->train.n);
+    if (t->d)       /* mpirun's pty even when its own output goes to a file: no bar */
+        p.tty = 0;
     for (int64_t i = 0; i < t->train.n; i += bs) {
         int n = t->train.n - i < bs ? (int)(t->train.n - i) : bs;
-        float l;
-        cnnrt_dataset_gather(&t->train, t->perm, i, n, t->b.x, t->b.labels);
-        if (t->b.targets)
-            one_hot(m, t->b.labels, n, t->b.targets);
-        l = m->train_step(t->ctx, t->b.x, m->loss == CNNRT_LOSS_MSE ? NULL : t->b.labels,
-                          t->b.targets, n, &t->hp);
+        int64_t before = correct;
+        float l = t->d ? dist_step(t, epoch, i, n, &correct) : local_step(t, i, n, &correct);
         if (diverged(t, l, epoch, i / bs + 1) < 0) {
             cnnrt_progress_end(&p);
             return -1;
         }
-        int64_t before = correct;
-        if (m->output_block) {
-            double unused = 0;
-            score(m, m->output_block(t->ctx), t->b.labels, n, &unused, &correct);
-        }
         cnnrt_progress_update(&p, n, l);
-        if (t->logging && cnnrt_log_step(&t->log, epoch, n, l, m->output_block ? correct - before : -1,
-                                         i + bs >= t->train.n, t->err, sizeof t->err) < 0) {
+        if (t->logging && !t->failed &&
+            cnnrt_log_step(&t->log, epoch, n, l, m->output_block ? correct - before : -1,
+                           i + bs >= t->train.n, t->err, sizeof t->err) < 0) {
+            if (own_failure(t) == 0)  /* the ranks stop together at the end of the epoch */
+                continue;
             cnnrt_progress_end(&p);
             return -1;
         }
@@ -186,10 +269,9 @@ static int train_epoch(trainer *t, int epoch, double *loss, double *acc, double 
 }
 
 /* Fresh parameters from the seed, or those of --resume with its state. */
-static int start(trainer *t)
+static int start_local(trainer *t)
 {
     const cnnrt_model *m = t->m;
-    cnnrt_rng_seed(&t->st.rng, t->hp.seed ^ SHUFFLE_SALT);
     if (!t->o->resume) {
         cnnrt_init_params(m, t->ctx, t->hp.seed);
         return 0;
@@ -203,16 +285,28 @@ static int start(trainer *t)
     return 0;
 }
 
-static int64_t steps_per_epoch(const trainer *t)
+/* Under MPI rank 0 alone initialises or reads --resume (the file need only
+ * be on its machine) and sends parameters, momentum and state to all. */
+static int start(trainer *t)
 {
-    return (t->train.n + t->hp.batch - 1) / t->hp.batch;
+    const cnnrt_model *m = t->m;
+    cnnrt_rng_seed(&t->st.rng, t->hp.seed ^ SHUFFLE_SALT);
+    if (!t->d)
+        return start_local(t);
+    t->d->doing(t->d, t->o->resume ? "reading --resume" : "initialising the parameters");
+    if (together(t, root(t) ? start_local(t) : 0) < 0)
+        return -1;
+    t->d->bcast(t->d, m->param_block(t->ctx), m->param_count * sizeof(float));
+    t->d->bcast(t->d, m->momentum_block(t->ctx), m->param_count * sizeof(float));
+    t->d->bcast(t->d, &t->st, sizeof t->st);
+    return 0;
 }
 
 /* --log FILE.csv [--log-every N] and --plot FILE.svg (cnnrt_log.c). */
 static int open_log(trainer *t, int threads)
 {
     const cnnrt_hparams *hp = &t->hp;
-    t->logging = t->o->log || t->o->plot;
+    t->logging = root(t) && (t->o->log || t->o->plot);
     if (!t->logging)
         return 0;
     if (cnnrt_log_open(&t->log, t->o->log, t->o->plot, t->o->log_every, steps_per_epoch(t),
@@ -224,39 +318,107 @@ static int open_log(trainer *t, int threads)
              (long long)t->train.n, (long long)t->test.n, hp->batch, (double)hp->lr,
              (double)hp->momentum, (double)hp->weight_decay, (unsigned long long)hp->seed,
              threads, threads == 1 ? "" : "s");
+    if (t->d && t->d->size > 1)
+        snprintf(t->log.subtitle + strlen(t->log.subtitle),
+                 sizeof t->log.subtitle - strlen(t->log.subtitle), " on each of %d ranks",
+                 t->d->size);
     return 0;
+}
+
+/* --threads, or all cores (shared by the ranks on this machine under MPI). */
+static int default_threads(const cnnrt_opts *o)
+{
+    int share = o->dist ? o->dist->local_size : 1;
+    if (HAS(o, FLAG_THREADS))
+        return o->threads;
+    return cnnrt_ncores() / share > 1 ? cnnrt_ncores() / share : 1;
+}
+
+/* The data on every rank, checked to be the same set. */
+static int setup_data(trainer *t)
+{
+    if (t->d)
+        t->d->doing(t->d, "reading the data set");
+    if (together(t, load_data(t->m, t->o->data, &t->train, &t->test, &t->format, t->err,
+                              sizeof t->err)) < 0)
+        return -1;
+    if (t->d && cnnrt_dist_same_data(t->d, &t->train, &t->test, t->o->data, t->err,
+                                     sizeof t->err) < 0)
+        return -1;
+    if (t->train.n == 0)
+        return cnnrt_errorf(t->err, sizeof t->err, "%s: the training set is empty", t->o->data);
+    return 0;
+}
+
+static void print_header(const trainer *t, int threads)
+{
+    char shp[160];
+    printf("%s: %lld training and %lld test images %s (%s, %s); %d epoch%s, batch %d, lr %g, "
+           "momentum %g, weight decay %g, seed %llu, ", t->m->name,
+           (long long)t->train.n, (long long)t->test.n,
+           cnnrt_shape_str(t->train.rank, t->train.shape, shp, sizeof shp), t->format, t->o->data,
+           t->hp.epochs, t->hp.epochs == 1 ? "" : "s", t->hp.batch, (double)t->hp.lr,
+           (double)t->hp.momentum, (double)t->hp.weight_decay, (unsigned long long)t->hp.seed);
+    if (t->d)
+        printf("%d rank%s (slices of %d), ", t->d->size, t->d->size == 1 ? "" : "s",
+               t->local_batch);
+    printf("%d thread%s%s\n", threads, threads == 1 ? "" : "s", t->d ? " each" : "");
+    fflush(stdout);
 }
 
 static int setup(trainer *t)
 {
     const cnnrt_model *m = t->m;
-    const char *format = "";
-    char shp[160];
-    int threads = HAS(t->o, FLAG_THREADS) ? t->o->threads : cnnrt_ncores();
-    if (load_data(m, t->o->data, &t->train, &t->test, &format, t->err, sizeof t->err) < 0)
+    int threads = default_threads(t->o), rc = 0;
+    if (setup_data(t) < 0)
         return -1;
-    if (t->train.n == 0)
-        return cnnrt_errorf(t->err, sizeof t->err, "%s: the training set is empty", t->o->data);
+    t->local_batch = t->d ? (int)((t->hp.batch + t->d->size - 1) / t->d->size) : t->hp.batch;
     t->perm = malloc((size_t)t->train.n * sizeof *t->perm);
-    if (!t->perm || bufs_alloc(m, t->hp.batch, &t->b) < 0)
-        return cnnrt_errorf(t->err, sizeof t->err, "out of memory");
-    t->ctx = cnnrt_cli_context(m, t->hp.batch, threads, t->err, sizeof t->err);
-    if (!t->ctx || start(t) < 0 || open_log(t, threads) < 0)
+    if (!t->perm || bufs_alloc(m, t->local_batch, &t->b) < 0)
+        rc = cnnrt_errorf(t->err, sizeof t->err, "out of memory");
+    if (rc == 0) {
+        t->ctx = cnnrt_cli_context(m, t->local_batch, threads, t->err, sizeof t->err);
+        rc = t->ctx ? 0 : -1;
+    }
+    if (together(t, rc) < 0 || start(t) < 0 || together(t, open_log(t, threads)) < 0)
         return -1;
-    printf("%s: %lld training and %lld test images %s (%s, %s); %d epoch%s, batch %d, lr %g, "
-           "momentum %g, weight decay %g, seed %llu, %d thread%s\n", m->name,
-           (long long)t->train.n, (long long)t->test.n,
-           cnnrt_shape_str(t->train.rank, t->train.shape, shp, sizeof shp), format, t->o->data,
-           t->hp.epochs, t->hp.epochs == 1 ? "" : "s", t->hp.batch, (double)t->hp.lr, (double)t->hp.momentum,
-           (double)t->hp.weight_decay, (unsigned long long)t->hp.seed, threads,
-           threads == 1 ? "" : "s");
-    fflush(stdout);
+    print_header(t, threads);
     return 0;
+}
+
+/* The epoch's log row and line (rank 0), then the checkpoint.  Under MPI
+ * first: are the parameter copies still the same bits (else the previous
+ * checkpoint stays)?  After: did any rank fail? */
+static int finish_epoch(trainer *t, int e, double loss, double acc, double secs, double tloss,
+                        double tacc)
+{
+    const cnnrt_model *m = t->m;
+    if (t->d && cnnrt_dist_same_params(t->d, m, t->ctx, e, t->err, sizeof t->err) < 0)
+        return -1;
+    if (t->logging && !t->failed &&
+        cnnrt_log_epoch(&t->log, e, loss, m->output_block ? acc : NAN, t->test.n ? tacc : NAN,
+                        secs > 0 ? (double)t->train.n / secs : NAN, t->err, sizeof t->err) < 0 &&
+        own_failure(t) < 0)
+        return -1;
+    printf("epoch %d/%d  loss %.4f", e, t->hp.epochs, loss);
+    if (m->output_block)
+        printf("  train acc %.2f%%", 100 * acc);
+    printf("  test loss %.4f  test acc %.2f%%  %.1f s  %.0f img/s\n", tloss, 100 * tacc,
+           secs, secs > 0 ? (double)t->train.n / secs : 0.0);
+    fflush(stdout);
+    t->st.epoch = e;
+    t->st.has_momentum = 1;
+    if (t->o->save && root(t) && !t->failed &&
+        cnnrt_save_weights(m, t->ctx, t->o->save, &t->st, t->err, sizeof t->err) < 0 &&
+        own_failure(t) < 0)
+        return -1;
+    if (t->d)
+        t->d->doing(t->d, "the end of an epoch");
+    return together(t, t->failed ? -1 : 0);
 }
 
 static int run_epochs(trainer *t)
 {
-    const cnnrt_model *m = t->m;
     if (t->st.epoch >= t->hp.epochs) {
         printf("%s already holds %lld epochs (--epochs %d): nothing to do\n", t->o->resume,
                (long long)t->st.epoch, t->hp.epochs);
@@ -268,25 +430,12 @@ static int run_epochs(trainer *t)
         double loss = 0, acc = 0, secs = 0, tloss = 0, tacc = 0;
         if (train_epoch(t, e, &loss, &acc, &secs) < 0)
             return -1;
-        evaluate(m, t->ctx, &t->test, t->hp.batch, &t->b, &tloss, &tacc);
+        evaluate(t->m, t->ctx, &t->test, t->local_batch, &t->b, t->d, &tloss, &tacc);
         if (!isfinite(tloss))
             return cnnrt_errorf(t->err, sizeof t->err, "the test loss became %f after epoch %d "
                                 "(outputs too large: learning rate %g too high?); stopping",
                                 tloss, e, (double)t->hp.lr);
-        if (t->logging &&
-            cnnrt_log_epoch(&t->log, e, loss, m->output_block ? acc : NAN, t->test.n ? tacc : NAN,
-                            secs > 0 ? (double)t->train.n / secs : NAN, t->err, sizeof t->err) < 0)
-            return -1;
-        printf("epoch %d/%d  loss %.4f", e, t->hp.epochs, loss);
-        if (m->output_block)
-            printf("  train acc %.2f%%", 100 * acc);
-        printf("  test loss %.4f  test acc %.2f%%  %.1f s  %.0f img/s\n", tloss, 100 * tacc,
-               secs, secs > 0 ? (double)t->train.n / secs : 0.0);
-        fflush(stdout);
-        t->st.epoch = e;
-        t->st.has_momentum = 1;
-        if (t->o->save &&
-            cnnrt_save_weights(m, t->ctx, t->o->save, &t->st, t->err, sizeof t->err) < 0)
+        if (finish_epoch(t, e, loss, acc, secs, tloss, tacc) < 0)
             return -1;
     }
     if (t->o->save)
@@ -299,7 +448,8 @@ int cnnrt_cmd_train(const cnnrt_model *m, const cnnrt_opts *o)
     trainer *t;
     int rc;
     if (HAS(o, FLAG_LOG_EVERY) && !o->log && !o->plot) {
-        fprintf(stderr, "%s: --log-every needs --log FILE.csv or --plot FILE.svg\n", o->prog);
+        if (!o->quiet)
+            fprintf(stderr, "%s: --log-every needs --log FILE.csv or --plot FILE.svg\n", o->prog);
         return CNNRT_EXIT_USAGE;
     }
     t = calloc(1, sizeof *t);
@@ -307,6 +457,8 @@ int cnnrt_cmd_train(const cnnrt_model *m, const cnnrt_opts *o)
         return cnnrt_cli_fail(o, "out of memory");
     t->m = m;
     t->o = o;
+    t->d = o->dist;
+    t->format = "";
     t->hp = cnnrt_cli_hparams(m, o);
     rc = setup(t) < 0 || run_epochs(t) < 0 ? CNNRT_EXIT_ERROR : CNNRT_EXIT_OK;
     if (rc)
@@ -323,6 +475,25 @@ int cnnrt_cmd_train(const cnnrt_model *m, const cnnrt_opts *o)
 }
 
 /* ------------------------------------------------------------------- eval */
+/* The context with --weights: read by rank 0 alone under MPI, then sent. */
+static void *eval_context(const cnnrt_model *m, const cnnrt_opts *o, int batch, char *err,
+                          size_t errlen)
+{
+    cnnrt_dist *d = o->dist;
+    void *ctx = cnnrt_cli_context(m, batch, default_threads(o), err, errlen);
+    int rc = ctx ? 0 : -1;
+    if (ctx && (!d || d->rank == 0))
+        rc = cnnrt_load_weights(m, ctx, o->weights, err, errlen);
+    if (agreed(d, rc, err, errlen) < 0) {
+        if (ctx)
+            m->destroy(ctx);
+        return NULL;
+    }
+    if (d)
+        d->bcast(d, m->param_block(ctx), m->param_count * sizeof(float));
+    return ctx;
+}
+
 int cnnrt_cmd_eval(const cnnrt_model *m, const cnnrt_opts *o)
 {
     char err[CNNRT_ERR_MAX];
@@ -334,18 +505,18 @@ int cnnrt_cmd_eval(const cnnrt_model *m, const cnnrt_opts *o)
     double loss, acc;
 
     memset(&b, 0, sizeof b);
-    if (load_data(m, o->data, &train, &test, &format, err, sizeof err) < 0)
+    if (agreed(o->dist, load_data(m, o->data, &train, &test, &format, err, sizeof err), err,
+               sizeof err) < 0)
         return cnnrt_cli_fail(o, err);
     cnnrt_dataset_free(&train);
-    if (bufs_alloc(m, batch, &b) < 0) {
-        snprintf(err, sizeof err, "out of memory");
+    if (agreed(o->dist, bufs_alloc(m, batch, &b) < 0 ? cnnrt_errorf(err, sizeof err,
+                                                                     "out of memory") : 0,
+               err, sizeof err) < 0)
         goto done;
-    }
-    ctx = cnnrt_cli_context(m, batch, HAS(o, FLAG_THREADS) ? o->threads : cnnrt_ncores(), err,
-                            sizeof err);
-    if (!ctx || cnnrt_load_weights(m, ctx, o->weights, err, sizeof err) < 0)
+    ctx = eval_context(m, o, batch, err, sizeof err);
+    if (!ctx)
         goto done;
-    evaluate(m, ctx, &test, batch, &b, &loss, &acc);
+    evaluate(m, ctx, &test, batch, &b, o->dist, &loss, &acc);
     if (!isfinite(loss)) {
         snprintf(err, sizeof err, "%s: the test loss is %f (weights too large?)", o->weights,
                  loss);
@@ -423,44 +594,129 @@ static void bench_data(bench *k)
     cnnrt_init_params(m, k->ctx, 1);
 }
 
+/* Under MPI: seconds per data-parallel step over `steps` steps (every rank
+ * runs the same number); the exchange's share in *comm, bytes sent by this
+ * rank per step in *bytes. */
+static double time_dist_steps(bench *k, cnnrt_dist *d, int local, int steps, double *comm,
+                              double *bytes)
+{
+    int64_t correct = 0;
+    double t0, el, c0, b0;
+    d->allreduce(d, NULL, 0, 0, NULL, 0);         /* start together */
+    c0 = d->comm_seconds;
+    b0 = d->comm_bytes;
+    t0 = cnnrt_now();
+    for (int s = 0; s < steps; s++)
+        cnnrt_dist_step(d, k->m, k->ctx, k->b.x, k->b.labels, k->b.targets, local,
+                        k->hp.batch, &k->hp, &correct);
+    el = cnnrt_now() - t0;
+    *comm = (d->comm_seconds - c0) / steps;
+    *bytes = (d->comm_bytes - b0) / steps;
+    return el / steps;
+}
+
+/* The fastest of `calls` exchanges alone of n floats, in seconds (on a
+ * shared machine the mean also counts the times a rank was descheduled). */
+static double time_exchange(cnnrt_dist *d, float *v, size_t n, int calls)
+{
+    double best = 0;
+    d->allreduce(d, NULL, 0, 0, NULL, 0);
+    for (int c = 0; c < calls; c++) {
+        double t0 = cnnrt_now(), el;
+        d->allreduce(d, v, n, 1.0 / d->size, NULL, 0);
+        el = cnnrt_now() - t0;
+        best = c == 0 || el < best ? el : best;
+    }
+    return best;
+}
+
+/* bench under MPI: train steps on a global batch split over the ranks, and
+ * the gradient exchange by itself, for the model step = compute / P +
+ * exchange(bytes, P) (bench/mpi.sh). */
+static int bench_dist(bench *k, cnnrt_dist *d, int threads, int local)
+{
+    const cnnrt_model *m = k->m;
+    int steps = k->steps;
+    double step, comm, bytes, full, empty;
+    double t0 = cnnrt_now();
+    for (int w = 0; w < 2; w++)       /* warm-up: caches, pages, thread pool, connections */
+        time_dist_steps(k, d, local, 1, &comm, &bytes);
+    if (!steps)                       /* about 2 s, as rank 0 measured the warm-up */
+        steps = (int)(4.0 / (cnnrt_now() - t0)) + 3;
+    d->bcast(d, &steps, sizeof steps);
+    step = time_dist_steps(k, d, local, steps, &comm, &bytes);
+    full = time_exchange(d, m->grad_block(k->ctx), m->param_count, steps > 20 ? steps : 20);
+    empty = time_exchange(d, NULL, 0, 200);
+    printf("bench %s: global batch %d on %d rank%s (slices of %d), %d thread%s each, "
+           "%zu parameters\n", m->name, k->hp.batch, d->size, d->size == 1 ? "" : "s",
+           k->batch, threads, threads == 1 ? "" : "s", m->param_count);
+    printf("  train step          %9.3f ms %10.1f images/s  (%d steps)\n", 1e3 * step,
+           k->hp.batch / step, steps);
+    printf("  of which exchange   %9.3f ms  %.0f bytes sent by each rank\n", 1e3 * comm, bytes);
+    printf("  exchange alone      %9.3f ms  for the %zu-float gradient; %.1f us empty (fastest)\n",
+           1e3 * full, m->param_count, 1e6 * empty);
+    printf("train_img_per_s %.1f\n", k->hp.batch / step);
+    printf("step_ms %.3f\n", 1e3 * step);
+    printf("exchange_ms_per_step %.3f\n", 1e3 * comm);
+    printf("exchange_bytes_per_step %.0f\n", bytes);
+    printf("exchange_alone_ms %.3f\n", 1e3 * full);
+    printf("exchange_empty_us %.1f\n", 1e6 * empty);
+    return CNNRT_EXIT_OK;
+}
+
+/* One process: train steps, inference and batch-1 latency. */
+static int bench_one(bench *k, int threads)
+{
+    const cnnrt_model *m = k->m;
+    double tr, inf, lat;
+    for (int w = 0; w < 2; w++) {     /* warm-up: caches, pages, thread pool */
+        m->train_step(k->ctx, k->b.x, k->b.targets ? NULL : k->b.labels, k->b.targets, k->batch,
+                      &k->hp);
+        m->forward(k->ctx, k->b.x, k->batch, k->b.out);
+    }
+    tr = time_calls(k, 1, k->batch, 1.0);
+    inf = time_calls(k, 0, k->batch, 1.0);
+    lat = latency(k);
+    printf("bench %s: batch %d, %d thread%s, %zu parameters\n", m->name, k->batch, threads,
+           threads == 1 ? "" : "s", m->param_count);
+    printf("  %-12s %8s %12s %14s\n", "", "batch", "time/call", "images/s");
+    printf("  %-12s %8d %9.3f ms %14.1f\n", "train step", k->batch, 1e3 * tr, k->batch / tr);
+    printf("  %-12s %8d %9.3f ms %14.1f\n", "inference", k->batch, 1e3 * inf, k->batch / inf);
+    printf("  %-12s %8d %9.1f us %14.1f\n", "latency", 1, 1e6 * lat, 1 / lat);
+    printf("train_img_per_s %.1f\n", k->batch / tr);
+    printf("infer_img_per_s %.1f\n", k->batch / inf);
+    printf("latency_us_b1 %.1f\n", 1e6 * lat);
+    return CNNRT_EXIT_OK;
+}
+
 int cnnrt_cmd_bench(const cnnrt_model *m, const cnnrt_opts *o)
 {
     char err[CNNRT_ERR_MAX];
     bench k;
-    int threads = HAS(o, FLAG_THREADS) ? o->threads : cnnrt_ncores();
-    double tr, inf, lat;
+    cnnrt_dist *d = o->dist;
+    int threads = default_threads(o), rc;
+    int64_t first = 0, local = 0;
 
     memset(&k, 0, sizeof k);
     k.m = m;
     k.hp = cnnrt_cli_hparams(m, o);
     k.batch = k.hp.batch;
     k.steps = HAS(o, FLAG_STEPS) ? o->steps : 0;
+    if (d) {                          /* this rank's slice of the batch */
+        k.batch = (k.hp.batch + d->size - 1) / d->size;
+        cnnrt_dist_slice(k.hp.batch, d->size, d->rank, &first, &local);
+    }
     if (bufs_alloc(m, k.batch, &k.b) < 0)
-        return cnnrt_cli_fail(o, "out of memory");
-    k.ctx = cnnrt_cli_context(m, k.batch, threads, err, sizeof err);
-    if (!k.ctx) {
-        bufs_free(&k.b);
-        return cnnrt_cli_fail(o, err);
+        cnnrt_errorf(err, sizeof err, "out of memory");
+    else
+        k.ctx = cnnrt_cli_context(m, k.batch, threads, err, sizeof err);
+    rc = agreed(d, k.ctx ? 0 : -1, err, sizeof err) < 0 ? cnnrt_cli_fail(o, err) : 0;
+    if (rc == 0) {
+        bench_data(&k);
+        rc = d ? bench_dist(&k, d, threads, (int)local) : bench_one(&k, threads);
     }
-    bench_data(&k);
-    for (int w = 0; w < 2; w++) {     /* warm-up: caches, pages, thread pool */
-        m->train_step(k.ctx, k.b.x, k.b.targets ? NULL : k.b.labels, k.b.targets, k.batch,
-                      &k.hp);
-        m->forward(k.ctx, k.b.x, k.batch, k.b.out);
-    }
-    tr = time_calls(&k, 1, k.batch, 1.0);
-    inf = time_calls(&k, 0, k.batch, 1.0);
-    lat = latency(&k);
-    printf("bench %s: batch %d, %d thread%s, %zu parameters\n", m->name, k.batch, threads,
-           threads == 1 ? "" : "s", m->param_count);
-    printf("  %-12s %8s %12s %14s\n", "", "batch", "time/call", "images/s");
-    printf("  %-12s %8d %9.3f ms %14.1f\n", "train step", k.batch, 1e3 * tr, k.batch / tr);
-    printf("  %-12s %8d %9.3f ms %14.1f\n", "inference", k.batch, 1e3 * inf, k.batch / inf);
-    printf("  %-12s %8d %9.1f us %14.1f\n", "latency", 1, 1e6 * lat, 1 / lat);
-    printf("train_img_per_s %.1f\n", k.batch / tr);
-    printf("infer_img_per_s %.1f\n", k.batch / inf);
-    printf("latency_us_b1 %.1f\n", 1e6 * lat);
-    m->destroy(k.ctx);
+    if (k.ctx)
+        m->destroy(k.ctx);
     bufs_free(&k.b);
-    return CNNRT_EXIT_OK;
+    return rc;
 }
