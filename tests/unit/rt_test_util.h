@@ -1,5 +1,6 @@
 /* rt_test_util.h - small helpers shared by the runtime's Check suites:
- * fixture paths, temporary directories, whole-file reads and writes. */
+ * fixture paths, temporary directories, whole-file reads and writes, and
+ * the runner every suite's main() ends with. */
 #ifndef RT_TEST_UTIL_H
 #define RT_TEST_UTIL_H
 
@@ -78,5 +79,15 @@ static inline int dir_entries(const char *dir)
 
 #define ck_assert_err_has(err, needle) \
     ck_assert_msg(strstr((err), (needle)) != NULL, "message '%s' lacks '%s'", (err), (needle))
+
+/* Runs every test of s; the exit status of main(). */
+static inline int run_suite(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
 
 #endif /* RT_TEST_UTIL_H */

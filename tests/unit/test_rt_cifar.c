@@ -197,8 +197,6 @@ int main(void)
 {
     Suite *s = suite_create("cifar");
     TCase *tc = tcase_create("cifar");
-    SRunner *sr;
-    int failed;
     tcase_add_test(tc, reads_every_pixel_in_published_order);
     tcase_add_test(tc, finds_the_archive_subdirectory);
     tcase_add_test(tc, shuffled_gather_keeps_labels_with_images);
@@ -206,9 +204,5 @@ int main(void)
     tcase_add_test(tc, test_batch_without_training_batches);
     tcase_add_test(tc, cifar100_labels_are_refused);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(s);
 }

@@ -476,8 +476,6 @@ int main(void)
 {
     Suite *s = suite_create("driver");
     TCase *tc = tcase_create("driver");
-    SRunner *sr;
-    int failed;
     tcase_add_checked_fixture(tc, setup, NULL);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, init_writes_seeded_weights);
@@ -493,9 +491,5 @@ int main(void)
     tcase_add_test(tc, train_stops_on_a_non_finite_loss);
     tcase_add_test(tc, train_data_errors);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(s);
 }

@@ -326,8 +326,6 @@ int main(void)
 {
     Suite *s = suite_create("idx");
     TCase *tc = tcase_create("idx");
-    SRunner *sr;
-    int failed;
     tcase_add_test(tc, reads_plain_and_gzipped_idx);
     tcase_add_test(tc, rejects_bad_idx);
     tcase_add_test(tc, size_claims_are_not_trusted);
@@ -338,9 +336,5 @@ int main(void)
     tcase_add_test(tc, rejects_bad_cifar);
     tcase_add_test(tc, no_data_set_found);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(s);
 }

@@ -147,17 +147,11 @@ int main(void)
 {
     Suite *s = suite_create("log");
     TCase *tc = tcase_create("log");
-    SRunner *sr;
-    int failed;
     tcase_add_test(tc, csv_rows_every_n_steps_and_per_epoch);
     tcase_add_test(tc, csv_empty_fields_and_epochs_only);
     tcase_add_test(tc, csv_unwritable_is_an_error);
     tcase_add_test(tc, plot_axes_legend_and_curves);
     tcase_add_test(tc, plot_one_epoch_row);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(s);
 }

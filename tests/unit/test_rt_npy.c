@@ -305,8 +305,6 @@ int main(void)
 {
     Suite *s = suite_create("npy");
     TCase *tc = tcase_create("npy");
-    SRunner *sr;
-    int failed;
     tcase_add_test(tc, reads_float32_matrix);
     tcase_add_test(tc, reads_versions_2_and_3);
     tcase_add_test(tc, reads_other_dtypes);
@@ -320,9 +318,5 @@ int main(void)
     tcase_add_test(tc, atomic_write_removes_stale_temps);
     tcase_add_test(tc, shape_strings);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(s);
 }

@@ -191,8 +191,6 @@ int main(void)
 {
     Suite *s = suite_create("npz");
     TCase *tc = tcase_create("npz");
-    SRunner *sr;
-    int failed;
     tcase_add_test(tc, reads_numpy_savez);
     tcase_add_test(tc, reads_numpy_savez_compressed);
     tcase_add_test(tc, round_trip_and_deterministic_bytes);
@@ -204,9 +202,5 @@ int main(void)
     tcase_add_test(tc, duplicate_names_are_rejected);
     tcase_add_test(tc, failed_write_leaves_nothing);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(s);
 }

@@ -158,8 +158,6 @@ int main(void)
 {
     Suite *s = suite_create("rng");
     TCase *tc = tcase_create("rng");
-    SRunner *sr;
-    int failed;
     tcase_add_test(tc, known_first_values);
     tcase_add_test(tc, same_seed_same_stream);
     tcase_add_test(tc, uniform_floats_in_range);
@@ -169,9 +167,5 @@ int main(void)
     tcase_add_test(tc, init_is_pytorch_default_and_deterministic);
     tcase_add_test(tc, durations);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(s);
 }
