@@ -32,10 +32,7 @@ void dense_emit_backward(emitter *e, const ir_layer *ly)
 {
     long long in = (long long)ly->in.d[0], units = (long long)ly->units;
     e->sfx = dense_is_fast(e, ly) ? "_ref" : "";
-    emit(e, "%sstatic void %s_backward%s(%s_ctx *c, float *restrict grads, int i0, int i1, "
-         "const float *restrict x, "
-         "const float *restrict y, float *restrict dy, float *restrict dx)", twin_attr(e), ly->name, e->sfx,
-         e->prefix);
+    emit_backward_head(e, ly, twin_attr(e), e->sfx);
     emit(e, "{");
     emit(e, "const float *restrict w = c->params + %lld;", (long long)ly->woff);
     emit(e, "float *restrict gw = grads + %lld;", (long long)ly->woff);
@@ -99,9 +96,7 @@ static void act_layer_backward(emitter *e, const ir_layer *ly, act_kind act)
 {
     int64_t per = shape_count(&ly->out);
     long long sz = (long long)per;
-    emit(e, "static void %s_backward(%s_ctx *c, float *restrict grads, int i0, int i1, "
-         "const float *restrict x, "
-         "const float *restrict y, float *restrict dy, float *restrict dx)", ly->name, e->prefix);
+    emit_backward_head(e, ly, "", "");
     emit(e, "{");
     emit(e, "(void)c, (void)grads, (void)x;");
     emit(e, "if (!dx)");

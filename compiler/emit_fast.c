@@ -467,9 +467,7 @@ void conv_emit_fast_backward(emitter *e, const ir_layer *ly)
     sweep s = {arena_printf(emit_arena, "%s_dg", ly->name), g.C, g.F, g.gplane, g.psz, g.psz,
                g.K, g.C * g.K, (int)g.K, g.koff, iota(g.K, true), false, 0, 0};
     emit_sweep(e, &s);
-    emit(e, "CNNC_KERNEL static void %s_backward(%s_ctx *c, float *restrict grads, int i0, int i1, "
-         "const float *restrict x, const float *restrict y, float *restrict dy, float *restrict dx)",
-         ly->name, e->prefix);
+    emit_backward_head(e, ly, "CNNC_KERNEL ", "");
     emit(e, "{");
     emit(e, "const float *restrict w = c->params + %lld;", (long long)ly->woff);
     emit(e, "float *restrict gw = grads + %lld;", (long long)ly->woff);

@@ -423,9 +423,7 @@ void dense_emit_fast_backward(emitter *e, const ir_layer *ly)
         emit_backward_units(e, ly, &g);
         return;
     }
-    emit(e, "CNNC_KERNEL static void %s_backward(%s_ctx *c, float *restrict grads, int i0, int i1, "
-         "const float *restrict x, const float *restrict y, float *restrict dy, float *restrict dx)",
-         ly->name, e->prefix);
+    emit_backward_head(e, ly, "CNNC_KERNEL ", "");
     emit(e, "{");
     emit(e, "const float *restrict w = c->params + %lld;", (long long)ly->woff);
     emit(e, "float *restrict gw = grads + %lld;", (long long)ly->woff);

@@ -300,9 +300,7 @@ void pool_emit_fast_backward(emitter *e, const ir_layer *ly)
     pgeom g = make_pgeom(ly);
     bool pad = layer_has_pad(ly);
     emit_bw_chunk(e, ly, &g, lanes(e, &g));
-    emit(e, "CNNC_KERNEL static void %s_backward(%s_ctx *c, float *restrict grads, int i0, int i1, "
-         "const float *restrict x, const float *restrict y, float *restrict dy, float *restrict dx)",
-         ly->name, e->prefix);
+    emit_backward_head(e, ly, "CNNC_KERNEL ", "");
     emit(e, "{");
     emit(e, "(void)grads, (void)x;");
     if (ly->act == ACT_NONE)

@@ -270,3 +270,13 @@ void emit_dot(emitter *e, const char *dst, const char *a, const char *b, int64_t
     emit(e, "                ((%s_acc[2] + %s_acc[6]) + (%s_acc[3] + %s_acc[7]));", dst, dst, dst,
          dst);
 }
+
+/* The head of NAME_backward with suffix sfx ("" or "_ref") and the
+ * attributes attr ("", "CNNC_KERNEL " or twin_attr()): every backward
+ * kernel takes the same arguments, dy and dx for samples [i0, i1). */
+void emit_backward_head(emitter *e, const ir_layer *ly, const char *attr, const char *sfx)
+{
+    emit(e, "%sstatic void %s_backward%s(%s_ctx *c, float *restrict grads, int i0, int i1, "
+         "const float *restrict x, const float *restrict y, float *restrict dy, float *restrict dx)",
+         attr, ly->name, sfx, e->prefix);
+}

@@ -245,10 +245,7 @@ void conv_emit_backward(emitter *e, const ir_layer *ly)
 {
     geom g = make_geom(ly);
     e->sfx = conv_is_fast(e, ly) ? "_ref" : "";
-    emit(e, "%sstatic void %s_backward%s(%s_ctx *c, float *restrict grads, int i0, int i1, "
-         "const float *restrict x, "
-         "const float *restrict y, float *restrict dy, float *restrict dx)", twin_attr(e), ly->name, e->sfx,
-         e->prefix);
+    emit_backward_head(e, ly, twin_attr(e), e->sfx);
     emit(e, "{");
     emit_params(e, ly, true);
     if (layer_has_pad(ly))
@@ -312,9 +309,7 @@ void local_emit_forward(emitter *e, const ir_layer *ly)
 void local_emit_backward(emitter *e, const ir_layer *ly)
 {
     geom g = make_geom(ly);
-    emit(e, "static void %s_backward(%s_ctx *c, float *restrict grads, int i0, int i1, "
-         "const float *restrict x, "
-         "const float *restrict y, float *restrict dy, float *restrict dx)", ly->name, e->prefix);
+    emit_backward_head(e, ly, "", "");
     emit(e, "{");
     emit_params(e, ly, true);
     if (layer_has_pad(ly))
@@ -415,10 +410,7 @@ static void pool_emit_forward(emitter *e, const ir_layer *ly, bool max)
 static void pool_emit_backward_body(emitter *e, const ir_layer *ly, bool max)
 {
     geom g = make_geom(ly);
-    emit(e, "%sstatic void %s_backward%s(%s_ctx *c, float *restrict grads, int i0, int i1, "
-         "const float *restrict x, "
-         "const float *restrict y, float *restrict dy, float *restrict dx)", twin_attr(e), ly->name,
-         e->sfx, e->prefix);
+    emit_backward_head(e, ly, twin_attr(e), e->sfx);
     emit(e, "{");
     emit(e, "(void)grads, (void)x;");
     if (ly->act == ACT_NONE)
