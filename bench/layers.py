@@ -3,8 +3,8 @@
 per-kernel profile that tells which kernel limits a network (issue 5).
 
 For each .net file: cnnc generates NET.c; this script reads the layer calls
-in its forward_all() and backward_all() (one statement a layer, exactly as
-a training step makes them) and writes a harness that #includes NET.c,
+in its forward_lane() and backward_lane() (the statements of each layer,
+exactly as a training step on one thread makes them) and writes a harness that #includes NET.c,
 initialises the parameters as `./NET init` does (cnnrt_init_params), runs
 one NET_gradients() on uniform [0, 1) images so every buffer holds real
 values, then times each call alone on the whole batch: repeated for at
@@ -37,24 +37,47 @@ import flops  # noqa: E402
 import netspec  # noqa: E402
 
 
+def statements(text):
+    """Top-level statements of a function body: `x;`, `if (..) x;`,
+    `if (..) { .. } else { .. }` each one."""
+    out, cur, depth, i = [], "", 0, 0
+    while i < len(text):
+        ch = text[i]
+        cur += ch
+        depth += ch in "({"
+        depth -= ch in ")}"
+        if depth == 0 and (ch == ";" or ch == "}"):
+            rest = text[i + 1:].lstrip()
+            if not rest.startswith("else"):
+                out.append(" ".join(cur.split()))
+                cur = ""
+        i += 1
+    return [st for st in out if st and not st.startswith("(void)")]
+
+
 def body(src, head):
     """Statements of the function whose definition starts with head."""
     start = src.index(head)
     open_at = src.index("{", start)
     close_at = src.index("\n}\n", open_at)
-    text = re.sub(r"/\*.*?\*/", "", src[open_at + 1:close_at], flags=re.S)
-    stmts = [s.strip() for s in text.split(";")]
-    return [" ".join(s.split()) + ";" for s in stmts
-            if s and not s.startswith("(void)")]
+    return statements(re.sub(r"/\*.*?\*/", "", src[open_at + 1:close_at], flags=re.S))
+
+
+LAYER_CALL = r"\b([A-Za-z0-9]\w*?)_%s(?:_units|_rows|_serial|_ref)?\b"
 
 
 def calls(src, head, suffix):
-    """[(layer name, statement)] of the layer calls in one function."""
+    """[(layer name, statement)] of the layer calls in one lane function
+    (a unit-split dense layer's rows and units parts are one entry)."""
     out = []
-    for s in body(src, head):
-        m = re.search(r"\b(\w+)_%s\b" % suffix, s)
-        if m:
-            out.append((m.group(1), s))
+    for st in body(src, head):
+        m = re.search(LAYER_CALL % suffix, st)
+        if not m:
+            continue
+        if out and out[-1][0] == m.group(1):
+            out[-1] = (m.group(1), out[-1][1] + " " + st)
+        else:
+            out.append((m.group(1), st))
     return out
 
 
@@ -75,16 +98,17 @@ static double cpu(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
+/* the statement may use n, t, T, i0, i1: the macro's own names end in _ */
 #define TIME(label, stmt) do { \
-    double best = 1e30; \
-    for (int r = 0; r < %(reps)d; r++) { \
+    double best_ = 1e30; \
+    for (int r_ = 0; r_ < %(reps)d; r_++) { \
         stmt; \
-        int n = 0; \
-        double t0 = cpu(), t; \
-        do { stmt; n++; t = cpu() - t0; } while (t < %(budget)f); \
-        if (t / n < best) best = t / n; \
+        int k_ = 0; \
+        double t0_ = cpu(), dt_; \
+        do { stmt; k_++; dt_ = cpu() - t0_; } while (dt_ < %(budget)f); \
+        if (dt_ / k_ < best_) best_ = dt_ / k_; \
     } \
-    printf("%%s %%.3f\n", label, 1e6 * best); \
+    printf("%%s %%.3f\n", label, 1e6 * best_); \
     fflush(stdout); \
 } while (0)
 
@@ -110,9 +134,9 @@ int main(void)
     cnnrt_init_params(&%(name)s_model, c, 1);
     cnnrt_hparams hp = %(name)s_model.defaults;
     %(name)s_gradients(c, x, %(labels)s, %(targets)s, B, NULL);
-    const int i0 = 0, i1 = B;
+    const int n = B, t = 0, T = 1, i0 = 0, i1 = B; /* the batch as one lane */
     float *grads = c->grads;
-    (void)i0, (void)i1, (void)grads;
+    (void)n, (void)t, (void)T, (void)i0, (void)i1, (void)grads;
 %(timed)s
     TIME("step", %(name)s_train_step(c, x, %(labels)s, %(targets)s, B, &hp));
     return 0;
@@ -121,12 +145,12 @@ int main(void)
 
 
 def harness(name, spec, src, args):
-    fw = calls(src, "static void forward_all(", "forward")
-    bw = calls(src, "static void backward_all(", "backward")
+    fw = calls(src, "static void forward_lane(", "forward")
+    bw = calls(src, "static void backward_lane(", "backward")
     timed = []
     for tag, lst in (("fw", fw), ("bw", bw)):
         for layer, stmt in lst:
-            timed.append('    TIME("%s %s", %s);' % (tag, layer, stmt.rstrip(";")))
+            timed.append('    TIME("%s %s", { %s });' % (tag, layer, stmt))
     ce = spec["loss"] == "softmax_cross_entropy"
     return HARNESS % {
         "name": name, "batch": args.batch, "reps": args.reps,

@@ -1,7 +1,7 @@
-/* layers.c - microseconds per image of every layer function of a generated
+/* twins.c - microseconds per image of every layer function of a generated
  * network, SIMD kernel and reference twin side by side, at batch 1 and at
- * batch B.  Built by bench/layers.sh, which reads the calls out of the
- * generated forward_all/backward_all and passes them as
+ * batch B.  Built by bench/twins.sh, which reads the calls out of the
+ * generated forward_lane/backward_lane and passes them as
  *   -DNET_C='"net.c"' -DCTX=net_ctx -DCREATE=net_create -DDESTROY=net_destroy
  *   -DPARAM_COUNT=NET_PARAM_COUNT -DIN_SIZE=NET_IN_SIZE -DBATCH=B
  *   -DFORWARDS='F(c1, x, c->y_c1) P(flat, ..) ..' -DBACKWARDS='B(..) ..'
@@ -64,7 +64,7 @@ int main(void)
     CTX *c = CREATE(BATCH);
     float *x = malloc(sizeof(float) * (size_t)IN_SIZE * BATCH);
     unsigned s = 1;
-    const int i0 = 0; /* the lane slots of backward_all's calls */
+    const int i0 = 0; /* the lane slots of backward_lane's calls */
     double f, r;
     if (!c || !x)
         return 2;
@@ -80,7 +80,7 @@ int main(void)
     for (int n = 1; n <= BATCH; n = n == 1 && BATCH > 1 ? BATCH : BATCH + 1) {
         char what[16];
         snprintf(what, sizeof what, "fwd b%d", n);
-        forward_all(c, x, 0, n);
+        forward_lane(c, x, n, 0, 1); /* the whole batch as one lane */
         FORWARDS
         snprintf(what, sizeof what, "bwd b%d", n);
         BACKWARDS
