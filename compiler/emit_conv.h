@@ -14,11 +14,16 @@ typedef struct fgeom {
      * weight gradient also GT [span][Fp] at gt_off and, in the first sample
      * of a lane only, dWT [R][Fp] at dwt_off. */
     bool outer;
+    bool lanes;                  /* forward with the filters in lanes (emit_convfl.c) */
     int64_t Fp, gt_off, dwt_off, scratch;
 } fgeom;
 
 fgeom make_fgeom(const emitter *e, const ir_layer *ly);
 const char *vname(const char *p, int a, int b);
+
+/* emit_convfl.c */
+bool conv_lanes_pays(const simd_target *v, const ir_layer *ly, const fgeom *g, double sweep_cost);
+void conv_emit_lanes_forward(emitter *e, const ir_layer *ly, const fgeom *g);
 
 /* emit_convwg.c */
 void emit_wgrad_kernels(emitter *e, const ir_layer *ly, const fgeom *g);

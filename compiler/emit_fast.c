@@ -18,6 +18,8 @@
  * back to end at span instead of running past it. */
 #include "emit_conv.h"
 
+static double sweep_cost(const simd_target *v, int64_t rows, int64_t span);
+
 /* The outer-product weight gradient (emit_convwg.c) pays where F fills
  * whole vectors: at most a quarter of the lanes idle. */
 static void plan_scratch(const emitter *e, fgeom *g)
@@ -28,6 +30,8 @@ static void plan_scratch(const emitter *e, fgeom *g)
     g->gt_off = (g->F * g->gplane + 15) / 16 * 16;
     g->dwt_off = g->gt_off + (g->span * g->Fp + 15) / 16 * 16;
     g->scratch = g->outer ? g->dwt_off + g->R * g->Fp : g->F * g->gplane;
+    if (g->lanes && g->scratch < (g->R + 1) * g->Fp)
+        g->scratch = (g->R + 1) * g->Fp;
 }
 
 fgeom make_fgeom(const emitter *e, const ir_layer *ly)
@@ -61,8 +65,11 @@ fgeom make_fgeom(const emitter *e, const ir_layer *ly)
         g.span += (ly->out.d[a + 1] - 1) * pm[a];
     g.M = g.koff[g.K - 1];
     g.gplane = g.M + g.psz;
-    if (e->simd)
+    if (e->simd) {
+        g.Fp = (g.F + e->simd->width - 1) / e->simd->width * e->simd->width;
+        g.lanes = ly->kind == LK_CONV && conv_lanes_pays(e->simd, ly, &g, sweep_cost(e->simd, g.F, g.span));
         plan_scratch(e, &g);
+    }
     return g;
 }
 
@@ -176,7 +183,7 @@ static double sweep_step(int64_t m, int64_t n)
 /* The cheapest tile shape whose accumulators, one row of loads and a
  * splat fit in the registers: steps of every block of rows (the last
  * partial block too) over every tile of the span. */
-static void choose_tile(const simd_target *v, int64_t rows, int64_t span, int *mb, int *nv)
+static double choose_tile(const simd_target *v, int64_t rows, int64_t span, int *mb, int *nv)
 {
     double best = 0;
     for (int m = 1; m <= 16 && m <= rows; m++)
@@ -192,6 +199,14 @@ static void choose_tile(const simd_target *v, int64_t rows, int64_t span, int *m
                 *nv = n;
             }
         }
+    return best;
+}
+
+/* FMA slots per input map and tap of the best sweep tile. */
+static double sweep_cost(const simd_target *v, int64_t rows, int64_t span)
+{
+    int mb, nv;
+    return choose_tile(v, rows, span, &mb, &nv);
 }
 
 static void emit_sweep(emitter *e, sweep *s)
@@ -317,6 +332,10 @@ static int64_t *iota(int64_t n, bool reverse)
 void conv_emit_fast_forward(emitter *e, const ir_layer *ly)
 {
     fgeom g = make_fgeom(e, ly);
+    if (g.lanes) {
+        conv_emit_lanes_forward(e, ly, &g);
+        return;
+    }
     sweep s = {arena_printf(emit_arena, "%s_fw", ly->name), g.F, g.C, g.psz, g.span, g.span,
                g.C * g.K, g.K, (int)g.K, g.koff, iota(g.K, false), ly->bias, 0, 0};
     emit_sweep(e, &s);

@@ -342,6 +342,51 @@ network conv_circular_2d {
 }
 """, 3, "--lr 0.2 --momentum 0.9 --weight-decay 0.1"),
 
+    # ------------------------------------------------ filters in lanes
+    # Small outputs with 16+ filters: cnnc's forward puts the filters in
+    # the vector lanes (compiler/emit_convfl.c) instead of the flat-grid
+    # sweep; every rank, dilation, padding, activation, no bias, and
+    # filter counts that do not fill whole vectors.
+    "conv_lanes_1d": (
+        "1-D, 16 and 20 filters, dilation 2, zero padding, no bias, tanh",
+        """\
+network conv_lanes_1d {
+    input [4, 30];
+    conv a (filters = 16, kernel = 5, dilation = 2, padding = zero(1), bias = false, activation = relu);  # 24
+    conv b (filters = 20, kernel = 3, activation = tanh);                                                 # 22
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 3, "--lr 0.2 --momentum 0.9 --weight-decay 0.1"),
+
+    "conv_lanes_2d": (
+        "2-D, 20 filters with per-axis kernel and dilation, replicate "
+        "padding, sigmoid; then 16 filters, relu",
+        """\
+network conv_lanes_2d {
+    input [3, 9, 11];
+    conv a (filters = 20, kernel = [3, 4], dilation = [1, 2], padding = replicate(1), activation = sigmoid);  # 9x7
+    conv b (filters = 16, kernel = 3, activation = relu);                                                      # 7x5
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 3, "--lr 0.2 --momentum 0.9 --weight-decay 0.1"),
+
+    "conv_lanes_3d": (
+        "3-D, 16 filters, zero padding, per-axis kernel; then 24 filters",
+        """\
+network conv_lanes_3d {
+    input [2, 4, 5, 6];
+    conv a (filters = 16, kernel = [2, 3, 3], padding = zero(1), activation = relu);  # 5x5x6
+    conv b (filters = 24, kernel = 2, activation = tanh);                               # 4x4x5
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 3, "--lr 0.2 --momentum 0.9 --weight-decay 0.1"),
+
     "conv_pad_1d": (
         "1-D zero / replicate / reflect / circular padding, with stride "
         "2 and 3 and dilation 2; circular(5) on a 13-long signal",

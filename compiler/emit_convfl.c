@@ -1,0 +1,214 @@
+/* emit_convfl.c - the forward pass of a stride-1 convolution with the
+ * filters in the vector lanes, for layers whose flat-grid sweep
+ * (emit_fast.c) would waste much of its work on garbage columns: small
+ * outputs such as LeNet's 10x10 (the sweep computes 136 positions for
+ * 100 outputs).
+ *
+ *   y[f][o] = b[f] + sum_{c,k} WT[c*K + k][f] * xp[c][p(o) + koff(k)]
+ *
+ * WT [R][Fp] is w transposed (filters padded to whole vectors with zeros),
+ * built once per call in the lane's first-sample scratch, with the bias
+ * after it.  A tile is a block of mr output rows by mc columns (last two
+ * axes): its mr*mc*nv accumulators take one broadcast input per position
+ * and one aligned WT load per vector and tap.  Only real outputs are
+ * computed; the last tile of a row or column is shifted back to end at
+ * the edge (it recomputes a few outputs, to the same bits).  The kernel
+ * loops over the R = C*K rows of WT with a table of input offsets, so its
+ * code is one tap long. */
+#include "emit_conv.h"
+
+typedef struct fltile {
+    int64_t oh, ow, pmr;         /* rows and columns of the output; flat row stride of xp */
+    int nv, mr, mc;
+} fltile;
+
+/* FMA slots of one tap of an m-position, n-vector tile: its FMAs (at
+ * least 8, or the latency shows), the aligned weight loads, and a quarter
+ * slot for each broadcast input. */
+static double fl_step(int64_t m, int64_t n)
+{
+    return (double)(m * n > 8 ? m * n : 8) + (double)n + 0.25 * (double)m;
+}
+
+static fltile fl_shape(const simd_target *v, const ir_layer *ly, const fgeom *g)
+{
+    fltile t = {0};
+    int r = ly->nsp;
+    t.ow = ly->out.d[r];
+    t.oh = r >= 2 ? ly->out.d[r - 1] : 1;
+    t.pmr = r >= 2 ? ly->padded.d[r] : 0;
+    t.nv = (int)(g->Fp / v->width);
+    return t;
+}
+
+/* The cheapest mr x mc tile that fits the registers (accumulators, the
+ * weight vectors of a tap and a broadcast), in FMA slots per map and tap
+ * over one output plane; sets t->mr, t->mc. */
+static double fl_choose(const simd_target *v, fltile *t)
+{
+    double best = 0;
+    for (int mr = 1; mr <= t->oh && mr <= 28; mr++)
+        for (int mc = 1; mc <= t->ow && mr * mc <= 28; mc++) {
+            if (mr * mc * t->nv + t->nv + 1 > v->regs)
+                continue;
+            int64_t tiles = (t->oh + mr - 1) / mr * ((t->ow + mc - 1) / mc);
+            double c = (double)tiles * fl_step(mr * mc, t->nv);
+            if (best == 0 || c < best) {
+                best = c;
+                t->mr = mr;
+                t->mc = mc;
+            }
+        }
+    return best;
+}
+
+/* Filters in lanes when its cost, with a tenth added for the transposes
+ * of WT and of the results, beats the sweep's (sweep_cost: FMA slots per
+ * map and tap over the flat grid). */
+bool conv_lanes_pays(const simd_target *v, const ir_layer *ly, const fgeom *g, double sweep_cost)
+{
+    fltile t = fl_shape(v, ly, g);
+    if (t.nv > 4)
+        return false;
+    double c = fl_choose(v, &t) * (double)(g->osz / (t.oh * t.ow));
+    return 1.1 * c < sweep_cost;
+}
+
+static const char *fl_acc(int j, int n)
+{
+    return vname("a", j, n);
+}
+
+/* One tap of the tile: the weight vectors, then a broadcast per position.
+ * (One tap per loop iteration: with the taps of a kernel row unrolled,
+ * gcc shares the broadcast of an input between neighbouring taps and
+ * spills the shared values.) */
+static void emit_fl_tap(emitter *e, const fltile *t)
+{
+    const simd_target *v = e->simd;
+    for (int n = 0; n < t->nv; n++)
+        emit(e, "const %s w%d = %s;", v->vec, n,
+             simd(v->load, arena_printf(emit_arena, "wr + %d", n * v->width), 0, 0));
+    for (int jr = 0; jr < t->mr; jr++)
+        for (int jc = 0; jc < t->mc; jc++) {
+            int j = jr * t->mc + jc;
+            emit(e, "{");
+            emit(e, "const %s xb = %s;", v->vec,
+                 simd(v->splat, arena_printf(emit_arena, "xr[%lld]", (long long)(jr * t->pmr + jc)), 0, 0));
+            for (int n = 0; n < t->nv; n++)
+                emit(e, "%s = %s;", fl_acc(j, n), simd(v->fma, arena_printf(emit_arena, "w%d", n), "xb", fl_acc(j, n)));
+            emit(e, "}");
+        }
+}
+
+/* The results of the tile, relu applied in vectors, transposed to
+ * y[f][o] through a small buffer (the other activations in scalars). */
+static void emit_fl_out(emitter *e, const ir_layer *ly, const fgeom *g, const fltile *t)
+{
+    const simd_target *v = e->simd;
+    int m = t->mr * t->mc;
+    emit(e, "float r[%lld];", (long long)(m * g->Fp));
+    for (int j = 0; j < m; j++)
+        for (int n = 0; n < t->nv; n++) {
+            const char *a = fl_acc(j, n);
+            emit(e, "%s", simd(v->store, arena_printf(emit_arena, "r + %lld", (long long)(j * g->Fp + n * v->width)),
+                               ly->act == ACT_RELU ? simd(v->pos, a, a, 0) : a, 0));
+        }
+    emit(e, "for (int f = 0; f < %lld; f++)", (long long)g->F);
+    emit(e, "    for (int jr = 0; jr < %d; jr++)", t->mr);
+    emit(e, "        for (int jc = 0; jc < %d; jc++) {", t->mc);
+    emit(e, "const float s = r[(jr * %d + jc) * %lld + f];", t->mc, (long long)g->Fp);
+    const char *val = ly->act == ACT_SIGMOID ? "1.0f / (1.0f + expf(-s))" : ly->act == ACT_TANH ? "tanhf(s)" : "s";
+    emit(e, "y[f * %lld + jr * %lld + jc] = %s;", (long long)g->osz, (long long)t->ow, val);
+    emit(e, "}");
+}
+
+static void emit_fl_tile(emitter *e, const ir_layer *ly, const fgeom *g, const fltile *t)
+{
+    const simd_target *v = e->simd;
+    emit(e, "CNNC_KERNEL static inline void %s_fl(const float *restrict xp, const float *restrict wt,", ly->name);
+    emit(e, "    float *restrict y)");
+    emit(e, "{");
+    for (int j = 0; j < t->mr * t->mc; j++)
+        for (int n = 0; n < t->nv; n++)
+            emit(e, "%s %s = %s;", v->vec, fl_acc(j, n),
+                 simd(v->load, arena_printf(emit_arena, "wt + %lld", (long long)(g->R * g->Fp + n * v->width)), 0, 0));
+    emit(e, "for (int t = 0; t < %lld; t++) {", (long long)g->R);
+    emit(e, "const float *xr = xp + %s_flx[t];", ly->name);
+    emit(e, "const float *wr = wt + (size_t)t * %lld;", (long long)g->Fp);
+    emit_fl_tap(e, t);
+    emit(e, "}");
+    emit_fl_out(e, ly, g, t);
+    emit(e, "}");
+    emit_blank(e);
+}
+
+/* xp offsets of every (map, tap), in the order of the rows of WT. */
+static void emit_fl_table(emitter *e, const ir_layer *ly, const fgeom *g)
+{
+    int64_t *off = arena_alloc(emit_arena, (size_t)g->R * sizeof *off);
+    for (int64_t c = 0; c < g->C; c++)
+        for (int64_t k = 0; k < g->K; k++)
+            off[c * g->K + k] = c * g->psz + g->koff[k];
+    emit_table(e, "int", arena_printf(emit_arena, "%s_flx", ly->name), off, g->R);
+}
+
+/* WT and the bias into the lane's first-sample scratch. */
+static void emit_fl_weights(emitter *e, const ir_layer *ly, const fgeom *g)
+{
+    emit(e, "float *restrict wt = c->cs + (size_t)i0 * %lld;", (long long)e->cs_max);
+    emit(e, "memset(wt, 0, sizeof(float) * %lld);", (long long)((g->R + 1) * g->Fp));
+    emit(e, "for (int f = 0; f < %lld; f++)", (long long)g->F);
+    emit(e, "    for (int q = 0; q < %lld; q++)", (long long)g->R);
+    emit(e, "        wt[q * %lld + f] = w[f * %lld + q];", (long long)g->Fp, (long long)g->R);
+    if (ly->bias)
+        emit(e, "memcpy(wt + %lld, b, sizeof(float) * %lld);", (long long)(g->R * g->Fp), (long long)g->F);
+}
+
+/* The tile calls over every output plane (outer axes looped). */
+static void emit_fl_calls(emitter *e, const ir_layer *ly, const fgeom *g, const fltile *t)
+{
+    int outer = ly->nsp - 2;
+    int64_t pm = t->pmr * (ly->nsp >= 2 ? ly->padded.d[ly->nsp - 1] : 1), om = t->oh * t->ow;
+    if (outer > 0)
+        emit(e, "for (int o = 0; o < %lld; o++) {", (long long)(g->osz / om));
+    emit(e, "const float *xo = xi%s;", outer > 0 ? arena_printf(emit_arena, " + (size_t)o * %lld", (long long)pm) : "");
+    emit(e, "float *yo = yi%s;", outer > 0 ? arena_printf(emit_arena, " + (size_t)o * %lld", (long long)om) : "");
+    emit(e, "for (int r = 0; r < %lld; r += %d) {", (long long)t->oh, t->mr);
+    emit(e, "const int rr = r < %lld ? r : %lld;", (long long)(t->oh - t->mr), (long long)(t->oh - t->mr));
+    emit(e, "for (int q = 0; q < %lld; q += %d) {", (long long)t->ow, t->mc);
+    emit(e, "const int qq = q < %lld ? q : %lld;", (long long)(t->ow - t->mc), (long long)(t->ow - t->mc));
+    emit(e, "%s_fl(xo + rr * %lld + qq, wt, yo + rr * %lld + qq);", ly->name, (long long)t->pmr, (long long)t->ow);
+    emit(e, "}");
+    emit(e, "}");
+    if (outer > 0)
+        emit(e, "}");
+}
+
+void conv_emit_lanes_forward(emitter *e, const ir_layer *ly, const fgeom *g)
+{
+    fltile t = fl_shape(e->simd, ly, g);
+    fl_choose(e->simd, &t);
+    emit_fl_table(e, ly, g);
+    emit_fl_tile(e, ly, g, &t);
+    emit(e, "CNNC_KERNEL static void %s_forward(%s_ctx *c, int i0, int i1, const float *restrict x, float *restrict y)",
+         ly->name, e->prefix);
+    emit(e, "{");
+    emit(e, "if (i0 >= i1)");
+    emit(e, "    return;");
+    emit(e, "const float *restrict w = c->params + %lld;", (long long)ly->woff);
+    if (ly->bias)
+        emit(e, "const float *restrict b = c->params + %lld;", (long long)ly->boff);
+    if (layer_has_pad(ly))
+        emit(e, "%s_pad(i0, i1, x, c->pad_%s);", ly->name, ly->name);
+    emit(e, "const float *restrict xs = %s;",
+         layer_has_pad(ly) ? arena_printf(emit_arena, "c->pad_%s", ly->name) : "x");
+    emit_fl_weights(e, ly, g);
+    emit(e, "for (int i = i0; i < i1; i++) {");
+    emit(e, "const float *xi = xs + (size_t)i * %lld;", (long long)(g->C * g->psz));
+    emit(e, "float *yi = y + (size_t)i * %lld;", (long long)(g->F * g->osz));
+    emit_fl_calls(e, ly, g, &t);
+    emit(e, "}");
+    emit(e, "}");
+    emit_blank(e);
+}
