@@ -230,20 +230,23 @@ static oplan choose_plan(const simd_target *v, const fgeom *g)
 }
 
 /* dWT rows of maps c0 + [0, nch), taps k0 + [0, nk), vectors [0, nf) from
- * d: += sum_{p0 <= p < p1} xc[c*psz + koff(k) + p] * GT[p][..]. */
+ * d: += sum over output rows r0 <= r < r1 and columns q0 <= q < q1, at
+ * p = prow[r] + q, of xc[c*psz + koff(k) + p] * GT[p][..]: the real
+ * outputs only, not the garbage columns of the flat grid. */
 static void outer_tile(emitter *e, const ir_layer *ly, const fgeom *g, int vi, const ovariant *w, int nf)
 {
     const simd_target *v = e->simd;
     int W = v->width, rows = w->nch * w->nk;
     emit(e, "CNNC_KERNEL static inline void %s_wo%d_%d(const float *restrict gp, const float *restrict xc,",
          ly->name, vi, nf);
-    emit(e, "    float *restrict d, int p0, int p1)");
+    emit(e, "    float *restrict d, int r0, int r1, int q0, int q1)");
     emit(e, "{");
     for (int b = 0; b < rows; b++)
         for (int j = 0; j < nf; j++)
             emit(e, "%s %s = %s;", v->vec, vname("a", b, j),
                  simd(v->load, arena_printf(emit_arena, "d + %lld", (long long)((b / w->nk * g->K + b % w->nk) * g->Fp + j * W)), 0, 0));
-    emit(e, "for (int p = p0; p < p1; p++) {");
+    emit(e, "for (int r = r0; r < r1; r++)");
+    emit(e, "for (int p = %s_prow[r] + q0; p < %s_prow[r] + q1; p++) {", ly->name, ly->name);
     for (int j = 0; j < nf; j++)
         emit(e, "const %s g%d = %s;", v->vec, j,
              simd(v->load, arena_printf(emit_arena, "gp + (size_t)p * %lld + %d", (long long)g->Fp, j * W), 0, 0));
@@ -266,17 +269,53 @@ static void outer_tile(emitter *e, const ir_layer *ly, const fgeom *g, int vi, c
     emit_blank(e);
 }
 
-/* p per chunk: a chunk of GT, 16 KiB, stays in L1 while every tile
- * passes over it. */
-static int64_t outer_chunk(const emitter *e, const fgeom *g)
+/* The flat-grid position of the first output of every output row (all
+ * axes but the last). */
+static void emit_prow(emitter *e, const ir_layer *ly)
 {
-    int64_t pc = 4096 / g->Fp / e->simd->width * e->simd->width;
-    return pc < e->simd->width ? e->simd->width : pc;
+    int r = ly->nsp;
+    int64_t n = 1, pm[MAX_SPATIAL], m = 1;
+    for (int a = r - 1; a >= 0; a--) {
+        pm[a] = m;
+        m *= ly->padded.d[a + 1];
+    }
+    for (int a = 0; a < r - 1; a++)
+        n *= ly->out.d[a + 1];
+    int64_t *t = arena_alloc(emit_arena, (size_t)n * sizeof *t);
+    for (int64_t i = 0; i < n; i++) {
+        int64_t rest = i, off = 0;
+        for (int a = r - 2; a >= 0; a--) {
+            off += rest % ly->out.d[a + 1] * pm[a];
+            rest /= ly->out.d[a + 1];
+        }
+        t[i] = off;
+    }
+    emit_table(e, "int", arena_printf(emit_arena, "%s_prow", ly->name), t, n);
+}
+
+/* A chunk of output rows [r0, r1) and columns [q0, q1): its part of GT,
+ * about 16 KiB, stays in L1 while every tile passes over it.  Whole rows
+ * when one fits, else pieces of one row. */
+typedef struct ochunk {
+    int64_t rows, ow, rc, qc;    /* output rows and columns; rows and columns per chunk */
+} ochunk;
+
+static ochunk outer_chunk(const emitter *e, const ir_layer *ly, const fgeom *g)
+{
+    int64_t pc = 4096 / g->Fp;
+    ochunk k = {g->osz / ly->out.d[ly->nsp], ly->out.d[ly->nsp], 1, 0};
+    int64_t pmr = ly->nsp > 1 ? ly->padded.d[ly->nsp] : k.ow;
+    k.qc = k.ow;
+    if (pmr <= pc)
+        k.rc = pc / pmr;
+    else
+        k.qc = pc < e->simd->width ? e->simd->width : pc / e->simd->width * e->simd->width;
+    return k;
 }
 
 static void outer_variant_calls(emitter *e, const ir_layer *ly, const fgeom *g, int vi, const ovariant *w, int n)
 {
-    const char *call = arena_printf(emit_arena, "%s_wo%d_%d(gp, xi + c0 * %lld, dwt + ((size_t)c0 * %lld + %d) * %lld + j0 * %d, p0, p1);",
+    const char *call = arena_printf(emit_arena, "%s_wo%d_%d(gp, xi + c0 * %lld, dwt + ((size_t)c0 * %lld + %d) * %lld + j0 * %d, r0, r1, q0, q1);",
                                     ly->name, vi, n, (long long)g->psz, (long long)g->K, w->k0, (long long)g->Fp, e->simd->width);
     if (w->ce - w->cb == w->cs) {
         emit(e, "{");
@@ -291,13 +330,17 @@ static void outer_variant_calls(emitter *e, const ir_layer *ly, const fgeom *g, 
 
 static void outer_calls(emitter *e, const ir_layer *ly, const fgeom *g, const oplan *o)
 {
-    int64_t Fv = g->Fp / e->simd->width, F = Fv / o->nf * o->nf, pc = outer_chunk(e, g);
+    int64_t Fv = g->Fp / e->simd->width, F = Fv / o->nf * o->nf;
+    ochunk k = outer_chunk(e, ly, g);
     emit(e, "for (int i = s0; i < s1; i++) {");
     emit(e, "const float *gt = c->cs + (size_t)i * %lld + %lld;", (long long)e->cs_max, (long long)g->gt_off);
     emit(e, "const float *xi = xs + (size_t)i * %lld;", (long long)(g->C * g->psz));
-    emit(e, "for (int p0 = 0; p0 < %lld; p0 += %lld) {", (long long)g->span, (long long)pc);
-    emit(e, "const int p1 = p0 + %lld < %lld ? p0 + %lld : %lld;", (long long)pc, (long long)g->span,
-         (long long)pc, (long long)g->span);
+    emit(e, "for (int r0 = 0; r0 < %lld; r0 += %lld)", (long long)k.rows, (long long)k.rc);
+    emit(e, "for (int q0 = 0; q0 < %lld; q0 += %lld) {", (long long)k.ow, (long long)k.qc);
+    emit(e, "const int r1 = r0 + %lld < %lld ? r0 + %lld : %lld;", (long long)k.rc, (long long)k.rows,
+         (long long)k.rc, (long long)k.rows);
+    emit(e, "const int q1 = q0 + %lld < %lld ? q0 + %lld : %lld;", (long long)k.qc, (long long)k.ow,
+         (long long)k.qc, (long long)k.ow);
     for (int q = 0; q < 2; q++) {
         int n = q ? (int)(Fv - F) : o->nf;
         if (!n)
@@ -333,6 +376,7 @@ void emit_wgrad_kernels(emitter *e, const ir_layer *ly, const fgeom *g)
     int a = 1, b = 1;
     if (g->outer) {
         oplan o = choose_plan(e->simd, g);
+        emit_prow(e, ly);
         outer_kernels(e, ly, g, &o);
         return;
     }
