@@ -216,7 +216,7 @@ rc=$?
 mkdir -p "$t/part" && "$b/mkdata" idx "$t/part" --train 200 --test 50 --seed 4 > /dev/null || die mkdata
 LIMIT=60 mpi -np 1 "$small" $C --data "$t/idx" : -np 1 "$small" $C --data "$t/part" > /dev/null 2> "$t/f2.err"
 rc=$?
-[ $rc != 0 ] && [ $rc != 124 ] && grep -q "^small: rank 1 of 2 (on [^)]*): $t/part holds 200 training and 50 test images (CRC-32 [0-9a-f]*), rank 0's 203 and 50 (CRC-32 [0-9a-f]*): every rank needs the same data set" "$t/f2.err" &&
+[ $rc != 0 ] && [ $rc != 124 ] && grep -q "^small: rank 1 of 2 (on [^)]*): $t/part holds 200 training and 50 test images (CRC-32 [0-9a-f]* of sampled records), rank 0's 203 and 50 (CRC-32 [0-9a-f]*): every rank needs the same data set" "$t/f2.err" &&
     ok "rank 1 with another data set: rank 0 says so" || bad "rank 1 with another data set: exit $rc, $(head -n 1 "$t/f2.err")"
 LIMIT=60 mpi -np 2 "$small" $C --data "$t/idx" --save /nonexistent/w.npz > /dev/null 2> "$t/f3.err"
 rc=$?
