@@ -11,6 +11,9 @@
  *     same RNG; rank r takes the r-th of P near-equal consecutive slices of
  *     every global batch of it (cnnrt_dist_slice), so the union of the
  *     slices is exactly the batch one process would take;
+ *   - no rank holds the data set: before each epoch, rank r reads from the
+ *     files just the records of its slices of that epoch's batches
+ *     (cnnrt_source_read), and at the start its slice of the test set;
  *   - each rank computes the gradient of the mean loss over its slice; the
  *     gradients are summed weighted by slice / batch size (allreduce), in
  *     rank order, so every rank holds the same bits; every rank then takes

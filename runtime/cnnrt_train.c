@@ -142,11 +142,10 @@ static int open_sources(const char *dir, cnnrt_source *src, const char **format,
     rc = cnnrt_data_find(dir, f, err, errlen);
     if (rc == 0) {
         *format = f->format;
-        rc = cnnrt_source_open(f, 0, &src[0], err, errlen) < 0 ||
-                     cnnrt_source_open(f, 1, &src[1], err, errlen) < 0
-                 ? -1
-                 : 0;
+        rc = cnnrt_source_open(f, 0, &src[0], err, errlen);
     }
+    if (rc == 0)
+        rc = cnnrt_source_open(f, 1, &src[1], err, errlen);
     free(f);
     return rc;
 }
@@ -487,6 +486,8 @@ static int setup_shards(trainer *t)
     t->keys = malloc((size_t)(t->cap ? t->cap : 1) * sizeof *t->keys);
     if (!t->need || !t->keys || cnnrt_source_alloc(&t->src[0], t->cap, &t->train) < 0)
         rc = cnnrt_errorf(t->err, sizeof t->err, "out of memory");
+    if (rc == 0)        /* n = 0: the images' shape alone */
+        rc = cnnrt_dataset_check(&t->train, t->m, t->err, sizeof t->err);
     if (rc == 0)
         rc = read_test_slice(t->m, d, &t->src[1], &t->test, t->err, sizeof t->err);
     if (rc == 0 && data_stats())
