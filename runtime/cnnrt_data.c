@@ -7,7 +7,7 @@
  * Pixels stay bytes in memory (a quarter of the floats) and are scaled to
  * [0, 1] as batches are gathered.
  */
-#include "cnnrt.h"
+#include "cnnrt_dist.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -328,58 +328,41 @@ static const char *const idx_names[4] = {
     "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte",
 };
 
-static int load_idx_dir(const char *dir, cnnrt_dataset *train, cnnrt_dataset *test,
-                        char *err, size_t errlen)
+static int find_idx_dir(const char *dir, cnnrt_data_files *f, char *err, size_t errlen)
 {
-    char p[4][4200];
-    for (int i = 0; i < 4; i++)
-        if (find_idx(dir, idx_names[i], p[i], sizeof p[i]) < 0)
+    for (int i = 0; i < 4; i++) {
+        char *out = i < 2 ? f->train[i] : f->test[i - 2];
+        if (find_idx(dir, idx_names[i], out, CNNRT_PATH_MAX) < 0)
             return cnnrt_errorf(err, errlen, "%s: idx data set incomplete: %s (or %s.gz) is "
                                 "missing", dir, idx_names[i], idx_names[i]);
-    if (cnnrt_mnist_load(p[0], p[1], train, err, errlen) < 0)
-        return -1;
-    if (cnnrt_mnist_load(p[2], p[3], test, err, errlen) < 0) {
-        cnnrt_dataset_free(train);
-        return -1;
     }
+    f->format = "idx";
+    f->ntrain = 2;
     return 0;
 }
 
-static int load_cifar_dir(const char *dir, cnnrt_dataset *train, cnnrt_dataset *test,
-                          char *err, size_t errlen)
+static int find_cifar_dir(const char *dir, cnnrt_data_files *f, char *err, size_t errlen)
 {
-    char p[6][4200];
-    const char *paths[5];
-    int n = 0;
-    for (int i = 1; i <= 5; i++) {
+    f->ntrain = 0;
+    for (int i = 1; i <= CNNRT_CIFAR_FILES; i++) {
         char name[32];
         snprintf(name, sizeof name, "data_batch_%d.bin", i);
-        join(p[n], sizeof p[n], dir, name);
-        if (is_file(p[n])) {
-            paths[n] = p[n];
-            n++;
-        }
+        join(f->train[f->ntrain], CNNRT_PATH_MAX, dir, name);
+        if (is_file(f->train[f->ntrain]))
+            f->ntrain++;
     }
-    join(p[5], sizeof p[5], dir, "test_batch.bin");
-    if (n == 0 || !is_file(p[5]))
+    join(f->test[0], CNNRT_PATH_MAX, dir, "test_batch.bin");
+    if (f->ntrain == 0 || !is_file(f->test[0]))
         return cnnrt_errorf(err, errlen, "%s: CIFAR-10 data set incomplete: needs "
                             "data_batch_1.bin (.. data_batch_5.bin) and test_batch.bin", dir);
-    if (cnnrt_cifar10_load(paths, n, train, err, errlen) < 0)
-        return -1;
-    paths[0] = p[5];
-    if (cnnrt_cifar10_load(paths, 1, test, err, errlen) < 0) {
-        cnnrt_dataset_free(train);
-        return -1;
-    }
+    f->format = "cifar10";
     return 0;
 }
 
-int cnnrt_data_load(const char *dir, cnnrt_dataset *train, cnnrt_dataset *test,
-                    const char **format, char *err, size_t errlen)
+int cnnrt_data_find(const char *dir, cnnrt_data_files *f, char *err, size_t errlen)
 {
-    char sub[4200], probe[4200], probe2[4200];
-    memset(train, 0, sizeof *train);
-    memset(test, 0, sizeof *test);
+    char sub[CNNRT_PATH_MAX], probe[CNNRT_PATH_MAX], probe2[CNNRT_PATH_MAX];
+    memset(f, 0, sizeof *f);
     if (strlen(dir) > 4000)
         return cnnrt_errorf(err, errlen, "%.200s...: path too long", dir);
     if (!is_dir(dir))
@@ -389,21 +372,55 @@ int cnnrt_data_load(const char *dir, cnnrt_dataset *train, cnnrt_dataset *test,
     if (is_dir(sub))
         dir = sub;
     for (int i = 0; i < 4; i++)
-        if (find_idx(dir, idx_names[i], probe, sizeof probe) == 0) {
-            *format = "idx";
-            return load_idx_dir(dir, train, test, err, errlen);
-        }
+        if (find_idx(dir, idx_names[i], probe, sizeof probe) == 0)
+            return find_idx_dir(dir, f, err, errlen);
     join(probe, sizeof probe, dir, "test_batch.bin");
     join(probe2, sizeof probe2, dir, "data_batch_1.bin");
-    if (is_file(probe) || is_file(probe2)) {
-        *format = "cifar10";
-        return load_cifar_dir(dir, train, test, err, errlen);
-    }
+    if (is_file(probe) || is_file(probe2))
+        return find_cifar_dir(dir, f, err, errlen);
     return cnnrt_errorf(err, errlen, "%s: no data set found: expected MNIST/Fashion-MNIST idx "
                         "files (train-images-idx3-ubyte, train-labels-idx1-ubyte, "
                         "t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, plain or .gz) or "
                         "CIFAR-10 binary files (data_batch_1.bin .. data_batch_5.bin, "
                         "test_batch.bin)", dir);
+}
+
+/* Both halves of a data set whose files f names. */
+static int load_files(const cnnrt_data_files *f, cnnrt_dataset *train, cnnrt_dataset *test,
+                      char *err, size_t errlen)
+{
+    const char *paths[CNNRT_CIFAR_FILES];
+    int cifar = strcmp(f->format, "cifar10") == 0;
+    for (int i = 0; i < f->ntrain; i++)
+        paths[i] = f->train[i];
+    if (cifar ? cnnrt_cifar10_load(paths, f->ntrain, train, err, errlen)
+              : cnnrt_mnist_load(f->train[0], f->train[1], train, err, errlen))
+        return -1;
+    paths[0] = f->test[0];
+    if (cifar ? cnnrt_cifar10_load(paths, 1, test, err, errlen)
+              : cnnrt_mnist_load(f->test[0], f->test[1], test, err, errlen)) {
+        cnnrt_dataset_free(train);
+        return -1;
+    }
+    return 0;
+}
+
+int cnnrt_data_load(const char *dir, cnnrt_dataset *train, cnnrt_dataset *test,
+                    const char **format, char *err, size_t errlen)
+{
+    cnnrt_data_files *f = malloc(sizeof *f);
+    int rc;
+    memset(train, 0, sizeof *train);
+    memset(test, 0, sizeof *test);
+    if (!f)
+        return cnnrt_errorf(err, errlen, "%.200s: out of memory", dir);
+    rc = cnnrt_data_find(dir, f, err, errlen);
+    if (rc == 0) {
+        *format = f->format;
+        rc = load_files(f, train, test, err, errlen);
+    }
+    free(f);
+    return rc;
 }
 
 int cnnrt_dataset_check(const cnnrt_dataset *ds, const cnnrt_model *m,
@@ -436,4 +453,236 @@ void cnnrt_dataset_gather(const cnnrt_dataset *ds, const int64_t *order,
         if (labels)
             labels[i] = ds->labels[k];
     }
+}
+
+/* ------------------------------------------------- records by index (MPI) */
+/* The idx header of path, checked as cnnrt_mnist_load checks it: its
+ * dimensions and size in bytes. */
+static int idx_open_header(const char *path, int *rank, int64_t *shape, int64_t *hdr,
+                           char *err, size_t errlen)
+{
+    size_t count;
+    char shp[160];
+    int rc = -1;
+    gzFile g = gzopen(path, "rb");
+    if (!g)
+        return cnnrt_errorf(err, errlen, "%s: cannot open: %s", path,
+                            errno ? strerror(errno) : "out of memory");
+    if (idx_header(g, path, rank, shape, &count, err, errlen) == 0 &&
+        idx_fits(g, path, *rank, cnnrt_shape_str(*rank, shape, shp, sizeof shp), count, err,
+                 errlen) == 0)
+        rc = 0;
+    *hdr = 4 + 4 * (int64_t)*rank;
+    gzclose(g);
+    return rc;
+}
+
+static int idx_source(const char *images, const char *labels, cnnrt_source *s, char *err,
+                      size_t errlen)
+{
+    int rank = 0;
+    int64_t shape[CNNRT_MAX_RANK];
+    char shp[160];
+    if (idx_open_header(images, &rank, shape, &s->image_hdr, err, errlen) < 0)
+        return -1;
+    if (rank != 3)
+        return cnnrt_errorf(err, errlen, "%s: expected images [N, H, W], got dimensions %s",
+                            images, cnnrt_shape_str(rank, shape, shp, sizeof shp));
+    s->n = shape[0];
+    s->rank = 3;
+    s->shape[0] = 1;
+    s->shape[1] = shape[1];
+    s->shape[2] = shape[2];
+    s->sample_size = (size_t)(shape[1] * shape[2]);
+    if (idx_open_header(labels, &rank, shape, &s->label_hdr, err, errlen) < 0)
+        return -1;
+    if (rank != 1 || shape[0] != s->n)
+        return cnnrt_errorf(err, errlen, "%s: expected labels [%lld] (one per image of %s), "
+                            "got dimensions %s", labels, (long long)s->n, images,
+                            cnnrt_shape_str(rank, shape, shp, sizeof shp));
+    snprintf(s->path[0], sizeof s->path[0], "%s", images);
+    snprintf(s->labels, sizeof s->labels, "%s", labels);
+    s->nfiles = 1;
+    return 0;
+}
+
+/* CIFAR-10 files: their sizes say how many records each holds. */
+static int cifar_source(const char (*paths)[CNNRT_PATH_MAX], int npaths, cnnrt_source *s,
+                        char *err, size_t errlen)
+{
+    s->cifar = 1;
+    for (int i = 0; i < npaths; i++) {
+        struct stat st;
+        if (stat(paths[i], &st) < 0)
+            return cnnrt_errorf(err, errlen, "%s: cannot open: %s", paths[i], strerror(errno));
+        if (st.st_size == 0 || st.st_size % 3073 != 0)
+            return cnnrt_errorf(err, errlen, "%s: size %lld is not a positive multiple of 3073 "
+                                "bytes (CIFAR-10 records: 1 label byte + 3072 pixel bytes)",
+                                paths[i], (long long)st.st_size);
+        snprintf(s->path[i], sizeof s->path[i], "%s", paths[i]);
+        s->first[i + 1] = s->first[i] + (int64_t)(st.st_size / 3073);
+    }
+    s->nfiles = npaths;
+    s->n = s->first[npaths];
+    s->rank = 3;
+    s->shape[0] = 3;
+    s->shape[1] = 32;
+    s->shape[2] = 32;
+    s->sample_size = 3072;
+    return 0;
+}
+
+int cnnrt_source_open(const cnnrt_data_files *f, int test, cnnrt_source *s, char *err,
+                      size_t errlen)
+{
+    memset(s, 0, sizeof *s);
+    if (strcmp(f->format, "cifar10") == 0)
+        return test ? cifar_source(f->test, 1, s, err, errlen)
+                    : cifar_source(f->train, f->ntrain, s, err, errlen);
+    return test ? idx_source(f->test[0], f->test[1], s, err, errlen)
+                : idx_source(f->train[0], f->train[1], s, err, errlen);
+}
+
+int cnnrt_source_alloc(const cnnrt_source *s, int64_t cap, cnnrt_dataset *ds)
+{
+    memset(ds, 0, sizeof *ds);
+    ds->pixels = malloc((size_t)(cap > 0 ? cap : 1) * s->sample_size);
+    ds->labels = malloc((size_t)(cap > 0 ? cap : 1) * sizeof *ds->labels);
+    if (!ds->pixels || !ds->labels) {
+        cnnrt_dataset_free(ds);
+        return -1;
+    }
+    ds->rank = s->rank;
+    memcpy(ds->shape, s->shape, sizeof ds->shape);
+    ds->sample_size = s->sample_size;
+    snprintf(ds->source, sizeof ds->source, "%.511s", s->path[0]);
+    snprintf(ds->label_source, sizeof ds->label_source, "%.511s",
+             s->cifar ? s->path[0] : s->labels);
+    return 0;
+}
+
+/* One file of fixed-size records, read forward: record k at hdr + k * rec. */
+typedef struct rec_file {
+    gzFile g;
+    const char *path;
+    int64_t hdr, pos;       /* pos: the byte the file is at */
+    size_t rec;
+} rec_file;
+
+static int rec_open(rec_file *r, const char *path, int64_t hdr, size_t rec, char *err,
+                    size_t errlen)
+{
+    r->path = path;
+    r->hdr = hdr;
+    r->rec = rec;
+    r->pos = 0;
+    r->g = gzopen(path, "rb");
+    if (!r->g)
+        return cnnrt_errorf(err, errlen, "%s: cannot open: %s", path,
+                            errno ? strerror(errno) : "out of memory");
+    gzbuffer(r->g, 1 << 16);
+    return 0;
+}
+
+/* Record k (at or after the current one) into dst.  A plain file reads
+ * through gaps under 1 MiB (cheaper than seeking: one read refills the
+ * buffer) and seeks past longer ones; gzip decompresses through them
+ * (zlib's gzseek; backwards, which sorted reads never need, it rewinds). */
+static int rec_read(rec_file *r, int64_t k, void *dst, int64_t n, char *err, size_t errlen)
+{
+    int64_t gap = r->hdr + k * (int64_t)r->rec - r->pos, got;
+    unsigned char skip[4096];
+    if (!gzdirect(r->g) || gap >= (1 << 20) || gap < 0) {
+        if (gap != 0 && gzseek(r->g, (z_off_t)gap, SEEK_CUR) < 0)
+            return gz_fail(r->g, r->path, "cannot seek", err, errlen);
+        gap = 0;
+    }
+    for (; gap > 0; gap -= got) {
+        got = gz_read_all(r->g, skip, gap < (int64_t)sizeof skip ? (size_t)gap : sizeof skip);
+        if (got <= 0)
+            break;
+    }
+    got = gap > 0 ? 0 : gz_read_all(r->g, dst, r->rec);
+    if (got < 0)
+        return gz_fail(r->g, r->path, "corrupt data", err, errlen);
+    if ((size_t)got < r->rec)
+        return cnnrt_errorf(err, errlen, "%s: truncated: it ends inside record %lld of %lld",
+                            r->path, (long long)k, (long long)n);
+    r->pos = r->hdr + (k + 1) * (int64_t)r->rec;
+    return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* idx: images then labels, each file once in record order. */
+static int idx_records(const cnnrt_source *s, const uint64_t *keys, int64_t count,
+                       cnnrt_dataset *ds, char *err, size_t errlen)
+{
+    rec_file r;
+    int rc = 0;
+    uint8_t label;
+    if (rec_open(&r, s->path[0], s->image_hdr, s->sample_size, err, errlen) < 0)
+        return -1;
+    for (int64_t j = 0; j < count && rc == 0; j++)
+        rc = rec_read(&r, (int64_t)(keys[j] >> 32),
+                      ds->pixels + (size_t)(keys[j] & 0xffffffffu) * s->sample_size, s->n, err,
+                      errlen);
+    gzclose(r.g);
+    if (rc < 0 || rec_open(&r, s->labels, s->label_hdr, 1, err, errlen) < 0)
+        return -1;
+    for (int64_t j = 0; j < count && rc == 0; j++) {
+        rc = rec_read(&r, (int64_t)(keys[j] >> 32), &label, s->n, err, errlen);
+        ds->labels[keys[j] & 0xffffffffu] = rc == 0 ? label : 0;
+    }
+    gzclose(r.g);
+    return rc;
+}
+
+/* CIFAR-10: a record is its label byte then its pixels; files in order. */
+static int cifar_records(const cnnrt_source *s, const uint64_t *keys, int64_t count,
+                         cnnrt_dataset *ds, char *err, size_t errlen)
+{
+    unsigned char rec[3073];
+    int64_t j = 0;
+    int rc = 0;
+    for (int f = 0; f < s->nfiles && j < count && rc == 0; f++) {
+        rec_file r;
+        if ((int64_t)(keys[j] >> 32) >= s->first[f + 1])
+            continue;
+        if (rec_open(&r, s->path[f], 0, 3073, err, errlen) < 0)
+            return -1;
+        for (; j < count && (int64_t)(keys[j] >> 32) < s->first[f + 1] && rc == 0; j++) {
+            int64_t k = (int64_t)(keys[j] >> 32) - s->first[f];
+            size_t slot = keys[j] & 0xffffffffu;
+            rc = rec_read(&r, k, rec, s->first[f + 1] - s->first[f], err, errlen);
+            if (rc == 0 && rec[0] > 9)
+                rc = cnnrt_errorf(err, errlen, "%s: record %lld has label %d (CIFAR-10 labels "
+                                  "are 0..9); is this CIFAR-100?", s->path[f], (long long)k,
+                                  rec[0]);
+            ds->labels[slot] = rec[0];
+            memcpy(ds->pixels + slot * 3072, rec + 1, 3072);
+        }
+        gzclose(r.g);
+    }
+    return rc;
+}
+
+int cnnrt_source_read(cnnrt_source *s, const int64_t *index, int64_t count, uint64_t *keys,
+                      cnnrt_dataset *ds, char *err, size_t errlen)
+{
+    if (s->n > (int64_t)UINT32_MAX || count > (int64_t)UINT32_MAX)
+        return cnnrt_errorf(err, errlen, "%s: too many records to read by index", s->path[0]);
+    for (int64_t j = 0; j < count; j++)       /* record << 32 | slot: sorted = file order */
+        keys[j] = (uint64_t)index[j] << 32 | (uint64_t)j;
+    qsort(keys, (size_t)count, sizeof *keys, cmp_u64);
+    ds->n = 0;
+    if ((s->cifar ? cifar_records : idx_records)(s, keys, count, ds, err, errlen) < 0)
+        return -1;
+    ds->n = count;
+    s->records_read += count;
+    return 0;
 }

@@ -86,34 +86,53 @@ typedef struct data_print {
     uint32_t crc;
 } data_print;
 
-static data_print fingerprint(const cnnrt_dataset *train, const cnnrt_dataset *test)
+enum { PRINT_RECORDS = 8 };
+
+/* CRC-32 of up to PRINT_RECORDS records of s, evenly spread from the first
+ * to the last, pixels and labels; -1 with a message if they cannot be read. */
+static int sample_crc(cnnrt_source *s, uint32_t *crc, char *err, size_t errlen)
 {
-    data_print f;
-    memset(&f, 0, sizeof f);
-    f.train_n = train->n;
-    f.test_n = test->n;
-    f.sample_size = (int64_t)train->sample_size;
-    f.crc = crc_bytes(0, train->pixels, (size_t)train->n * train->sample_size);
-    f.crc = crc_bytes(f.crc, train->labels, (size_t)train->n * sizeof *train->labels);
-    f.crc = crc_bytes(f.crc, test->pixels, (size_t)test->n * test->sample_size);
-    f.crc = crc_bytes(f.crc, test->labels, (size_t)test->n * sizeof *test->labels);
-    return f;
+    int64_t index[PRINT_RECORDS], count = s->n < PRINT_RECORDS ? s->n : PRINT_RECORDS;
+    uint64_t keys[PRINT_RECORDS];
+    cnnrt_dataset ds;
+    int rc;
+    for (int64_t i = 0; i < count; i++)       /* increasing: n - 1 >= count - 1 */
+        index[i] = count > 1 ? i * (s->n - 1) / (count - 1) : 0;
+    if (cnnrt_source_alloc(s, count, &ds) < 0)
+        return cnnrt_errorf(err, errlen, "out of memory");
+    rc = cnnrt_source_read(s, index, count, keys, &ds, err, errlen);
+    if (rc == 0) {
+        *crc = crc_bytes(*crc, ds.pixels, (size_t)count * ds.sample_size);
+        *crc = crc_bytes(*crc, ds.labels, (size_t)count * sizeof *ds.labels);
+    }
+    cnnrt_dataset_free(&ds);
+    return rc;
 }
 
-int cnnrt_dist_same_data(cnnrt_dist *d, const cnnrt_dataset *train, const cnnrt_dataset *test,
+int cnnrt_dist_same_data(cnnrt_dist *d, cnnrt_source *train, cnnrt_source *test,
                          const char *dir, char *err, size_t errlen)
 {
-    data_print mine = fingerprint(train, test), root = mine;
-    int differs;
+    data_print mine, root;
+    int failed;
+    memset(&mine, 0, sizeof mine);
+    mine.train_n = train->n;
+    mine.test_n = test->n;
+    mine.sample_size = (int64_t)train->sample_size;
     d->doing(d, "comparing the data sets");
+    failed = sample_crc(train, &mine.crc, err, errlen) < 0 ||
+             sample_crc(test, &mine.crc, err, errlen) < 0;
+    if (d->agree(d, failed, err, errlen) < 0)
+        return -1;
+    root = mine;
     d->bcast(d, &root, sizeof root);
-    differs = memcmp(&mine, &root, sizeof mine) != 0;
-    if (differs)
-        cnnrt_errorf(err, errlen, "%s holds %lld training and %lld test images (CRC-32 %08x), "
-                     "rank 0's %lld and %lld (CRC-32 %08x): every rank needs the same data set",
-                     dir, (long long)mine.train_n, (long long)mine.test_n, (unsigned)mine.crc,
-                     (long long)root.train_n, (long long)root.test_n, (unsigned)root.crc);
-    return d->agree(d, differs, err, errlen);
+    failed = memcmp(&mine, &root, sizeof mine) != 0;
+    if (failed)
+        cnnrt_errorf(err, errlen, "%s holds %lld training and %lld test images (CRC-32 %08x of "
+                     "sampled records), rank 0's %lld and %lld (CRC-32 %08x): every rank needs the "
+                     "same data set", dir, (long long)mine.train_n, (long long)mine.test_n,
+                     (unsigned)mine.crc, (long long)root.train_n, (long long)root.test_n,
+                     (unsigned)root.crc);
+    return d->agree(d, failed, err, errlen);
 }
 
 int cnnrt_dist_same_params(cnnrt_dist *d, const cnnrt_model *m, void *ctx, int epoch,

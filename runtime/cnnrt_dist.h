@@ -11,6 +11,9 @@
  *     same RNG; rank r takes the r-th of P near-equal consecutive slices of
  *     every global batch of it (cnnrt_dist_slice), so the union of the
  *     slices is exactly the batch one process would take;
+ *   - no rank holds the data set: before each epoch, rank r reads from the
+ *     files just the records of its slices of that epoch's batches
+ *     (cnnrt_source_read), and at the start its slice of the test set;
  *   - each rank computes the gradient of the mean loss over its slice; the
  *     gradients are summed weighted by slice / batch size (allreduce), in
  *     rank order, so every rank holds the same bits; every rank then takes
@@ -82,10 +85,57 @@ float cnnrt_dist_step(cnnrt_dist *d, const cnnrt_model *m, void *ctx, const floa
                       const int32_t *labels, const float *targets, int local, int64_t n,
                       const cnnrt_hparams *hp, int64_t *correct);
 
-/* Collective: the data sets every rank loaded are the same (sizes, shapes
- * and a CRC-32 of pixels and labels) as rank 0's; -1 with a message naming
- * the rank that differs (through agree). */
-int cnnrt_dist_same_data(cnnrt_dist *d, const cnnrt_dataset *train, const cnnrt_dataset *test,
+/* ----------------------------------------------------------- sharded data
+ * Under MPI no rank loads the whole data set (cnnrt_data.c): a source
+ * knows where each record of a data set lies (idx: header + k * record;
+ * CIFAR-10: file, k * 3073), and each epoch a rank reads just the records
+ * of its slices of that epoch's batches, in file order. */
+enum { CNNRT_PATH_MAX = 4200, CNNRT_CIFAR_FILES = 5 };
+
+/* The files of a data set directory, as cnnrt_data_load finds them. */
+typedef struct cnnrt_data_files {
+    const char *format;                              /* "idx" or "cifar10" */
+    int ntrain;                                      /* cifar10: data_batch files */
+    char train[CNNRT_CIFAR_FILES][CNNRT_PATH_MAX];   /* idx: images, labels */
+    char test[2][CNNRT_PATH_MAX];                    /* idx: images, labels */
+} cnnrt_data_files;
+
+int cnnrt_data_find(const char *dir, cnnrt_data_files *f, char *err, size_t errlen);
+
+typedef struct cnnrt_source {
+    int cifar, nfiles;                               /* nfiles: cifar10 record files */
+    char path[CNNRT_CIFAR_FILES][CNNRT_PATH_MAX];    /* idx: images; cifar10: records */
+    char labels[CNNRT_PATH_MAX];                     /* idx: labels */
+    int64_t first[CNNRT_CIFAR_FILES + 1];            /* cifar10: each file's first record */
+    int64_t image_hdr, label_hdr;                    /* idx: header bytes */
+    int64_t n;                                       /* records */
+    int rank;                                        /* per-sample shape */
+    int64_t shape[CNNRT_MAX_RANK];
+    size_t sample_size;
+    int64_t records_read;                            /* by cnnrt_source_read, ever */
+} cnnrt_source;
+
+/* The training (test = 0) or test half of f: headers and sizes checked,
+ * no record read. */
+int cnnrt_source_open(const cnnrt_data_files *f, int test, cnnrt_source *s, char *err,
+                      size_t errlen);
+/* ds with room for cap records of s (ds->n = 0, shape set); -1 if out of memory. */
+int cnnrt_source_alloc(const cnnrt_source *s, int64_t cap, cnnrt_dataset *ds);
+/* Records index[0..count) of s (each < s->n, any order) into ds (room for
+ * count), sample j = record index[j].  The files are read once each, in
+ * order: a plain file seeks past long runs of records it does not need;
+ * a gzip file is decompressed up to the last record needed.  keys: count
+ * scratch values.  -1 with a message on a read error or a bad label
+ * (CIFAR-10). */
+int cnnrt_source_read(cnnrt_source *s, const int64_t *index, int64_t count, uint64_t *keys,
+                      cnnrt_dataset *ds, char *err, size_t errlen);
+
+/* Collective: every rank's data set is rank 0's: the same number of
+ * training and test records, the same shape, and the same CRC-32 of 8
+ * records of each half spread evenly from the first to the last (which
+ * each rank reads for this).  -1 with a message naming the rank that
+ * differs or cannot read them (through agree). */
+int cnnrt_dist_same_data(cnnrt_dist *d, cnnrt_source *train, cnnrt_source *test,
                          const char *dir, char *err, size_t errlen);
 
 /* Collective: the parameter blocks are the same bits on every rank. */

@@ -9,7 +9,13 @@
  *
  * Under MPI (o->dist, cnnrt_dist.h) the same loop is data-parallel: every
  * rank draws the same permutation, takes its slice of each batch and
- * joins cnnrt_dist_step; the test set is split the same way.  A failure
+ * joins cnnrt_dist_step; the test set is split the same way.  No rank
+ * loads the whole data set: before each epoch a rank reads from the files
+ * just the records its slices of that epoch's batches use (about n / P,
+ * the same count every epoch), and once, at the start, its slice of the
+ * test set (cnnrt_source_read).  With CNNRT_DATA_STATS set in the
+ * environment every rank says on stderr how many records it read and its
+ * peak resident memory (tests/mpi.sh checks both).  A failure
  * that one rank alone meets (data it cannot read, a save that fails)
  * goes through dist->agree at the next check point, so that every rank
  * stops together and rank 0 prints the message.
@@ -86,19 +92,18 @@ static void score(const cnnrt_model *m, const float *out, const int32_t *labels,
     }
 }
 
-/* Test-set loss and accuracy with forward() in batches of `batch`; under
- * MPI (d) each rank takes its slice of the set and the sums are added up. */
-static void evaluate(const cnnrt_model *m, void *ctx, const cnnrt_dataset *ds, int batch,
-                     batch_bufs *b, cnnrt_dist *d, double *loss, double *acc)
+/* Test-set loss and accuracy with forward() in batches of `batch` over
+ * the total images of the test set; under MPI (d) ds holds this rank's
+ * slice of them (cnnrt_dist_slice) and the sums are added up. */
+static void evaluate(const cnnrt_model *m, void *ctx, const cnnrt_dataset *ds, int64_t total,
+                     int batch, batch_bufs *b, cnnrt_dist *d, double *loss, double *acc)
 {
     double sums[2] = {0, 0};
-    int64_t correct = 0, first = 0, count = ds->n;
-    if (d) {
+    int64_t correct = 0;
+    if (d)
         d->doing(d, "evaluating the test set");
-        cnnrt_dist_slice(ds->n, d->size, d->rank, &first, &count);
-    }
-    for (int64_t i = first; i < first + count; i += batch) {
-        int n = first + count - i < batch ? (int)(first + count - i) : batch;
+    for (int64_t i = 0; i < ds->n; i += batch) {
+        int n = ds->n - i < batch ? (int)(ds->n - i) : batch;
         cnnrt_dataset_gather(ds, NULL, i, n, b->x, b->labels);
         m->forward(ctx, b->x, n, b->out);
         score(m, b->out, b->labels, n, &sums[0], &correct);
@@ -106,8 +111,8 @@ static void evaluate(const cnnrt_model *m, void *ctx, const cnnrt_dataset *ds, i
     sums[1] = (double)correct;
     if (d)
         d->allreduce(d, NULL, 0, 0, sums, 2);
-    *loss = ds->n ? sums[0] / (double)ds->n : 0;
-    *acc = ds->n ? sums[1] / (double)ds->n : 0;
+    *loss = total ? sums[0] / (double)total : 0;
+    *acc = total ? sums[1] / (double)total : 0;
 }
 
 /* Loads and checks both halves of --data. */
@@ -125,6 +130,84 @@ static int load_data(const cnnrt_model *m, const char *dir, cnnrt_dataset *train
     return 0;
 }
 
+/* ------------------------------------------------------- shards (MPI) */
+/* The files of --data, both halves opened (no record read). */
+static int open_sources(const char *dir, cnnrt_source *src, const char **format, char *err,
+                        size_t errlen)
+{
+    cnnrt_data_files *f = malloc(sizeof *f);
+    int rc;
+    if (!f)
+        return cnnrt_errorf(err, errlen, "out of memory");
+    rc = cnnrt_data_find(dir, f, err, errlen);
+    if (rc == 0) {
+        *format = f->format;
+        rc = cnnrt_source_open(f, 0, &src[0], err, errlen);
+    }
+    if (rc == 0)
+        rc = cnnrt_source_open(f, 1, &src[1], err, errlen);
+    free(f);
+    return rc;
+}
+
+/* Labels of samples ds[j] = record index[j] (or first + j) in range. */
+static int check_labels(const cnnrt_model *m, const cnnrt_dataset *ds, const int64_t *index,
+                        int64_t first, char *err, size_t errlen)
+{
+    for (int64_t j = 0; j < ds->n; j++)
+        if (ds->labels[j] < 0 || ds->labels[j] >= (int64_t)m->out_size)
+            return cnnrt_errorf(err, errlen, "%s: label %d of sample %lld is out of range: the "
+                                "model %s has %lld classes (outputs)", ds->label_source,
+                                (int)ds->labels[j], (long long)(index ? index[j] : first + j),
+                                m->name, (long long)m->out_size);
+    return 0;
+}
+
+/* This rank's slice of the test set (src), read into ds; -1 with a message. */
+static int read_test_slice(const cnnrt_model *m, cnnrt_dist *d, cnnrt_source *src,
+                           cnnrt_dataset *ds, char *err, size_t errlen)
+{
+    int64_t first, count, *index = NULL;
+    uint64_t *keys = NULL;
+    int rc = -1;
+    cnnrt_dist_slice(src->n, d->size, d->rank, &first, &count);
+    index = malloc((size_t)(count ? count : 1) * sizeof *index);
+    keys = malloc((size_t)(count ? count : 1) * sizeof *keys);
+    if (!index || !keys || cnnrt_source_alloc(src, count, ds) < 0)
+        cnnrt_errorf(err, errlen, "out of memory");
+    else if (cnnrt_dataset_check(ds, m, err, errlen) == 0) {    /* n = 0: the shape */
+        for (int64_t j = 0; j < count; j++)
+            index[j] = first + j;
+        rc = cnnrt_source_read(src, index, count, keys, ds, err, errlen);
+        rc = rc == 0 ? check_labels(m, ds, NULL, first, err, errlen) : rc;
+    }
+    free(index);
+    free(keys);
+    return rc;
+}
+
+/* Set in the environment: every rank reports what it read (stderr). */
+static int data_stats(void)
+{
+    const char *e = getenv("CNNRT_DATA_STATS");
+    return e && *e && strcmp(e, "0") != 0;
+}
+
+/* Peak resident memory in kB (Linux's VmHWM), or -1. */
+static long peak_rss_kb(void)
+{
+    char line[128];
+    long kb = -1;
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f)
+        return -1;
+    while (kb < 0 && fgets(line, sizeof line, f))
+        if (strncmp(line, "VmHWM:", 6) == 0)
+            kb = strtol(line + 6, NULL, 10);
+    fclose(f);
+    return kb;
+}
+
 /* ------------------------------------------------------------------ train */
 /* rc of a step one rank may fail alone, agreed by all under MPI (d). */
 static int agreed(cnnrt_dist *d, int rc, char *err, size_t errlen)
@@ -136,7 +219,12 @@ typedef struct trainer {
     const cnnrt_model *m;
     const cnnrt_opts *o;
     cnnrt_hparams hp;
-    cnnrt_dataset train, test;
+    cnnrt_dataset train, test;        /* under MPI: this rank's records alone */
+    int64_t ntrain, ntest;            /* the whole data set's sizes */
+    cnnrt_source *src;                /* d: training [0] and test [1] set on disk */
+    int64_t *need;                    /* d: this epoch's records, in the order used */
+    uint64_t *keys;                   /* d: cnnrt_source_read's scratch */
+    int64_t cap, at;                  /* d: records per epoch; the next one to use */
     const char *format;               /* of the data set: "idx" or "cifar10" */
     batch_bufs b;
     int64_t *perm;
@@ -195,7 +283,7 @@ static int diverged(trainer *t, float l, int epoch, int64_t batch)
 
 static int64_t steps_per_epoch(const trainer *t)
 {
-    return (t->train.n + t->hp.batch - 1) / t->hp.batch;
+    return (t->ntrain + t->hp.batch - 1) / t->hp.batch;
 }
 
 /* One process: train_step on samples perm[i..i+n); its loss. */
@@ -215,13 +303,52 @@ static float local_step(trainer *t, int64_t i, int n, int64_t *correct)
     return l;
 }
 
-/* Under MPI: this rank's slice of samples perm[i..i+n), the step together. */
+/* Records this rank uses in an epoch of batch-size batches, or (need)
+ * those of the permutation perm, in the order its slices use them. */
+static int64_t epoch_records(const trainer *t, const int64_t *perm, int64_t *need)
+{
+    int64_t k = 0;
+    for (int64_t i = 0; i < t->ntrain; i += t->hp.batch) {
+        int64_t n = t->ntrain - i < t->hp.batch ? t->ntrain - i : t->hp.batch, first, count;
+        cnnrt_dist_slice(n, t->d->size, t->d->rank, &first, &count);
+        if (need)
+            memcpy(need + k, perm + i + first, (size_t)count * sizeof *need);
+        k += count;
+    }
+    return k;
+}
+
+/* Under MPI, before the epoch's steps: this rank's records of the epoch's
+ * permutation read from the files, in the order its slices use them. */
+static int read_epoch(trainer *t, int epoch)
+{
+    int64_t count = epoch_records(t, t->perm, t->need), before = t->src[0].records_read;
+    char what[96];
+    int rc;
+    snprintf(what, sizeof what, "epoch %d, reading %lld training records", epoch,
+             (long long)count);
+    t->d->doing(t->d, what);
+    rc = cnnrt_source_read(&t->src[0], t->need, count, t->keys, &t->train, t->err,
+                           sizeof t->err);
+    if (rc == 0)
+        rc = check_labels(t->m, &t->train, t->need, 0, t->err, sizeof t->err);
+    t->at = 0;
+    if (data_stats())
+        fprintf(stderr, "%s: rank %d of %d: epoch %d: read %lld of the %lld training records\n",
+                t->o->prog, t->d->rank, t->d->size, epoch,
+                (long long)(t->src[0].records_read - before), (long long)t->ntrain);
+    return together(t, rc);
+}
+
+/* Under MPI: this rank's slice of samples perm[i..i+n) (the next of the
+ * records read_epoch read), the step together. */
 static float dist_step(trainer *t, int epoch, int64_t i, int n, int64_t *correct)
 {
     char what[96];
     int64_t first, count;
     cnnrt_dist_slice(n, t->d->size, t->d->rank, &first, &count);
-    cnnrt_dataset_gather(&t->train, t->perm, i + first, (int)count, t->b.x, t->b.labels);
+    cnnrt_dataset_gather(&t->train, NULL, t->at, (int)count, t->b.x, t->b.labels);
+    t->at += count;
     if (t->b.targets)
         one_hot(t->m, t->b.labels, (int)count, t->b.targets);
     snprintf(what, sizeof what, "epoch %d, step %lld of %lld", epoch,
@@ -240,12 +367,14 @@ static int train_epoch(trainer *t, int epoch, double *loss, double *acc, double 
     cnnrt_progress p;
     double t0 = cnnrt_now();
 
-    cnnrt_rng_permutation(&t->st.rng, t->perm, t->train.n);
-    cnnrt_progress_begin(&p, stdout, epoch, t->hp.epochs, t->train.n);
+    cnnrt_rng_permutation(&t->st.rng, t->perm, t->ntrain);
+    if (t->d && read_epoch(t, epoch) < 0)
+        return -1;
+    cnnrt_progress_begin(&p, stdout, epoch, t->hp.epochs, t->ntrain);
     if (t->d)       /* mpirun's pty even when its own output goes to a file: no bar */
         p.tty = 0;
-    for (int64_t i = 0; i < t->train.n; i += bs) {
-        int n = t->train.n - i < bs ? (int)(t->train.n - i) : bs;
+    for (int64_t i = 0; i < t->ntrain; i += bs) {
+        int n = t->ntrain - i < bs ? (int)(t->ntrain - i) : bs;
         int64_t before = correct;
         float l = t->d ? dist_step(t, epoch, i, n, &correct) : local_step(t, i, n, &correct);
         if (diverged(t, l, epoch, i / bs + 1) < 0) {
@@ -255,7 +384,7 @@ static int train_epoch(trainer *t, int epoch, double *loss, double *acc, double 
         cnnrt_progress_update(&p, n, l);
         if (t->logging && !t->failed &&
             cnnrt_log_step(&t->log, epoch, n, l, m->output_block ? correct - before : -1,
-                           i + bs >= t->train.n, t->err, sizeof t->err) < 0) {
+                           i + bs >= t->ntrain, t->err, sizeof t->err) < 0) {
             if (own_failure(t) == 0)  /* the ranks stop together at the end of the epoch */
                 continue;
             cnnrt_progress_end(&p);
@@ -263,7 +392,7 @@ static int train_epoch(trainer *t, int epoch, double *loss, double *acc, double 
         }
     }
     *loss = cnnrt_progress_end(&p);
-    *acc = t->train.n ? (double)correct / (double)t->train.n : 0;
+    *acc = t->ntrain ? (double)correct / (double)t->ntrain : 0;
     *secs = cnnrt_now() - t0;
     return 0;
 }
@@ -315,7 +444,7 @@ static int open_log(trainer *t, int threads)
     snprintf(t->log.title, sizeof t->log.title, "%s on %s", t->m->name, t->o->data);
     snprintf(t->log.subtitle, sizeof t->log.subtitle, "%lld training and %lld test images; "
              "batch %d, lr %g, momentum %g, weight decay %g, seed %llu, %d thread%s",
-             (long long)t->train.n, (long long)t->test.n, hp->batch, (double)hp->lr,
+             (long long)t->ntrain, (long long)t->ntest, hp->batch, (double)hp->lr,
              (double)hp->momentum, (double)hp->weight_decay, (unsigned long long)hp->seed,
              threads, threads == 1 ? "" : "s");
     if (t->d && t->d->size > 1)
@@ -334,17 +463,49 @@ static int default_threads(const cnnrt_opts *o)
     return cnnrt_ncores() / share > 1 ? cnnrt_ncores() / share : 1;
 }
 
-/* The data on every rank, checked to be the same set. */
+/* Under MPI: the data set's files on every rank, checked to be the same
+ * set; room for this rank's records of an epoch (read_epoch); its slice
+ * of the test set, read now. */
+static int setup_shards(trainer *t)
+{
+    cnnrt_dist *d = t->d;
+    int rc = 0;
+    d->doing(d, "reading the data set");
+    t->src = calloc(2, sizeof *t->src);
+    if (together(t, t->src ? open_sources(t->o->data, t->src, &t->format, t->err,
+                                          sizeof t->err)
+                           : cnnrt_errorf(t->err, sizeof t->err, "out of memory")) < 0 ||
+        cnnrt_dist_same_data(d, &t->src[0], &t->src[1], t->o->data, t->err, sizeof t->err) < 0)
+        return -1;
+    t->ntrain = t->src[0].n;
+    t->ntest = t->src[1].n;
+    if (t->ntrain == 0)
+        return cnnrt_errorf(t->err, sizeof t->err, "%s: the training set is empty", t->o->data);
+    t->cap = epoch_records(t, NULL, NULL);
+    t->need = malloc((size_t)(t->cap ? t->cap : 1) * sizeof *t->need);
+    t->keys = malloc((size_t)(t->cap ? t->cap : 1) * sizeof *t->keys);
+    if (!t->need || !t->keys || cnnrt_source_alloc(&t->src[0], t->cap, &t->train) < 0)
+        rc = cnnrt_errorf(t->err, sizeof t->err, "out of memory");
+    if (rc == 0)        /* n = 0: the images' shape alone */
+        rc = cnnrt_dataset_check(&t->train, t->m, t->err, sizeof t->err);
+    if (rc == 0)
+        rc = read_test_slice(t->m, d, &t->src[1], &t->test, t->err, sizeof t->err);
+    if (rc == 0 && data_stats())
+        fprintf(stderr, "%s: rank %d of %d: read %lld of the %lld test records\n", t->o->prog,
+                d->rank, d->size, (long long)t->test.n, (long long)t->ntest);
+    return together(t, rc);
+}
+
+/* The data: one process loads both halves whole; under MPI, shards. */
 static int setup_data(trainer *t)
 {
     if (t->d)
-        t->d->doing(t->d, "reading the data set");
-    if (together(t, load_data(t->m, t->o->data, &t->train, &t->test, &t->format, t->err,
-                              sizeof t->err)) < 0)
+        return setup_shards(t);
+    if (load_data(t->m, t->o->data, &t->train, &t->test, &t->format, t->err,
+                  sizeof t->err) < 0)
         return -1;
-    if (t->d && cnnrt_dist_same_data(t->d, &t->train, &t->test, t->o->data, t->err,
-                                     sizeof t->err) < 0)
-        return -1;
+    t->ntrain = t->train.n;
+    t->ntest = t->test.n;
     if (t->train.n == 0)
         return cnnrt_errorf(t->err, sizeof t->err, "%s: the training set is empty", t->o->data);
     return 0;
@@ -355,7 +516,7 @@ static void print_header(const trainer *t, int threads)
     char shp[160];
     printf("%s: %lld training and %lld test images %s (%s, %s); %d epoch%s, batch %d, lr %g, "
            "momentum %g, weight decay %g, seed %llu, ", t->m->name,
-           (long long)t->train.n, (long long)t->test.n,
+           (long long)t->ntrain, (long long)t->ntest,
            cnnrt_shape_str(t->train.rank, t->train.shape, shp, sizeof shp), t->format, t->o->data,
            t->hp.epochs, t->hp.epochs == 1 ? "" : "s", t->hp.batch, (double)t->hp.lr,
            (double)t->hp.momentum, (double)t->hp.weight_decay, (unsigned long long)t->hp.seed);
@@ -373,7 +534,7 @@ static int setup(trainer *t)
     if (setup_data(t) < 0)
         return -1;
     t->local_batch = t->d ? (int)((t->hp.batch + t->d->size - 1) / t->d->size) : t->hp.batch;
-    t->perm = malloc((size_t)t->train.n * sizeof *t->perm);
+    t->perm = malloc((size_t)t->ntrain * sizeof *t->perm);
     if (!t->perm || bufs_alloc(m, t->local_batch, &t->b) < 0)
         rc = cnnrt_errorf(t->err, sizeof t->err, "out of memory");
     if (rc == 0) {
@@ -396,15 +557,15 @@ static int finish_epoch(trainer *t, int e, double loss, double acc, double secs,
     if (t->d && cnnrt_dist_same_params(t->d, m, t->ctx, e, t->err, sizeof t->err) < 0)
         return -1;
     if (t->logging && !t->failed &&
-        cnnrt_log_epoch(&t->log, e, loss, m->output_block ? acc : NAN, t->test.n ? tacc : NAN,
-                        secs > 0 ? (double)t->train.n / secs : NAN, t->err, sizeof t->err) < 0 &&
+        cnnrt_log_epoch(&t->log, e, loss, m->output_block ? acc : NAN, t->ntest ? tacc : NAN,
+                        secs > 0 ? (double)t->ntrain / secs : NAN, t->err, sizeof t->err) < 0 &&
         own_failure(t) < 0)
         return -1;
     printf("epoch %d/%d  loss %.4f", e, t->hp.epochs, loss);
     if (m->output_block)
         printf("  train acc %.2f%%", 100 * acc);
     printf("  test loss %.4f  test acc %.2f%%  %.1f s  %.0f img/s\n", tloss, 100 * tacc,
-           secs, secs > 0 ? (double)t->train.n / secs : 0.0);
+           secs, secs > 0 ? (double)t->ntrain / secs : 0.0);
     fflush(stdout);
     t->st.epoch = e;
     t->st.has_momentum = 1;
@@ -430,7 +591,7 @@ static int run_epochs(trainer *t)
         double loss = 0, acc = 0, secs = 0, tloss = 0, tacc = 0;
         if (train_epoch(t, e, &loss, &acc, &secs) < 0)
             return -1;
-        evaluate(t->m, t->ctx, &t->test, t->local_batch, &t->b, t->d, &tloss, &tacc);
+        evaluate(t->m, t->ctx, &t->test, t->ntest, t->local_batch, &t->b, t->d, &tloss, &tacc);
         if (!isfinite(tloss))
             return cnnrt_errorf(t->err, sizeof t->err, "the test loss became %f after epoch %d "
                                 "(outputs too large: learning rate %g too high?); stopping",
@@ -463,6 +624,10 @@ int cnnrt_cmd_train(const cnnrt_model *m, const cnnrt_opts *o)
     rc = setup(t) < 0 || run_epochs(t) < 0 ? CNNRT_EXIT_ERROR : CNNRT_EXIT_OK;
     if (rc)
         cnnrt_cli_fail(o, t->err);
+    if (t->d && data_stats())
+        fprintf(stderr, "%s: rank %d of %d: held %lld training and %lld test records; peak "
+                "resident memory %ld kB\n", o->prog, t->d->rank, t->d->size, (long long)t->cap,
+                (long long)t->test.n, peak_rss_kb());
     if (t->ctx)
         m->destroy(t->ctx);
     cnnrt_log_close(&t->log);
@@ -470,6 +635,9 @@ int cnnrt_cmd_train(const cnnrt_model *m, const cnnrt_opts *o)
     cnnrt_dataset_free(&t->test);
     bufs_free(&t->b);
     free(t->perm);
+    free(t->src);
+    free(t->need);
+    free(t->keys);
     free(t);
     return rc;
 }
@@ -494,21 +662,47 @@ static void *eval_context(const cnnrt_model *m, const cnnrt_opts *o, int batch, 
     return ctx;
 }
 
+/* The test set: whole for one process; under MPI this rank's slice of it
+ * (read alone); *total: the whole set's size. */
+static int eval_data(const cnnrt_model *m, const cnnrt_opts *o, cnnrt_dataset *test,
+                     int64_t *total, char *err, size_t errlen)
+{
+    cnnrt_dataset train;
+    cnnrt_source *src;
+    const char *format;
+    int rc;
+    if (!o->dist) {
+        rc = load_data(m, o->data, &train, test, &format, err, errlen);
+        cnnrt_dataset_free(&train);
+        *total = test->n;
+        return rc;
+    }
+    memset(test, 0, sizeof *test);
+    src = calloc(2, sizeof *src);
+    rc = src ? open_sources(o->data, src, &format, err, errlen)
+             : cnnrt_errorf(err, errlen, "out of memory");
+    if (rc == 0)
+        rc = read_test_slice(m, o->dist, &src[1], test, err, errlen);
+    *total = src ? src[1].n : 0;
+    free(src);
+    return rc;
+}
+
 int cnnrt_cmd_eval(const cnnrt_model *m, const cnnrt_opts *o)
 {
     char err[CNNRT_ERR_MAX];
-    cnnrt_dataset train, test;
-    const char *format = "";
+    cnnrt_dataset test;
     batch_bufs b;
     void *ctx = NULL;
     int batch = HAS(o, FLAG_BATCH) ? o->batch : 256, rc = CNNRT_EXIT_ERROR;
+    int64_t total = 0;
     double loss, acc;
 
     memset(&b, 0, sizeof b);
-    if (agreed(o->dist, load_data(m, o->data, &train, &test, &format, err, sizeof err), err,
-               sizeof err) < 0)
+    if (agreed(o->dist, eval_data(m, o, &test, &total, err, sizeof err), err, sizeof err) < 0) {
+        cnnrt_dataset_free(&test);
         return cnnrt_cli_fail(o, err);
-    cnnrt_dataset_free(&train);
+    }
     if (agreed(o->dist, bufs_alloc(m, batch, &b) < 0 ? cnnrt_errorf(err, sizeof err,
                                                                      "out of memory") : 0,
                err, sizeof err) < 0)
@@ -516,14 +710,14 @@ int cnnrt_cmd_eval(const cnnrt_model *m, const cnnrt_opts *o)
     ctx = eval_context(m, o, batch, err, sizeof err);
     if (!ctx)
         goto done;
-    evaluate(m, ctx, &test, batch, &b, o->dist, &loss, &acc);
+    evaluate(m, ctx, &test, total, batch, &b, o->dist, &loss, &acc);
     if (!isfinite(loss)) {
         snprintf(err, sizeof err, "%s: the test loss is %f (weights too large?)", o->weights,
                  loss);
         goto done;
     }
     printf("test loss %.4f  test acc %.2f%%  (%lld images)\n", loss, 100 * acc,
-           (long long)test.n);
+           (long long)total);
     rc = CNNRT_EXIT_OK;
 done:
     if (ctx)

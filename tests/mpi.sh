@@ -12,6 +12,14 @@
 #     likewise on 2 ranks (also with 2 threads each, and with batch 1: rank
 #     1 idle), and on 3 ranks with batch 5 (slices 2, 2, 1), weight decay
 #     and 2 epochs; rank 0's --log holds one process's rows;
+#   - each rank reads only its records: with CNNRT_DATA_STATS=1 every rank
+#     reports the records it read; 2 ranks (batch 16) and 3 ranks (batch 5)
+#     read exactly their slices' records every epoch (counts computed here
+#     from the slice rule) and rank r of P its 1/P slice of the test set;
+#     plain and gzip idx files give the same bytes; on 8000 CIFAR images
+#     (24.6 MB) each of 2 ranks peaks at least 8000 kB below one rank
+#     (measured: 38 MB against 25 MB);  a rank that loaded everything fails
+#     these four checks (tried by hand; the equivalence tests do not see it);
 #   - the test can fail: the same comparison rejects an exchange that drops
 #     rank 1's gradient and one that averages without the slice weights
 #     (runtime/mpi/cnnrt_mpi.c built with CNNRT_MPI_MUTANT=1, 2), and an
@@ -28,7 +36,9 @@
 #     prints what one process prints;
 #   - failures end the job with rank 0's message, never a hang (every
 #     mpirun runs under `timeout`): a rank without its data directory, a
-#     rank whose data differ, rank 0's --save failing, a rank killed with
+#     rank whose data differ, a rank whose gzip file is truncated (the
+#     data check's sampled records), a bad record that one rank meets when
+#     it reads epoch 1's records, rank 0's --save failing, a rank killed with
 #     SIGKILL mid-training (whose last checkpoint still loads), a rank
 #     stopped with SIGSTOP (CNNRT_MPI_TIMEOUT=2);
 #   - bench under MPI prints the exchange's bytes and time.
@@ -165,6 +175,54 @@ mpi -np 3 "$small" $C --data $t/idx --epochs 2 --save "$t/c3.npz" > /dev/null 2>
     { bad "small, 3 ranks: exit 0"; cat "$t/c3.err"; }
 same "$t/c1.npz" "$t/c3.npz" "3 ranks, batch 5 (last 3: 1 + 1 + 1), weight decay, 2 epochs = one process"
 
+# ---- each rank reads only its records (CNNRT_DATA_STATS=1: every rank
+# says on stderr how many records it read, and its peak resident memory)
+# want N B P R: the records rank R of P uses per epoch of N in batches of B
+want() { awk -v n=$1 -v b=$2 -v p=$3 -v r=$4 'BEGIN { for (i = 0; i < n; i += b) {
+    m = n - i < b ? n - i : b; s += int(m / p) + (r < m % p) } print s }'; }
+reads() {   # reads FILE NP N_TRAIN BATCH EPOCHS N_TEST: every rank's lines as wanted
+    r=0
+    while [ $r -lt $2 ]; do
+        w=$(want $3 $4 $2 $r) e=1
+        grep -q "^small: rank $r of $2: read $(want $6 $6 $2 $r) of the $6 test records$" "$1" || return 1
+        while [ $e -le $5 ]; do
+            grep -q "^small: rank $r of $2: epoch $e: read $w of the $3 training records$" "$1" || return 1
+            e=$((e + 1))
+        done
+        r=$((r + 1))
+    done
+}
+CNNRT_DATA_STATS=1 mpi -np 2 "$small" $S --threads 1 --save "$t/rd2.npz" > /dev/null 2> "$t/rd2.err"
+reads "$t/rd2.err" 2 203 16 2 50 && cmp -s "$t/s2.npz" "$t/rd2.npz" &&
+    ok "2 ranks read $(want 203 16 2 0) and $(want 203 16 2 1) of the 203 training records each epoch, 25 of the 50 test records" ||
+    { bad "2 ranks: records read"; cat "$t/rd2.err"; }
+CNNRT_DATA_STATS=1 mpi -np 3 "$small" $C --data $t/idx --epochs 2 --save "$t/rd3.npz" > /dev/null 2> "$t/rd3.err"
+reads "$t/rd3.err" 3 203 5 2 50 && cmp -s "$t/c3.npz" "$t/rd3.npz" &&
+    ok "3 ranks, batch 5: $(want 203 5 3 0), $(want 203 5 3 1), $(want 203 5 3 2) training records each epoch" ||
+    { bad "3 ranks: records read"; cat "$t/rd3.err"; }
+# gzip idx files: decompressed once per epoch, only the records kept
+mkdir -p "$t/gz" && "$b/mkdata" idx "$t/gz" --train 203 --test 50 --seed 4 --gzip > /dev/null || die mkdata
+S_GZ=$(echo "$S" | sed "s|$t/idx|$t/gz|")
+CNNRT_DATA_STATS=1 mpi -np 2 "$small" $S_GZ --threads 1 --save "$t/gz2.npz" > /dev/null 2> "$t/gz2.err"
+reads "$t/gz2.err" 2 203 16 2 50 && cmp -s "$t/s2.npz" "$t/gz2.npz" &&
+    ok "gzip idx files: the same records read, the same bytes as the plain files" ||
+    { bad "gzip idx files on 2 ranks"; cat "$t/gz2.err"; }
+# memory: a CIFAR-layout set of 8000 images (24.6 MB as bytes); the
+# network is tiny, so that the data dominate what a rank holds
+mkdir -p "$t/rss" && "$b/mkdata" cifar10 "$t/rss" --train 8000 --test 64 --seed 6 > /dev/null || die mkdata
+"$b/cnnc" --mpi "$t/tiny.net" -o "$t/tiny_mpi" || die "cnnc tiny"
+R="train --data $t/rss --epochs 1 --batch 64 --threads 1"
+CNNRT_DATA_STATS=1 mpi -np 1 "$t/tiny_mpi" $R > /dev/null 2> "$t/rss1.err"
+CNNRT_DATA_STATS=1 mpi -np 2 "$t/tiny_mpi" $R > /dev/null 2> "$t/rss2.err"
+rss() { sed -n "s/^tiny_mpi: rank $2 of $3: held .*; peak resident memory \([0-9]*\) kB$/\1/p" "$1"; }
+r1=$(rss "$t/rss1.err" 0 1) r20=$(rss "$t/rss2.err" 0 2) r21=$(rss "$t/rss2.err" 1 2)
+# 8000 x 3072 bytes / 2 = 12000 kB fewer on each of 2 ranks; ask 8000
+if [ -n "$r1" ] && [ -n "$r20" ] && [ -n "$r21" ] && [ $((r1 - r20)) -ge 8000 ] && [ $((r1 - r21)) -ge 8000 ]; then
+    ok "peak resident memory on 8000 CIFAR images: 1 rank $r1 kB, each of 2 ranks $r20 and $r21 kB"
+else
+    bad "peak resident memory: 1 rank '$r1' kB, 2 ranks '$r20' and '$r21' kB"; cat "$t/rss1.err" "$t/rss2.err"
+fi
+
 # ---- the comparison catches broken exchanges
 for k in 1 2; do
     what=$([ $k = 1 ] && echo "an exchange that drops rank 1's gradient" ||
@@ -216,8 +274,26 @@ rc=$?
 mkdir -p "$t/part" && "$b/mkdata" idx "$t/part" --train 200 --test 50 --seed 4 > /dev/null || die mkdata
 LIMIT=60 mpi -np 1 "$small" $C --data "$t/idx" : -np 1 "$small" $C --data "$t/part" > /dev/null 2> "$t/f2.err"
 rc=$?
-[ $rc != 0 ] && [ $rc != 124 ] && grep -q "^small: rank 1 of 2 (on [^)]*): $t/part holds 200 training and 50 test images (CRC-32 [0-9a-f]*), rank 0's 203 and 50 (CRC-32 [0-9a-f]*): every rank needs the same data set" "$t/f2.err" &&
+[ $rc != 0 ] && [ $rc != 124 ] && grep -q "^small: rank 1 of 2 (on [^)]*): $t/part holds 200 training and 50 test images (CRC-32 [0-9a-f]* of sampled records), rank 0's 203 and 50 (CRC-32 [0-9a-f]*): every rank needs the same data set" "$t/f2.err" &&
     ok "rank 1 with another data set: rank 0 says so" || bad "rank 1 with another data set: exit $rc, $(head -n 1 "$t/f2.err")"
+# a record is read only by the rank that uses it, in the epoch it is used:
+# a bad label in the middle of the file (not one of the records the data
+# check samples) stops the job when epoch 1's records are read
+rm -rf "$t/badlabel" && cp -r "$t/data" "$t/badlabel" &&
+    printf '\012' | dd of="$t/badlabel/data_batch_1.bin" bs=1 seek=$((5 * 3073)) conv=notrunc 2> /dev/null ||
+    die "badlabel"
+LIMIT=60 mpi -np 2 "$t/tiny_mpi" train --data "$t/badlabel" --epochs 1 --threads 1 > /dev/null 2> "$t/f4.err"
+rc=$?
+[ $rc != 0 ] && [ $rc != 124 ] && grep -q "^tiny_mpi: rank [01] of 2 (on [^)]*): $t/badlabel/data_batch_1.bin: record 5 has label 10 (CIFAR-10 labels are 0..9); is this CIFAR-100?$" "$t/f4.err" &&
+    ok "a bad record read in epoch 1 by one rank: the job stops, rank 0 names the rank" ||
+    bad "a bad record in epoch 1: exit $rc, $(head -n 1 "$t/f4.err")"
+rm -rf "$t/gzcut" && cp -r "$t/gz" "$t/gzcut" && f=$t/gzcut/train-images-idx3-ubyte.gz &&
+    head -c $(($(wc -c < "$t/gz/train-images-idx3-ubyte.gz") / 2)) "$t/gz/train-images-idx3-ubyte.gz" > "$f" ||
+    die "gzcut"
+LIMIT=60 mpi -np 1 "$small" $C --data "$t/gz" : -np 1 "$small" $C --data "$t/gzcut" > /dev/null 2> "$t/f5.err"
+rc=$?
+[ $rc != 0 ] && [ $rc != 124 ] && grep -q "^small: rank 1 of 2 (on [^)]*): $f: truncated: it ends inside record [0-9]* of 203$" "$t/f5.err" &&
+    ok "rank 1 with a truncated gzip file: rank 0 says so" || bad "rank 1 with a truncated gzip file: exit $rc, $(head -n 1 "$t/f5.err")"
 LIMIT=60 mpi -np 2 "$small" $C --data "$t/idx" --save /nonexistent/w.npz > /dev/null 2> "$t/f3.err"
 rc=$?
 [ $rc != 0 ] && [ $rc != 124 ] && grep -q "^small: rank 0 of 2 (on [^)]*): /nonexistent/w.npz: " "$t/f3.err" &&

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "rt_test_util.h"
+#include "cnnrt_dist.h"
 
 static char err[CNNRT_ERR_MAX];
 
@@ -148,6 +149,43 @@ START_TEST(shuffled_gather_keeps_labels_with_images)
 }
 END_TEST
 
+/* Under MPI a rank reads records by index (cnnrt_source_read): across the
+ * files, in the order asked, seeking past more than 1 MiB; a file that
+ * shrinks after it was opened is an error naming it. */
+START_TEST(reads_records_by_index)
+{
+    const char *dir = temp_dir();
+    cnnrt_data_files f;
+    cnnrt_source src;
+    cnnrt_dataset ds;
+    float *x = malloc(3 * 3072 * sizeof *x);
+    int64_t index[3] = {401, 0, 399};
+    uint64_t keys[3];
+    int32_t y[3];
+    write_batch(path_in(dir, "data_batch_1.bin"), 400, 5, ROWS);  /* 1.2 MB: labels 5, 6, .. */
+    write_batch(path_in(dir, "data_batch_2.bin"), 2, 1, COLS);    /* labels 1, 2 */
+    write_batch(path_in(dir, "test_batch.bin"), 1, 0, ROWS);
+    ck_assert_msg(cnnrt_data_find(dir, &f, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(cnnrt_source_open(&f, 0, &src, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(src.n, 402);
+    ck_assert_int_eq(cnnrt_source_alloc(&src, 3, &ds), 0);
+    ck_assert_msg(cnnrt_source_read(&src, index, 3, keys, &ds, err, sizeof err) == 0, "%s", err);
+    cnnrt_dataset_gather(&ds, NULL, 0, 3, x, y);
+    ck_assert_int_eq(y[0], 2);
+    ck_assert_int_eq(y[1], 5);
+    ck_assert_int_eq(y[2], (5 + 399) % 10);
+    check_image(x, 0, COLS);
+    check_image(x, 1, ROWS);
+    check_image(x, 2, ROWS);
+    spit(path_in(dir, "data_batch_2.bin"), "x", 1);
+    ck_assert_int_eq(cnnrt_source_read(&src, index, 1, keys, &ds, err, sizeof err), -1);
+    ck_assert_str_eq(err, path_in(dir, "data_batch_2.bin: truncated: it ends inside record 1 "
+                                       "of 2"));
+    cnnrt_dataset_free(&ds);
+    free(x);
+}
+END_TEST
+
 START_TEST(neither_format_is_a_clear_error)
 {
     const char *dir = temp_dir(), *format;
@@ -200,6 +238,7 @@ int main(void)
     tcase_add_test(tc, reads_every_pixel_in_published_order);
     tcase_add_test(tc, finds_the_archive_subdirectory);
     tcase_add_test(tc, shuffled_gather_keeps_labels_with_images);
+    tcase_add_test(tc, reads_records_by_index);
     tcase_add_test(tc, neither_format_is_a_clear_error);
     tcase_add_test(tc, test_batch_without_training_batches);
     tcase_add_test(tc, cifar100_labels_are_refused);

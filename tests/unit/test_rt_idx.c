@@ -4,6 +4,7 @@
 #include <zlib.h>
 
 #include "rt_test_util.h"
+#include "cnnrt_dist.h"
 
 static char err[CNNRT_ERR_MAX];
 
@@ -181,6 +182,38 @@ START_TEST(loads_mnist_directory)
 }
 END_TEST
 
+/* Under MPI a rank reads records by index (cnnrt_source_read): in the
+ * order asked, from plain and gzipped files alike. */
+START_TEST(reads_records_by_index)
+{
+    const char *dir = mnist_dir();
+    cnnrt_data_files f;
+    cnnrt_source src;
+    cnnrt_dataset ds;
+    int64_t index[2] = {2, 0};
+    uint64_t keys[2];
+    ck_assert_msg(cnnrt_data_find(dir, &f, err, sizeof err) == 0, "%s", err);
+    for (int test = 0; test <= 1; test++) {       /* train plain, t10k gzipped */
+        unsigned start = test ? 100 : 0;
+        ck_assert_msg(cnnrt_source_open(&f, test, &src, err, sizeof err) == 0, "%s", err);
+        ck_assert_int_eq(src.n, 3);
+        ck_assert_uint_eq(src.sample_size, 8);
+        ck_assert_int_eq(cnnrt_source_alloc(&src, 2, &ds), 0);
+        ck_assert_msg(cnnrt_source_read(&src, index, 2, keys, &ds, err, sizeof err) == 0, "%s",
+                      err);
+        ck_assert_int_eq(ds.n, 2);
+        ck_assert_int_eq(src.records_read, 2);
+        for (int i = 0; i < 8; i++) {             /* image k holds start + 8k + i */
+            ck_assert_uint_eq(ds.pixels[i], start + 16 + i);
+            ck_assert_uint_eq(ds.pixels[8 + i], start + i);
+        }
+        ck_assert_int_eq(ds.labels[0], test ? 2 : 4);     /* labels start, start + 1, .. */
+        ck_assert_int_eq(ds.labels[1], test ? 0 : 2);
+        cnnrt_dataset_free(&ds);
+    }
+}
+END_TEST
+
 START_TEST(incomplete_or_mismatched_mnist)
 {
     const char *dir = mnist_dir(), *format;
@@ -330,6 +363,7 @@ int main(void)
     tcase_add_test(tc, rejects_bad_idx);
     tcase_add_test(tc, size_claims_are_not_trusted);
     tcase_add_test(tc, loads_mnist_directory);
+    tcase_add_test(tc, reads_records_by_index);
     tcase_add_test(tc, incomplete_or_mismatched_mnist);
     tcase_add_test(tc, checks_shape_and_label_range);
     tcase_add_test(tc, loads_cifar10_batches);
