@@ -312,7 +312,7 @@ hit() {   # hit SIG NAME [env]: a long run; SIG goes to rank 1 after epoch 1
         --batch 32 --threads 1 --save "$t/$2.npz" > "$t/$2.out" 2> "$t/$2.err" &
     job=$!
     i=0
-    while [ $i -lt 600 ] && kill -0 $job 2> /dev/null && ! grep -q '^epoch 1/' "$t/$2.out"; do
+    while [ $i -lt 600 ] && kill -0 $job 2> /dev/null && ! grep -q '^epoch 1/' "$t/$2.out" 2> /dev/null; do
         sleep 0.1
         i=$((i + 1))
     done
