@@ -22,6 +22,11 @@ typedef struct simd_target {
      * mask: the type of gt ($1 > $2, false on NaN) and ieq; blend and
      * iblend: $1 ? $2 : $3 per lane.  ivec: W int32; iset: a list of W. */
     const char *storen, *pick2, *zip_lo, *zip_hi, *div;
+    /* pin: the vector variable $1 must be in a register here (an empty
+     * asm); NULL for generic.  Without it gcc folds a loaded vector that
+     * several FMAs share into each FMA as a memory operand, loading it
+     * again for every use. */
+    const char *pin;
     const char *mask, *gt, *blend;
     const char *ivec, *isplat, *iset, *iadd, *ieq, *iblend, *iload, *istore, *iloadn, *istoren;
 } simd_target;

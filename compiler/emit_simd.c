@@ -20,7 +20,7 @@
 
 static const simd_target targets[] = {
     {
-        .name = "avx512", .width = 16, .regs = 32,
+        .name = "avx512", .width = 16, .regs = 32, .pin = "__asm__(\"\" : \"+v\"($1));",
         .prelude = "#include <immintrin.h>\n"
                    "#define CNNC_KERNEL __attribute__((target(\"avx512f,avx2,fma\")))\n",
         .cpu_check = "__builtin_cpu_supports(\"avx512f\")",
@@ -49,7 +49,7 @@ static const simd_target targets[] = {
         .istoren = "_mm512_mask_storeu_epi32($1, (__mmask16)((1u << $3) - 1u), $2);",
     },
     {
-        .name = "avx2", .width = 8, .regs = 16,
+        .name = "avx2", .width = 8, .regs = 16, .pin = "__asm__(\"\" : \"+x\"($1));",
         .prelude = "#include <immintrin.h>\n"
                    "#define CNNC_KERNEL __attribute__((target(\"avx2,fma\")))\n"
                    "CNNC_KERNEL __attribute__((unused)) static inline float cnnc_hsum(__m256 v)\n"
@@ -89,7 +89,7 @@ static const simd_target targets[] = {
                    "_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)), $2);",
     },
     {
-        .name = "sse2", .width = 4, .regs = 16,
+        .name = "sse2", .width = 4, .regs = 16, .pin = "__asm__(\"\" : \"+x\"($1));",
         .prelude = "#include <emmintrin.h>\n"
                    "#define CNNC_KERNEL\n"
                    "__attribute__((unused)) static inline float cnnc_hsum(__m128 v)\n"
@@ -117,7 +117,7 @@ static const simd_target targets[] = {
         .istore = "_mm_storeu_si128((__m128i *)(void *)($1), $2);",
     },
     {
-        .name = "neon", .width = 4, .regs = 32,
+        .name = "neon", .width = 4, .regs = 32, .pin = "__asm__(\"\" : \"+w\"($1));",
         .prelude = "#include <arm_neon.h>\n"
                    "#define CNNC_KERNEL\n",
         .cpu_check = "1",
