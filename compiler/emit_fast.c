@@ -109,12 +109,16 @@ const char *vname(const char *p, int a, int b)
     return arena_printf(emit_arena, "%s%d_%d", p, a, b);
 }
 
+/* Not inlined when there is one input map: inlined into the loop over p,
+ * gcc hoists the weight broadcasts out of it and spills them (150 vectors
+ * for lenet's c1; c1 forward 231-235 -> 185-192 us).  With more maps,
+ * inlined: cifar10_wide's c1 (3 maps) measured 15 % slower without. */
 static void emit_sweep_tile(emitter *e, const sweep *s, int mb)
 {
     const simd_target *v = e->simd;
     int W = v->width;
-    emit(e, "CNNC_KERNEL static inline void %s_%d(const float *restrict in, const float *restrict w,",
-         s->name, mb);
+    emit(e, "CNNC_KERNEL %sstatic %svoid %s_%d(const float *restrict in, const float *restrict w,",
+         s->chans == 1 ? "__attribute__((noinline)) " : "", s->chans == 1 ? "" : "inline ", s->name, mb);
     emit(e, "    const float *restrict bias, float *restrict out, int p)");
     emit(e, "{");
     if (!s->bias)
