@@ -47,12 +47,6 @@ static double dg_tile(const simd_target *v, int64_t rows, int64_t span, int *mb,
     return best;
 }
 
-/* The cost rule, in FMA slots per sample: the sweep costs its tiles over
- * the padded plane (C rows, F*K steps); the GEMM its tiles over the span
- * (K rows, F steps, C times), plus the gather (C*K loads of 2 slots per
- * vector of the plane).  The GEMM wins where the plane is much larger
- * than the span or C is small: lenet c3 / cifar10_conv c2 29000 slots
- * against 44800; cifar10_wide c2 808k against 757k (the sweep stays). */
 /* Whether ly's data gradient is ever computed: not for the first layer
  * that is not a view (emit.c passes it dx = NULL). */
 static bool has_dx(const emitter *e, const ir_layer *ly)
@@ -63,6 +57,15 @@ static bool has_dx(const emitter *e, const ir_layer *ly)
     return true;
 }
 
+/* The cost rule, in FMA slots per sample: the sweep costs its tiles over
+ * the padded plane (C rows, F*K steps); the GEMM its tiles over the span
+ * (K rows, F steps, C times), plus the gather (C*K loads of 2 slots per
+ * vector of the plane).  The GEMM wins where the plane is much larger
+ * than the span or C is small: lenet c3 and cifar10_conv c3 29000 slots
+ * against 44800; cifar10_wide c3/c4 417k/834k against 435k/871k
+ * (measured a few % faster); cifar10_wide c2 808k against 757k (the
+ * sweep stays).  A layer whose dx is never computed keeps the sweep (no
+ * scratch for dcol). */
 void dgrad_plan(const emitter *e, const ir_layer *ly, fgeom *g)
 {
     const simd_target *v = e->simd;
