@@ -16,6 +16,13 @@ typedef struct fgeom {
     bool outer;
     bool lanes;                  /* forward with the filters in lanes (emit_convfl.c) */
     int64_t Fp, gt_off, dwt_off, scratch;
+    /* The GEMM + col2im data gradient (emit_convdg.c) where dgemm: each
+     * input map's K rows in blocks of dg_mb (then K % dg_mb) by dg_nv
+     * vectors; dcol [K][gplane] at dc_off in the scratch of the lane's
+     * first sample. */
+    bool dgemm;
+    int dg_mb, dg_nv;
+    int64_t dc_off;
 } fgeom;
 
 fgeom make_fgeom(const emitter *e, const ir_layer *ly);
@@ -30,5 +37,11 @@ void emit_wgrad_kernels(emitter *e, const ir_layer *ly, const fgeom *g);
 void emit_wgrad_begin(emitter *e, const ir_layer *ly, const fgeom *g);
 void emit_wgrad_group(emitter *e, const ir_layer *ly, const fgeom *g);
 void emit_wgrad_end(emitter *e, const ir_layer *ly, const fgeom *g);
+
+/* emit_convdg.c */
+void dgrad_plan(const emitter *e, const ir_layer *ly, fgeom *g);
+void emit_dgrad_kernels(emitter *e, const ir_layer *ly, const fgeom *g);
+void emit_dgrad_begin(emitter *e, const ir_layer *ly, const fgeom *g);
+void emit_dgrad_sample(emitter *e, const ir_layer *ly, const fgeom *g);
 
 #endif

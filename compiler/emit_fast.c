@@ -69,6 +69,7 @@ fgeom make_fgeom(const emitter *e, const ir_layer *ly)
         g.Fp = (g.F + e->simd->width - 1) / e->simd->width * e->simd->width;
         g.lanes = ly->kind == LK_CONV && conv_lanes_pays(e->simd, ly, &g, sweep_cost(e->simd, g.F, g.span));
         plan_scratch(e, &g);
+        dgrad_plan(e, ly, &g);
     }
     return g;
 }
@@ -489,7 +490,10 @@ void conv_emit_fast_backward(emitter *e, const ir_layer *ly)
     emit_wgrad_kernels(e, ly, &g);
     sweep s = {arena_printf(emit_arena, "%s_dg", ly->name), g.C, g.F, g.gplane, g.psz, g.psz,
                g.K, g.C * g.K, (int)g.K, g.koff, iota(g.K, true), false, 0, 0};
-    emit_sweep(e, &s);
+    if (g.dgemm)
+        emit_dgrad_kernels(e, ly, &g);
+    else
+        emit_sweep(e, &s);
     emit_backward_head(e, ly, "CNNC_KERNEL ", "");
     emit(e, "{");
     emit(e, "const float *restrict w = c->params + %lld;", (long long)ly->woff);
@@ -501,6 +505,7 @@ void conv_emit_fast_backward(emitter *e, const ir_layer *ly)
          layer_has_pad(ly) ? arena_printf(emit_arena, "c->pad_%s", ly->name) : "x");
     emit(e, "float *restrict dxs = %s;", layer_has_pad(ly) ? lane_slot("c->gpad", e->pad_max, padded_count(ly)) : "dx");
     emit_wgrad_begin(e, ly, &g);
+    emit_dgrad_begin(e, ly, &g);
     emit(e, "for (int s0 = i0; s0 < i1; s0 += %lld) {", (long long)group_size(&g));
     emit(e, "const int s1 = s0 + %lld < i1 ? s0 + %lld : i1;", (long long)group_size(&g),
          (long long)group_size(&g));
@@ -511,7 +516,10 @@ void conv_emit_fast_backward(emitter *e, const ir_layer *ly)
     emit(e, "for (int i = s0; i < s1; i++) {");
     emit(e, "const float *gi = c->cs + (size_t)i * %lld;", (long long)e->cs_max);
     emit(e, "float *di = dxs + (size_t)i * %lld;", (long long)(g.C * g.psz));
-    emit_sweep_calls(e, &s, "gi", "di");
+    if (g.dgemm)
+        emit_dgrad_sample(e, ly, &g);
+    else
+        emit_sweep_calls(e, &s, "gi", "di");
     emit(e, "}");
     emit(e, "}");
     emit_wgrad_end(e, ly, &g);

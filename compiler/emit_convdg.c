@@ -1,0 +1,187 @@
+/* emit_convdg.c - the "GEMM + col2im" data gradient of the fast stride-1
+ * convolutions (emit_fast.c), for layers whose output is small next to
+ * their input (lenet's c3: 10 x 10 outputs from 14 x 14).
+ *
+ * The sweep of emit_fast.c computes dxp[c][q] for every q of the padded
+ * plane as a sum over F filters and K taps of G, which is zero outside the
+ * span of the outputs: for c3 it runs 196 (224 in whole tiles) positions
+ * per input map for 136 positions of G, with only C = 6 rows to share each
+ * load.  Here, for each input map c, over the span only:
+ *
+ *   dcol[k][M + p] = sum_f w[f][c*K + k] * G[f][M + p]     p < span
+ *   dxp[c][q] = sum_k dcol[k][M + q - koff(k)]              q < psz
+ *
+ * The GEMM is the sweep's tile with one tap and K rows (13 + 12 for 5 x 5
+ * kernels: 1 + 2/13 slots per FMA against 1 + 2/6).  The col2im is a
+ * gather: dcol's rows are zero outside [M, M + span) (set once per call;
+ * the GEMM writes only inside), so each vector of dxp is K unaligned loads
+ * and adds, stored once.  (Adding each row into dxp instead, 25
+ * overlapping read-modify-writes per float, stalls on store-to-load
+ * forwarding: with masked stores, 8 ns per vector on Zen 4.) */
+#include "emit_conv.h"
+
+/* The sweep's cost model (emit_fast.c): slots per step of an m x n tile. */
+static double dg_step(int64_t m, int64_t n)
+{
+    return (double)(m * n > 8 ? m * n : 8) + 2.0 * (double)n;
+}
+
+/* The cheapest m x n tile for rows x span, as emit_fast.c's choose_tile;
+ * returns its cost in slots per step (one input map/tap, or one filter). */
+static double dg_tile(const simd_target *v, int64_t rows, int64_t span, int *mb, int *nv)
+{
+    double best = 0;
+    for (int m = 1; m <= 16 && m <= rows; m++)
+        for (int n = 1; n <= 8; n++) {
+            if (m * n + n + 1 > v->regs || (int64_t)n * v->width > span)
+                continue;
+            int64_t tiles = (span + n * v->width - 1) / (n * v->width);
+            int64_t full = rows / m, rem = rows % m;
+            double c = (double)tiles * ((double)full * dg_step(m, n) + (rem ? dg_step(rem, n) : 0));
+            if (best == 0 || c < best) {
+                best = c;
+                *mb = m;
+                *nv = n;
+            }
+        }
+    return best;
+}
+
+/* Whether ly's data gradient is ever computed: not for the first layer
+ * that is not a view (emit.c passes it dx = NULL). */
+static bool has_dx(const emitter *e, const ir_layer *ly)
+{
+    for (int i = 0; i < e->net->nlayers; i++)
+        if (!layer_is_view(&e->net->layers[i]))
+            return &e->net->layers[i] != ly;
+    return true;
+}
+
+/* The cost rule, in FMA slots per sample: the sweep costs its tiles over
+ * the padded plane (C rows, F*K steps); the GEMM its tiles over the span
+ * (K rows, F steps, C times), plus the gather (C*K loads of 2 slots per
+ * vector of the plane).  The GEMM wins where the plane is much larger
+ * than the span or C is small: lenet c3 and cifar10_conv c3 29000 slots
+ * against 44800; cifar10_wide c3/c4 417k/834k against 435k/871k
+ * (measured a few % faster); cifar10_wide c2 808k against 757k (the
+ * sweep stays).  A layer whose dx is never computed keeps the sweep (no
+ * scratch for dcol). */
+void dgrad_plan(const emitter *e, const ir_layer *ly, fgeom *g)
+{
+    const simd_target *v = e->simd;
+    int m = 1, n = 1;
+    if (!has_dx(e, ly))
+        return;
+    double sweep = dg_tile(v, g->C, g->psz, &m, &n) * (double)(g->F * g->K);
+    double gemm = dg_tile(v, g->K, g->span, &m, &n) * (double)(g->F * g->C);
+    int64_t vecs = (g->psz + v->width - 1) / v->width;
+    gemm += 2.0 * (double)(g->C * g->K * vecs);
+    g->dgemm = gemm < sweep;
+    if (!g->dgemm)
+        return;
+    g->dg_mb = m;
+    g->dg_nv = n;
+    g->dc_off = (g->scratch + 15) / 16 * 16;
+    g->scratch = g->dc_off + g->K * g->gplane;
+}
+
+/* dc[j][M + p..M + p + T) = sum_f w[f*R + j] * G[f][M + p..], j < mb. */
+static void gemm_tile(emitter *e, const ir_layer *ly, const fgeom *g, int mb)
+{
+    const simd_target *v = e->simd;
+    int W = v->width, nv = g->dg_nv;
+    emit(e, "CNNC_KERNEL static inline void %s_dgm_%d(const float *restrict gi, const float *restrict w,",
+         ly->name, mb);
+    emit(e, "    float *restrict dc, int p)");
+    emit(e, "{");
+    for (int m = 0; m < mb; m++)
+        for (int j = 0; j < nv; j++)
+            emit(e, "%s %s = %s;", v->vec, vname("a", m, j), v->zero);
+    emit(e, "for (int f = 0; f < %lld; f++) {", (long long)g->F);
+    emit(e, "const float *gf = gi + f * %lld + %lld + p;", (long long)g->gplane, (long long)g->M);
+    emit(e, "const float *wf = w + f * %lld;", (long long)g->R);
+    for (int j = 0; j < nv; j++)
+        emit(e, "const %s x%d = %s;", v->vec, j, simd(v->load, arena_printf(emit_arena, "gf + %d", j * W), 0, 0));
+    for (int m = 0; m < mb; m++) {
+        emit(e, "const %s w%d = %s;", v->vec, m, simd(v->splat, arena_printf(emit_arena, "wf[%d]", m), 0, 0));
+        for (int j = 0; j < nv; j++) {
+            const char *a = vname("a", m, j);
+            emit(e, "%s = %s;", a, simd(v->fma, arena_printf(emit_arena, "w%d", m),
+                                        arena_printf(emit_arena, "x%d", j), a));
+        }
+    }
+    emit(e, "}");
+    for (int m = 0; m < mb; m++)
+        for (int j = 0; j < nv; j++)
+            emit(e, "%s", simd(v->store, arena_printf(emit_arena, "dc + %lld + p",
+                                                      (long long)(m * g->gplane + g->M + j * W)),
+                               vname("a", m, j), 0));
+    emit(e, "}");
+    emit_blank(e);
+}
+
+/* dxp[c][q..q+W) = sum_k dc[k][M + q - koff(k)..], for every vector of
+ * the plane (the last shifted back to end at psz), two sums in turn. */
+static void gather(emitter *e, const ir_layer *ly, const fgeom *g)
+{
+    const simd_target *v = e->simd;
+    int64_t W = v->width;
+    emit(e, "CNNC_KERNEL static inline void %s_dgx(float *restrict di, const float *restrict dc)", ly->name);
+    emit(e, "{");
+    emit(e, "for (int q0 = 0; q0 < %lld; q0 += %lld) {", (long long)g->psz, (long long)W);
+    emit(e, "const int q = q0 < %lld ? q0 : %lld;", (long long)(g->psz - W), (long long)(g->psz - W));
+    emit(e, "%s s0 = %s, s1 = %s;", v->vec, v->zero, v->zero);
+    for (int64_t k = 0; k < g->K; k++) {
+        const char *s = k % 2 ? "s1" : "s0";
+        const char *at = arena_printf(emit_arena, "dc + %lld + q", (long long)(k * g->gplane + g->M - g->koff[k]));
+        emit(e, "%s = %s;", s, simd(v->add, s, simd(v->load, at, 0, 0), 0));
+    }
+    emit(e, "%s", simd(v->store, "di + q", simd(v->add, "s0", "s1", 0), 0));
+    emit(e, "}");
+    emit(e, "}");
+    emit_blank(e);
+}
+
+void emit_dgrad_kernels(emitter *e, const ir_layer *ly, const fgeom *g)
+{
+    gemm_tile(e, ly, g, g->dg_mb);
+    if (g->K % g->dg_mb)
+        gemm_tile(e, ly, g, (int)(g->K % g->dg_mb));
+    gather(e, ly, g);
+}
+
+/* One block of nr rows from k0 of map c: the GEMM over every tile of the
+ * span (the last shifted back to end at span). */
+static void block_calls(emitter *e, const fgeom *g, const ir_layer *ly, int64_t k0, int64_t nr)
+{
+    int64_t T = g->dg_nv * e->simd->width;
+    emit(e, "for (int p = 0; p < %lld; p += %lld)", (long long)g->span, (long long)T);
+    emit(e, "    %s_dgm_%lld(gi, w + c0 * %lld + %lld, dc + %lld, p < %lld ? p : %lld);", ly->name,
+         (long long)nr, (long long)g->K, (long long)k0, (long long)(k0 * g->gplane), (long long)(g->span - T),
+         (long long)(g->span - T));
+}
+
+/* Before the samples: dcol's zero margins, in the scratch of the lane's
+ * first sample. */
+void emit_dgrad_begin(emitter *e, const ir_layer *ly, const fgeom *g)
+{
+    (void)ly;
+    if (!g->dgemm)
+        return;
+    emit(e, "float *restrict dc = c->cs + (size_t)i0 * %lld + %lld;", (long long)e->cs_max, (long long)g->dc_off);
+    emit(e, "if (dx && i1 > i0)");
+    emit(e, "    memset(dc, 0, sizeof(float) * %lld);", (long long)(g->K * g->gplane));
+}
+
+/* The data gradient of sample i: gi its G, di its dxp. */
+void emit_dgrad_sample(emitter *e, const ir_layer *ly, const fgeom *g)
+{
+    int64_t full = g->K / g->dg_mb * g->dg_mb;
+    emit(e, "for (int c0 = 0; c0 < %lld; c0++) {", (long long)g->C);
+    for (int64_t k0 = 0; k0 < full; k0 += g->dg_mb)
+        block_calls(e, g, ly, k0, g->dg_mb);
+    if (full < g->K)
+        block_calls(e, g, ly, full, g->K - full);
+    emit(e, "%s_dgx(di + c0 * %lld, dc);", ly->name, (long long)g->psz);
+    emit(e, "}");
+}
