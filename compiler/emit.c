@@ -418,7 +418,41 @@ static void emit_loss_mse(emitter *e, long long k)
 }
 
 /* torch.optim.SGD: d = g + wd*p; buf = mu*buf + d; p -= lr*buf, on the
- * parameters [k0, k1). */
+ * parameters [k0, k1).  sgd is the reference; sgd_fast the same in the
+ * SIMD flavour's vectors (an FMA where the scalar code has a multiply and
+ * an add that clang contracts), which the fast path uses, also on the
+ * rows of a unit-split dense layer right after its weight-gradient tile
+ * has stored them (emit_fastdense.c): those parameters and momenta are
+ * read from memory while the tiles compute, not in a pass of their own. */
+static void emit_sgd_fast(emitter *e)
+{
+    const simd_target *v = e->simd;
+    int W = v->width;
+    emit(e, "CNNC_KERNEL static void sgd_fast(%s_ctx *c, const cnnrt_hparams *hp, size_t k0, size_t k1)",
+         e->prefix);
+    emit(e, "{");
+    emit(e, "const float lr = hp->lr, mu = hp->momentum, wd = hp->weight_decay;");
+    emit(e, "float *restrict p = c->params, *restrict g = c->grads, *restrict m = c->momentum;");
+    emit(e, "const %s vlr = %s, vmu = %s, vwd = %s;", v->vec, simd(v->splat, "-lr", 0, 0),
+         simd(v->splat, "mu", 0, 0), simd(v->splat, "wd", 0, 0));
+    emit(e, "size_t k = k0;");
+    emit(e, "for (; k + %d <= k1; k += %d) {", W, W);
+    emit(e, "const %s pv = %s;", v->vec, simd(v->load, "p + k", 0, 0));
+    emit(e, "%s d = %s;", v->vec, simd(v->load, "g + k", 0, 0));
+    emit(e, "if (wd != 0.0f)");
+    emit(e, "    d = %s;", simd(v->fma, "vwd", "pv", "d"));
+    emit(e, "if (mu != 0.0f) {");
+    emit(e, "d = %s;", simd(v->fma, "vmu", simd(v->load, "m + k", 0, 0), "d"));
+    emit(e, "%s", simd(v->store, "m + k", "d", 0));
+    emit(e, "}");
+    emit(e, "%s", simd(v->store, "p + k", simd(v->fma, "vlr", "d", "pv"), 0));
+    emit(e, "}");
+    emit(e, "if (k < k1)");
+    emit(e, "    sgd(c, hp, k, k1);");
+    emit(e, "}");
+    emit_blank(e);
+}
+
 static void emit_sgd(emitter *e)
 {
     emit(e, "static void sgd(%s_ctx *c, const cnnrt_hparams *hp, size_t k0, size_t k1)", e->prefix);
@@ -437,6 +471,7 @@ static void emit_sgd(emitter *e)
     emit(e, "}");
     emit(e, "}");
     emit_blank(e);
+    emit_sgd_fast(e);
 }
 
 /* Re-impose masks (connect) and ties (symmetric) on stored weights. */
@@ -670,6 +705,7 @@ static void emit_source(emitter *e, const char *header_name)
     emit_blank(e);
     emit_ctx_struct(e);
     emit_lane_sync(e);
+    emit_sgd(e);
     emit_layers(e);
     emit_forward_lane(e);
     emit_backward_lane(e);
@@ -677,7 +713,6 @@ static void emit_source(emitter *e, const char *header_name)
         emit_loss_mse(e, (long long)out_size(e->net));
     else
         emit_loss_sce(e, (long long)out_size(e->net));
-    emit_sgd(e);
     emit_carve(e);
     emit_constrain(e);
     emit_lanes(e);
