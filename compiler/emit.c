@@ -428,8 +428,11 @@ static void emit_sgd_fast(emitter *e)
 {
     const simd_target *v = e->simd;
     int W = v->width;
-    emit(e, "CNNC_KERNEL static void sgd_fast(%s_ctx *c, const cnnrt_hparams *hp, size_t k0, size_t k1)",
+    /* noinline: called per tile row; inlined, its copies and their
+     * unswitched variants doubled lenet's lane_gradients */
+    emit(e, "CNNC_KERNEL __attribute__((noinline)) static void sgd_fast(%s_ctx *c, const cnnrt_hparams *hp,",
          e->prefix);
+    emit(e, "                                                    size_t k0, size_t k1)");
     emit(e, "{");
     emit(e, "const float lr = hp->lr, mu = hp->momentum, wd = hp->weight_decay;");
     emit(e, "float *restrict p = c->params, *restrict g = c->grads, *restrict m = c->momentum;");

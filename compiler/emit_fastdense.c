@@ -321,12 +321,9 @@ static void emit_forward_units(emitter *e, const ir_layer *ly, const dgeom *g)
     emit(e, "int j = 0;");
     emit(e, "for (; j + %d <= nb; j += %d)", g->ov, g->ov);
     emit(e, "    %s_fo_%d(xT, w, b, y, np, n, j * %d, u, u1);", ly->name, g->ov, W);
-    if (g->ov > 1) {
-        emit(e, "switch (nb - j) {");
-        for (int r = 1; r < g->ov; r++)
-            emit(e, "case %d: %s_fo_%d(xT, w, b, y, np, n, j * %d, u, u1); break;", r, ly->name, r, W);
-        emit(e, "default: break;");
-        emit(e, "}");
+    if (g->ov > 1) { /* the vectors left one at a time: fewer variants, less code */
+        emit(e, "for (; j < nb; j++)");
+        emit(e, "    %s_fo_1(xT, w, b, y, np, n, j * %d, u, u1);", ly->name, W);
     }
     emit(e, "}");
     emit(e, "}");
@@ -336,8 +333,9 @@ static void emit_forward_units(emitter *e, const ir_layer *ly, const dgeom *g)
 static void emit_unit_forward(emitter *e, const ir_layer *ly, const dgeom *g)
 {
     emit_forward_pack(e, ly, g);
-    for (int r = 1; r <= g->ov; r++)
-        emit_fo_tile(e, ly, g, r);
+    emit_fo_tile(e, ly, g, g->ov);
+    if (g->ov > 1)
+        emit_fo_tile(e, ly, g, 1);
     emit_forward_units(e, ly, g);
 }
 
