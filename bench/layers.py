@@ -21,11 +21,13 @@ and the weight gradient), F for the first weighted layer (no data gradient).
 
 Usage: bench/layers.py [--batch 64] [--target T] [--budget 0.3] [--reps 3]
                        [--cnnc build/cnnc] [--out build/layers] NET.net ...
+The harness is compiled with $CC, default clang (what cnnc builds with).
 Needs build/libcnnrt.a (make)."""
 
 import argparse
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -184,7 +186,9 @@ def build(path, args):
     with open(h_path, "w") as f:
         f.write(harness(name, spec, src, args))
     exe = os.path.join(args.out, name + "_layers")
-    cc = os.environ.get("CC", "cc")
+    # clang, as cnnc itself builds (compiler/main.c) and so `make bench`:
+    # gcc -O2 ran cifar10_mlp's old dense forward at half the speed
+    cc = os.environ.get("CC") or (shutil.which("clang") and "clang") or "cc"
     subprocess.run([cc, "-std=c11", "-O2", "-march=native", "-I", os.path.join(ROOT, "runtime"),
                     "-I", args.out, h_path, "-o", exe, os.path.join(ROOT, "build", "libcnnrt.a"),
                     "-lz", "-lm", "-lpthread"], check=True)

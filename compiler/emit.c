@@ -131,7 +131,8 @@ static void emit_ctx_struct(emitter *e)
         if (layer_has_argmax(ly))
             emit(e, "int32_t *arg_%s; /* where each max came from */", ly->name);
         if (dense_splits_units(e, ly))
-            emit(e, "float *dyT_%s; /* [%lld, n]: its dy, transposed */", ly->name, (long long)ly->units);
+            emit(e, "float *dyT_%s, *xT_%s; /* [%lld, n], [%lld, n]: dy and x transposed */", ly->name,
+                 ly->name, (long long)ly->units, (long long)ly->in.d[0]);
     }
     emit(e, "float *g0, *g1, *gpad; /* gradients flowing back */");
     emit(e, "float *cs; /* [n, %lld] scratch of the fast kernels */", (long long)e->cs_max);
@@ -174,9 +175,14 @@ static void emit_carve(emitter *e)
         if (layer_has_argmax(ly))
             emit_take(e, arena_printf(emit_arena, "arg_%s", name), "int32_t",
                       arena_printf(emit_arena, "nb * %lld", (long long)shape_count(&ly->out)));
-        if (dense_splits_units(e, ly))
+        if (dense_splits_units(e, ly)) {
+            int W = e->simd->width;
             emit_take(e, arena_printf(emit_arena, "dyT_%s", name), "float",
                       arena_printf(emit_arena, "nb * %lld", (long long)ly->units));
+            emit_take(e, arena_printf(emit_arena, "xT_%s", name), "float",
+                      arena_printf(emit_arena, "(nb + %d) / %d * %d * %lld", W - 1, W, W,
+                                   (long long)ly->in.d[0]));
+        }
     }
     const char *g = arena_printf(emit_arena, "nb * %lld", (long long)gmax);
     emit_take(e, "g0", "float", g);
@@ -207,12 +213,12 @@ static void emit_layers(emitter *e)
 /* Lane t of T's share of the forward pass over samples [0, n), as
  * straight-line calls: most layers on the lane's slice of the samples; a
  * dense layer that splits its units (emit_fastdense.c) on the lane's units
- * of every sample, between barriers (before it only if a lane-split layer
- * has run since the last one).  With T = 1 it is the whole batch. */
+ * of every sample, after each lane has packed (transposed) its own rows of
+ * the layer's input and a barrier, and before another.  With T = 1 it is
+ * the whole batch. */
 static void emit_forward_lane(emitter *e)
 {
     const ir_net *net = e->net;
-    bool dirty = false;
     emit(e, "static void forward_lane(%s_ctx *c, const float *restrict x, int n, int t, int T)", e->prefix);
     emit(e, "{");
     emit(e, "const int i0 = LANE_FIRST(n, t, T), i1 = LANE_FIRST(n, t + 1, T);");
@@ -222,16 +228,21 @@ static void emit_forward_lane(emitter *e)
         if (layer_is_view(ly)) {
             emit(e, "/* %s: a view, nothing to do */", ly->name);
         } else if (dense_splits_units(e, ly)) {
-            if (dirty)
-                emit(e, "lane_sync(c, T);");
-            emit(e, "if (c->fast)");
-            emit(e, "    %s_forward_units(c, n, lane_units(%lld, %d, t, T), lane_units(%lld, %d, t + 1, T), %s, %s);",
+            /* the lane packs its own rows of the input (written by itself
+             * or before a barrier), then all lanes read all of them */
+            emit(e, "if (c->fast) {");
+            emit(e, "if (n > 1 || T > 1) /* else forward_units takes the one-sample path */");
+            emit(e, "    %s_forward_pack(c, n, i0, i1, %s);", ly->name, in);
+            emit(e, "lane_sync(c, T);");
+            emit(e, "%s_forward_units(c, n, lane_units(%lld, %d, t, T), lane_units(%lld, %d, t + 1, T), %s, %s);",
                  ly->name, (long long)ly->units, dense_unit_block(e, ly), (long long)ly->units,
                  dense_unit_block(e, ly), in, out);
-            emit(e, "else if (t == 0)");
-            emit(e, "    %s_forward_ref(c, 0, n, %s, %s);", ly->name, in, out);
+            emit(e, "} else {");
             emit(e, "lane_sync(c, T);");
-            dirty = false;
+            emit(e, "if (t == 0)");
+            emit(e, "    %s_forward_ref(c, 0, n, %s, %s);", ly->name, in, out);
+            emit(e, "}");
+            emit(e, "lane_sync(c, T);");
         } else {
             emit(e, "if (i0 < i1)");
             if (layer_is_fast(e, ly))
@@ -239,7 +250,6 @@ static void emit_forward_lane(emitter *e)
                      ly->name, in, out);
             else
                 emit(e, "    %s_forward(c, i0, i1, %s, %s);", ly->name, in, out);
-            dirty = true;
         }
     }
     emit(e, "(void)c, (void)x, (void)n, (void)t, (void)T, (void)i0, (void)i1;");
@@ -408,7 +418,44 @@ static void emit_loss_mse(emitter *e, long long k)
 }
 
 /* torch.optim.SGD: d = g + wd*p; buf = mu*buf + d; p -= lr*buf, on the
- * parameters [k0, k1). */
+ * parameters [k0, k1).  sgd is the reference; sgd_fast the same in the
+ * SIMD flavour's vectors (an FMA where the scalar code has a multiply and
+ * an add that clang contracts), which the fast path uses, also on the
+ * rows of a unit-split dense layer right after its weight-gradient tile
+ * has stored them (emit_fastdense.c): those parameters and momenta are
+ * read from memory while the tiles compute, not in a pass of their own. */
+static void emit_sgd_fast(emitter *e)
+{
+    const simd_target *v = e->simd;
+    int W = v->width;
+    /* noinline: called per tile row; inlined, its copies and their
+     * unswitched variants doubled lenet's lane_gradients */
+    emit(e, "CNNC_KERNEL __attribute__((noinline)) static void sgd_fast(%s_ctx *c, const cnnrt_hparams *hp,",
+         e->prefix);
+    emit(e, "                                                    size_t k0, size_t k1)");
+    emit(e, "{");
+    emit(e, "const float lr = hp->lr, mu = hp->momentum, wd = hp->weight_decay;");
+    emit(e, "float *restrict p = c->params, *restrict g = c->grads, *restrict m = c->momentum;");
+    emit(e, "const %s vlr = %s, vmu = %s, vwd = %s;", v->vec, simd(v->splat, "-lr", 0, 0),
+         simd(v->splat, "mu", 0, 0), simd(v->splat, "wd", 0, 0));
+    emit(e, "size_t k = k0;");
+    emit(e, "for (; k + %d <= k1; k += %d) {", W, W);
+    emit(e, "const %s pv = %s;", v->vec, simd(v->load, "p + k", 0, 0));
+    emit(e, "%s d = %s;", v->vec, simd(v->load, "g + k", 0, 0));
+    emit(e, "if (wd != 0.0f)");
+    emit(e, "    d = %s;", simd(v->fma, "vwd", "pv", "d"));
+    emit(e, "if (mu != 0.0f) {");
+    emit(e, "d = %s;", simd(v->fma, "vmu", simd(v->load, "m + k", 0, 0), "d"));
+    emit(e, "%s", simd(v->store, "m + k", "d", 0));
+    emit(e, "}");
+    emit(e, "%s", simd(v->store, "p + k", simd(v->fma, "vlr", "d", "pv"), 0));
+    emit(e, "}");
+    emit(e, "if (k < k1)");
+    emit(e, "    sgd(c, hp, k, k1);");
+    emit(e, "}");
+    emit_blank(e);
+}
+
 static void emit_sgd(emitter *e)
 {
     emit(e, "static void sgd(%s_ctx *c, const cnnrt_hparams *hp, size_t k0, size_t k1)", e->prefix);
@@ -427,6 +474,7 @@ static void emit_sgd(emitter *e)
     emit(e, "}");
     emit(e, "}");
     emit_blank(e);
+    emit_sgd_fast(e);
 }
 
 /* Re-impose masks (connect) and ties (symmetric) on stored weights. */
@@ -660,6 +708,7 @@ static void emit_source(emitter *e, const char *header_name)
     emit_blank(e);
     emit_ctx_struct(e);
     emit_lane_sync(e);
+    emit_sgd(e);
     emit_layers(e);
     emit_forward_lane(e);
     emit_backward_lane(e);
@@ -667,7 +716,6 @@ static void emit_source(emitter *e, const char *header_name)
         emit_loss_mse(e, (long long)out_size(e->net));
     else
         emit_loss_sce(e, (long long)out_size(e->net));
-    emit_sgd(e);
     emit_carve(e);
     emit_constrain(e);
     emit_lanes(e);

@@ -108,11 +108,14 @@ void conv_emit_fast_forward(emitter *e, const ir_layer *ly);
 void conv_emit_fast_backward(emitter *e, const ir_layer *ly);
 /* emit_fastdense.c: the same for dense layers.  A layer for which
  * dense_splits_units() holds is shared between threads by units, over the
- * whole batch, instead of by samples: it gets NAME_forward_units(c, n, u0,
- * u1, x, y), NAME_backward_rows(c, n, i0, i1, y, dy, dx) (samples [i0, i1):
+ * whole batch, instead of by samples: it gets NAME_forward_pack(c, n, i0,
+ * i1, x) (samples [i0, i1) of x transposed into c->xT_NAME) and, once
+ * every lane has run that, NAME_forward_units(c, n, u0, u1, x, y),
+ * NAME_backward_rows(c, n, i0, i1, y, dy, dx) (samples [i0, i1):
  * activation, dy transposed into c->dyT_NAME, dx) and, once every lane has
  * run that, NAME_backward_units(c, n, u0, u1, x, slab) (units [u0, u1) of
- * the weight and bias gradients, stored into c->grads; slab: the lane's
+ * the weight and bias gradients, stored into c->grads, and in train_step
+ * the SGD step on those units' parameters; slab: the lane's
  * dense_lane_slab() floats per sample).  Lanes' units start at multiples
  * of dense_unit_block(). */
 bool dense_is_fast(const emitter *e, const ir_layer *ly);

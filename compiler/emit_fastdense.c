@@ -1,7 +1,9 @@
 /* emit_fastdense.c - register-tiled SIMD kernels for dense layers, written
  * against the templates of emit_simd.c (reference twins: emit_dense.c).
  *   forward  y[i][u] = b[u] + sum_k x[i][k] w[u][k]    dot products: a tile
- *            of mi samples x mu units, x rows held, w rows streamed
+ *            of mi samples x mu units, x rows held, w rows streamed; for a
+ *            unit-split layer an outer product over x transposed: ou units
+ *            x ov vectors of samples
  *   dgrad    dx[i][k] = sum_u dy[i][u] w[u][k]          axpy along k: mi
  *            samples x nv vectors of k
  *   wgrad    dw[u][k] += sum_i dy[i][u] x[i][k]         axpy along k: mu
@@ -25,6 +27,7 @@ typedef struct dgeom {
     int mi, mu;                  /* forward tile */
     int di, dv;                  /* dgrad tile */
     int wu, wv;                  /* wgrad tile */
+    int ou, ov;                  /* unit-split forward tile: units x vectors of samples */
 } dgeom;
 
 static const char *nm(const char *p, int a, int b)
@@ -52,8 +55,9 @@ bool dense_splits_units(const emitter *e, const ir_layer *ly)
     return dense_is_fast(e, ly) && ly->wcount >= SPLIT_MIN_WEIGHTS && ly->units >= 8;
 }
 
-/* The slab of x the weight gradient packs: at most 3 vectors a sample. */
-static int64_t slab_width(const emitter *e) { return (3 * e->simd->width + 15) / 16 * 16; }
+/* The floats per sample of x a unit-split layer's weight gradient packs
+ * (emit_wg_units): its whole row, rounded to 16. */
+static int64_t slab_width(const ir_layer *ly) { return (ly->in.d[0] + 15) / 16 * 16; }
 
 /* Per-sample floats of c->cs the backward pass uses: dy transposed and
  * the slab; a unit-split layer has its own dyT, and with more than one
@@ -62,38 +66,49 @@ int64_t dense_scratch(const emitter *e, const ir_layer *ly)
 {
     if (!dense_is_fast(e, ly))
         return 0;
-    return dense_splits_units(e, ly) ? slab_width(e) : ly->units + 3 * e->simd->width;
+    return dense_splits_units(e, ly) ? slab_width(ly) : ly->units + 3 * e->simd->width;
 }
 
 int64_t dense_lane_slab(const emitter *e)
 {
+    int64_t w = 0;
     for (int i = 0; e->simd && i < e->net->nlayers; i++)
-        if (dense_splits_units(e, &e->net->layers[i]))
-            return slab_width(e);
-    return 0;
+        if (dense_splits_units(e, &e->net->layers[i]) && slab_width(&e->net->layers[i]) > w)
+            w = slab_width(&e->net->layers[i]);
+    return w;
+}
+
+/* The outer-product forward tile of a unit-split layer: ou units (one
+ * broadcast each) by ov vectors of samples (one load each), ou * ov
+ * accumulators, all in registers with the ov sample vectors and one
+ * broadcast. */
+static void fo_shape(const emitter *e, dgeom *g)
+{
+    g->ou = e->simd->regs >= 32 ? 6 : 4;
+    g->ov = e->simd->regs >= 32 ? 4 : 2;
+    if (g->U < g->ou)
+        g->ou = (int)g->U;
 }
 
 static dgeom make_dgeom(const emitter *e, const ir_layer *ly)
 {
-    dgeom g = {ly->in.d[0], ly->units, 3, 4, 4, 3, 4, 3};
+    dgeom g = {ly->in.d[0], ly->units, 3, 4, 4, 3, 4, 3, 0, 0};
     int W = e->simd->width;
     if (g.U < 4)
         g.mu = (int)g.U;
     int64_t kv = g.K / W;
     g.dv = kv < 3 ? (int)kv : 3;
     g.wv = g.dv;
-    if (g.U < 4)
+    if (g.U < g.wu)
         g.wu = (int)g.U;
+    fo_shape(e, &g);
     return g;
 }
 
 /* Lanes' unit ranges start at multiples of the forward and wgrad tiles. */
 int dense_unit_block(const emitter *e, const ir_layer *ly)
 {
-    dgeom g = make_dgeom(e, ly);
-    if (g.mu != g.wu)
-        die("dense %s: forward and weight-gradient tiles differ (%d, %d units)", ly->name, g.mu, g.wu);
-    return g.mu;
+    return make_dgeom(e, ly).wu;
 }
 
 /* ------------------------------------------------------------ forward */
@@ -149,35 +164,190 @@ static void emit_fw_tile(emitter *e, const ir_layer *ly, const dgeom *g)
     emit_blank(e);
 }
 
-/* Units [u0, u1) of every sample: a thread's share of a unit-split layer. */
+/* ---------------------------------------------- unit-split forward
+ * A unit-split layer sees the whole batch, so its forward is one matrix
+ * product y = x w^T of n x K by K x U.  The dot-product tile above reads a
+ * block of samples' rows of x for every block of units: for cifar10_mlp's
+ * h1 (K = 3072, n = 64) all of x (768 KiB) streams from L2 once per four
+ * units, 7 vector loads per 12 FMAs.  Here x is first transposed, once per
+ * step, into xT[k][np] (np: n rounded up to whole vectors, the padding
+ * zeroed), shared by the lanes; then a tile of ou units by ov vectors of
+ * samples does, for each k, ov aligned loads of xT[k][j..] and ou
+ * broadcasts of w[u][k] into ou * ov accumulators: an outer product,
+ * no horizontal sums, 4 loads per 24 FMAs on AVX-512 (6 x 4: 24
+ * accumulators + 4 vectors of x + a broadcast = 29 of 32 registers).  Every
+ * (sample, unit) is one sum over k in order 0 .. K-1, whatever the tile,
+ * the lane or the thread count. */
+
+static const char *act_val(act_kind act, const char *s)
+{
+    switch (act) {
+    case ACT_RELU: return arena_printf(emit_arena, "%s > 0.0f ? %s : 0.0f", s, s);
+    case ACT_SIGMOID: return arena_printf(emit_arena, "1.0f / (1.0f + expf(-%s))", s);
+    case ACT_TANH: return arena_printf(emit_arena, "tanhf(%s)", s);
+    default: return s;
+    }
+}
+
+/* A W x W block of x (rows i .., columns k ..) to xT, in registers:
+ * log2(W) rounds of interleaving row j with row j + W/2 (zip_lo, zip_hi)
+ * transpose it.  Scalar stores of 16 columns per row cost about 4 times
+ * as much (h1's pack: 4 % of the step in a profile). */
+static void emit_transpose_block(emitter *e, int64_t K)
+{
+    const simd_target *v = e->simd;
+    int W = v->width, round = 0;
+    for (int j = 0; j < W; j++)
+        emit(e, "const %s %s = %s;", v->vec, nm("t", 0, j),
+             simd(v->load, arena_printf(emit_arena, "x + (size_t)(i + %d) * %lld + k", j, (long long)K), 0, 0));
+    for (int w = W; w > 1; w /= 2, round++)
+        for (int j = 0; j < W / 2; j++) {
+            const char *a = nm("t", round, j), *b = nm("t", round, j + W / 2);
+            emit(e, "const %s %s = %s;", v->vec, nm("t", round + 1, 2 * j), simd(v->zip_lo, a, b, 0));
+            emit(e, "const %s %s = %s;", v->vec, nm("t", round + 1, 2 * j + 1), simd(v->zip_hi, a, b, 0));
+        }
+    for (int j = 0; j < W; j++)
+        emit(e, "%s", simd(v->store, arena_printf(emit_arena, "xT + (size_t)(k + %d) * np + (size_t)i", j),
+                           nm("t", round, j), 0));
+}
+
+/* NAME_pack(c, n, i0, i1, x): rows [i0, i1) of x into columns of c->xT_NAME;
+ * the lane that ends the batch zeroes the padding columns [n, np). */
+static void emit_forward_pack(emitter *e, const ir_layer *ly, const dgeom *g)
+{
+    int W = e->simd->width;
+    long long K = (long long)g->K;
+    emit(e, "CNNC_KERNEL static void %s_forward_pack(%s_ctx *c, int n, int i0, int i1, const float *restrict x)",
+         ly->name, e->prefix);
+    emit(e, "{");
+    long long KV = K / W * W;
+    emit(e, "float *restrict xT = c->xT_%s;", ly->name);
+    emit(e, "const size_t np = (size_t)(n + %d) / %d * %d;", W - 1, W, W);
+    emit(e, "int i = i0;");
+    if (W > 1 && KV) {
+        emit(e, "for (; i + %d <= i1; i += %d)", W, W);
+        emit(e, "    for (int k = 0; k < %lld; k += %d) {", KV, W);
+        emit_transpose_block(e, K);
+        emit(e, "}");
+    }
+    /* the rows left (16 k at a time: a cache line of each row of x), then
+     * the columns after whole vectors of every row */
+    if (KV) {
+        emit(e, "for (int k0 = 0; k0 < %lld; k0 += 16) {", KV);
+        emit(e, "const int k1 = k0 + 16 < %lld ? k0 + 16 : %lld;", KV, KV);
+        emit(e, "for (int r = i; r < i1; r++)");
+        emit(e, "    for (int k = k0; k < k1; k++)");
+        emit(e, "        xT[(size_t)k * np + (size_t)r] = x[(size_t)r * %lld + (size_t)k];", K);
+        emit(e, "}");
+    }
+    if (KV < K) {
+        emit(e, "for (int r = i0; r < i1; r++)");
+        emit(e, "    for (int k = %lld; k < %lld; k++)", KV, K);
+        emit(e, "        xT[(size_t)k * np + (size_t)r] = x[(size_t)r * %lld + (size_t)k];", K);
+    }
+    emit(e, "if (i1 == n && (size_t)n < np)");
+    emit(e, "    for (int k = 0; k < %lld; k++)", K);
+    emit(e, "        memset(xT + (size_t)k * np + (size_t)n, 0, sizeof(float) * (np - (size_t)n));");
+    emit(e, "}");
+    emit_blank(e);
+}
+
+/* NAME_fo_NV: units u .. u + ou (clamped to ue - 1: the last tile of a
+ * range recomputes a unit rather than run a remainder) of the samples in
+ * nv vectors from column j of xT; stores only samples below n. */
+static void emit_fo_tile(emitter *e, const ir_layer *ly, const dgeom *g, int nv)
+{
+    const simd_target *v = e->simd;
+    int W = v->width;
+    emit(e, "CNNC_KERNEL static inline void %s_fo_%d(const float *restrict xT, const float *restrict w,",
+         ly->name, nv);
+    emit(e, "    const float *restrict b, float *restrict y, size_t np, int n, int j, int u, int ue)");
+    emit(e, "{");
+    if (!ly->bias)
+        emit(e, "(void)b;");
+    for (int a = 0; a < g->ou; a++) {
+        emit(e, "const int v%d = u + %d < ue ? u + %d : ue - 1;", a, a, a);
+        emit(e, "const float *w%d = w + (size_t)v%d * %lld;", a, a, (long long)g->K);
+    }
+    for (int a = 0; a < g->ou; a++)
+        for (int q = 0; q < nv; q++)
+            emit(e, "%s %s = %s;", v->vec, nm("a", a, q), v->zero);
+    emit(e, "const float *xk = xT + j;");
+    emit(e, "for (int k = 0; k < %lld; k++, xk += np) {", (long long)g->K);
+    for (int q = 0; q < nv; q++)
+        emit(e, "const %s x%d = %s;", v->vec, q, simd(v->load, lit("xk + %lld", (long long)q * W, 0), 0, 0));
+    for (int a = 0; a < g->ou; a++) {
+        emit(e, "{");
+        emit(e, "const %s s = %s;", v->vec, simd(v->splat, lit("w%lld[k]", a, 0), 0, 0));
+        for (int q = 0; q < nv; q++)
+            emit(e, "%s = %s;", nm("a", a, q), simd(v->fma, "s", lit("x%lld", q, 0), nm("a", a, q)));
+        emit(e, "}");
+    }
+    emit(e, "}");
+    emit(e, "float o[%d];", nv * W);
+    emit(e, "const int m = n - j < %d ? n - j : %d;", nv * W, nv * W);
+    for (int a = 0; a < g->ou; a++) {
+        for (int q = 0; q < nv; q++)
+            emit(e, "%s", simd(v->store, lit("o + %lld", (long long)q * W, 0), nm("a", a, q), 0));
+        emit(e, "for (int i = 0; i < m; i++) {");
+        emit(e, "const float s = o[i]%s;", ly->bias ? lit(" + b[v%lld]", a, 0) : "");
+        emit(e, "y[(size_t)(j + i) * %lld + (size_t)v%d] = %s;", (long long)g->U, a, act_val(ly->act, "s"));
+        emit(e, "}");
+    }
+    emit(e, "}");
+    emit_blank(e);
+}
+
+/* Units [u0, u1) of every sample: a thread's share of a unit-split layer.
+ * Units outside: a tile's ou rows of w are read from memory once and stay
+ * in L1 while the sample blocks pass; xT (all samples) stays in L2. */
 static void emit_forward_units(emitter *e, const ir_layer *ly, const dgeom *g)
 {
+    int W = e->simd->width;
     emit(e, "CNNC_KERNEL static void %s_forward_units(%s_ctx *c, int n, int u0, int u1, "
          "const float *restrict x, float *restrict y)", ly->name, e->prefix);
     emit(e, "{");
-    emit(e, "if (n < %d && u0 == 0 && u1 == %lld) {", g->mi, (long long)g->U); /* batch 1, one thread */
+    emit(e, "if (n == 1 && u0 == 0 && u1 == %lld) {", (long long)g->U); /* batch 1, one thread: no xT */
     emit(e, "%s_gemv(c, 0, n, x, y);", ly->name);
     emit(e, "return;");
     emit(e, "}");
     emit(e, "const float *restrict w = c->params + %lld;", (long long)ly->woff);
     emit(e, "const float *restrict b = %s;",
          ly->bias ? arena_printf(emit_arena, "c->params + %lld", (long long)ly->boff) : "NULL");
-    emit(e, "for (int u = u0; u < u1; u += %d)", g->mu);
-    emit(e, "    for (int i = 0; i < n; i += %d)", g->mi);
-    emit(e, "        %s_fw(x, w, b, y, i, n, u);", ly->name);
+    emit(e, "const float *restrict xT = c->xT_%s;", ly->name);
+    emit(e, "const size_t np = (size_t)(n + %d) / %d * %d;", W - 1, W, W);
+    emit(e, "const int nb = (int)(np / %d); /* vectors of samples */", W);
+    emit(e, "for (int u = u0; u < u1; u += %d) {", g->ou);
+    emit(e, "int j = 0;");
+    emit(e, "for (; j + %d <= nb; j += %d)", g->ov, g->ov);
+    emit(e, "    %s_fo_%d(xT, w, b, y, np, n, j * %d, u, u1);", ly->name, g->ov, W);
+    if (g->ov > 1) { /* the vectors left one at a time: fewer variants, less code */
+        emit(e, "for (; j < nb; j++)");
+        emit(e, "    %s_fo_1(xT, w, b, y, np, n, j * %d, u, u1);", ly->name, W);
+    }
+    emit(e, "}");
     emit(e, "}");
     emit_blank(e);
+}
+
+static void emit_unit_forward(emitter *e, const ir_layer *ly, const dgeom *g)
+{
+    emit_forward_pack(e, ly, g);
+    emit_fo_tile(e, ly, g, g->ov);
+    if (g->ov > 1)
+        emit_fo_tile(e, ly, g, 1);
+    emit_forward_units(e, ly, g);
 }
 
 void dense_emit_fast_forward(emitter *e, const ir_layer *ly)
 {
     dgeom g = make_dgeom(e, ly);
-    emit_fw_tile(e, ly, &g);
     dense_emit_gemv(e, ly);
     if (dense_splits_units(e, ly)) {
-        emit_forward_units(e, ly, &g);
+        emit_unit_forward(e, ly, &g);
         return;
     }
+    emit_fw_tile(e, ly, &g);
     emit(e, "CNNC_KERNEL static void %s_forward(%s_ctx *c, int i0, int i1, const float *restrict x, float *restrict y)",
          ly->name, e->prefix);
     emit(e, "{");
@@ -283,9 +453,22 @@ typedef struct wg_mode {
     const char *row;             /* sample s's row of x, for s < n */
 } wg_mode;
 
-/* The weight gradient: k tiles outside, so the lane's slab of x (samples x
- * one tile of k) stays in L1 while every row of units passes over it; then
- * single vectors, then scalars for the k that remain. */
+/* A unit-split layer's SGD step on the rows [u, u + rows) of its weights,
+ * columns [k, k + width), just stored by a tile (the fast path's lane_update
+ * leaves these parameters out); hp is NULL when no step is to be taken. */
+static void emit_sgd_rows(emitter *e, const ir_layer *ly, const dgeom *g, const char *u,
+                          const char *rows, int64_t width)
+{
+    emit(e, "for (int r = 0; hp && r < %s; r++) {", rows);
+    emit(e, "const size_t o = %lld + (size_t)(%s + r) * %lld + (size_t)k;", (long long)ly->woff, u,
+         (long long)g->K);
+    emit(e, "sgd_fast(c, hp, o, o + %lld);", (long long)width);
+    emit(e, "}");
+}
+
+/* A lane's weight gradient: k tiles outside, so the lane's slab of x
+ * (samples x one tile of k) stays in L1 while every row of units passes
+ * over it; then single vectors, then scalars for the k that remain. */
 static void emit_wg_pass(emitter *e, const ir_layer *ly, const dgeom *g, const wg_mode *m, int nv,
                          int64_t k0, int64_t k1, int64_t step)
 {
@@ -296,26 +479,16 @@ static void emit_wg_pass(emitter *e, const ir_layer *ly, const dgeom *g, const w
     emit(e, "for (int s = 0; s < n; s++)");
     emit(e, "    memcpy(slab + (size_t)s * %lld, %s + k, sizeof(float) * %lld);", (long long)step, m->row,
          (long long)step);
-    if (m->units) {
-        emit(e, "int u = u0;");
-        emit(e, "for (; u + %d <= u1; u += %d)", g->wu, g->wu);
-        emit(e, "    %s_wg_%dx%d(dyT, slab, gw, n, u, k);", ly->name, g->wu, nv);
-        if (ur) /* only the last lane's range can end in a partial block */
-            emit(e, "if (u < u1)");
-        if (ur)
-            emit(e, "    %s_wg_%lldx%d(dyT, slab, gw, n, u, k);", ly->name, (long long)ur, nv);
-    } else {
-        emit(e, "for (int u0 = 0; u0 < %lld; u0 += %d)", (long long)ufull, g->wu);
-        emit(e, "    %s_wg_%dx%d(dyT, slab, gw, n, u0, k);", ly->name, g->wu, nv);
-        if (ur)
-            emit(e, "%s_wg_%lldx%d(dyT, slab, gw, n, %lld, k);", ly->name, (long long)ur, nv,
-                 (long long)ufull);
-    }
+    emit(e, "for (int u0 = 0; u0 < %lld; u0 += %d)", (long long)ufull, g->wu);
+    emit(e, "    %s_wg_%dx%d(dyT, slab, gw, n, u0, k);", ly->name, g->wu, nv);
+    if (ur)
+        emit(e, "%s_wg_%lldx%d(dyT, slab, gw, n, %lld, k);", ly->name, (long long)ur, nv,
+             (long long)ufull);
     emit(e, "}");
 }
 
 /* The k left over after whole vectors, in scalars. */
-static void emit_wg_rest(emitter *e, const dgeom *g, const wg_mode *m, int64_t kv)
+static void emit_wg_rest(emitter *e, const ir_layer *ly, const dgeom *g, const wg_mode *m, int64_t kv)
 {
     if (g->K == kv)
         return;
@@ -327,7 +500,63 @@ static void emit_wg_rest(emitter *e, const dgeom *g, const wg_mode *m, int64_t k
     emit(e, "    acc += dyT[(size_t)u * n + s] * (%s)[k];", m->row);
     emit(e, "gw[(size_t)u * %lld + k] %s acc;", (long long)g->K, m->units ? "=" : "+=");
     emit(e, "}");
+    if (m->units) {
+        emit(e, "if (hp)");
+        emit(e, "    sgd_fast(c, hp, %lld + (size_t)u * %lld + %lld, %lld + (size_t)u * %lld + %lld);",
+             (long long)ly->woff, (long long)g->K, (long long)kv, (long long)ly->woff, (long long)g->K,
+             (long long)g->K);
+    }
     emit(e, "}");
+}
+
+/* A unit-split layer's weight gradient (units [u0, u1), every sample):
+ * x packed once into panels, the panel of columns [k, k + width) at
+ * slab + k * n as [n][width]; then units outside, k inside, and after
+ * each tile the SGD step on what it stored (emit_sgd_rows).  Rows of
+ * parameters, momenta and gradients are so walked in order, a few
+ * streams the prefetchers follow, while the tiles compute; with k
+ * outside (the lane form) the step jumped a row (12 KiB on h1) per 48
+ * floats and made the step slower than the separate pass.  The panels
+ * (n x K floats) stay in L2; each tile reads them once. */
+static void emit_wg_units_pass(emitter *e, const ir_layer *ly, const dgeom *g, int mu, int nv,
+                               int64_t k0, int64_t k1, int64_t step)
+{
+    if (k1 <= k0)
+        return;
+    emit(e, "for (int k = %lld; k < %lld; k += %lld) {", (long long)k0, (long long)k1, (long long)step);
+    emit(e, "%s_wg_%dx%d(dyT, slab + (size_t)k * n, gw, n, u, k);", ly->name, mu, nv);
+    emit_sgd_rows(e, ly, g, "u", lit("%d", mu, 0), step);
+    emit(e, "}");
+}
+
+static void emit_wg_units(emitter *e, const ir_layer *ly, const dgeom *g, const wg_mode *m)
+{
+    int W = e->simd->width;
+    int64_t T = (int64_t)g->wv * W, kt = g->K / T * T, kv = g->K / W * W, ur = g->U % g->wu;
+    emit(e, "for (int s = 0; s < n; s++) {");
+    emit(e, "const float *xs = %s;", m->row);
+    if (kt)
+        emit(e, "for (int k = 0; k < %lld; k += %lld)", (long long)kt, (long long)T);
+    if (kt)
+        emit(e, "    memcpy(slab + (size_t)k * n + (size_t)s * %lld, xs + k, sizeof(float) * %lld);",
+             (long long)T, (long long)T);
+    if (kv > kt)
+        emit(e, "for (int k = %lld; k < %lld; k += %d)", (long long)kt, (long long)kv, W);
+    if (kv > kt)
+        emit(e, "    memcpy(slab + (size_t)k * n + (size_t)s * %d, xs + k, sizeof(float) * %d);", W, W);
+    emit(e, "}");
+    emit(e, "int u = u0;");
+    emit(e, "for (; u + %d <= u1; u += %d) {", g->wu, g->wu);
+    emit_wg_units_pass(e, ly, g, g->wu, g->wv, 0, kt, T);
+    emit_wg_units_pass(e, ly, g, g->wu, 1, kt, kv, W);
+    emit(e, "}");
+    if (ur) { /* only the last lane's range can end in a partial block */
+        emit(e, "if (u < u1) {");
+        emit_wg_units_pass(e, ly, g, (int)ur, g->wv, 0, kt, T);
+        emit_wg_units_pass(e, ly, g, (int)ur, 1, kt, kv, W);
+        emit(e, "}");
+    }
+    emit_wg_rest(e, ly, g, m, kv);
 }
 
 static void emit_wg_calls(emitter *e, const ir_layer *ly, const dgeom *g, const wg_mode *m)
@@ -336,7 +565,7 @@ static void emit_wg_calls(emitter *e, const ir_layer *ly, const dgeom *g, const 
     int64_t T = (int64_t)g->wv * W, kt = g->K / T * T, kv = g->K / W * W;
     emit_wg_pass(e, ly, g, m, g->wv, 0, kt, T);
     emit_wg_pass(e, ly, g, m, 1, kt, kv, W);
-    emit_wg_rest(e, g, m, kv);
+    emit_wg_rest(e, ly, g, m, kv);
 }
 
 static void emit_wg_tiles(emitter *e, const ir_layer *ly, const dgeom *g)
@@ -397,17 +626,27 @@ static void emit_backward_units(emitter *e, const ir_layer *ly, const dgeom *g)
          "const float *restrict x, float *restrict slab)", ly->name, e->prefix);
     emit(e, "{");
     emit(e, "const float *restrict dyT = c->dyT_%s;", ly->name);
-    emit(e, "float *restrict gw = c->grads + %lld;", (long long)ly->woff);
+    /* not restrict: sgd_fast reads the stored gradient through c->grads */
+    emit(e, "float *gw = c->grads + %lld;", (long long)ly->woff);
+    /* train_step: the SGD step on these units' parameters here (every lane
+     * has its loss by now), unless a label was bad (lane_update) */
+    emit(e, "double total = 0.0;");
+    emit(e, "for (int t = 0; t < c->threads; t++)");
+    emit(e, "    total += c->lane_loss[t];");
+    emit(e, "const cnnrt_hparams *hp = total == total ? c->job_hp : NULL;");
     if (ly->bias) {
-        emit(e, "float *restrict gb = c->grads + %lld;", (long long)ly->boff);
+        emit(e, "float *gb = c->grads + %lld;", (long long)ly->boff);
         emit(e, "for (int u = u0; u < u1; u++) {");
         emit(e, "float s = 0.0f;");
         emit(e, "for (int i = 0; i < n; i++)");
         emit(e, "    s += dyT[(size_t)u * n + i];");
         emit(e, "gb[u] = s;");
         emit(e, "}");
+        emit(e, "if (hp && u0 < u1)");
+        emit(e, "    sgd_fast(c, hp, %lld + (size_t)u0, %lld + (size_t)u1);", (long long)ly->boff,
+             (long long)ly->boff);
     }
-    emit_wg_calls(e, ly, g, &m);
+    emit_wg_units(e, ly, g, &m);
     emit(e, "}");
     emit_blank(e);
 }

@@ -341,8 +341,19 @@ static void emit_lane_update(emitter *e)
     emit(e, "double total = 0.0;");
     emit(e, "for (int u = 0; u < T; u++)");
     emit(e, "    total += c->lane_loss[u];");
-    emit(e, "if (c->job_hp && total == total) /* no step on a bad label */");
-    emit(e, "    sgd(c, c->job_hp, p0, p1);");
+    emit(e, "if (!c->job_hp || total != total) /* no step on a bad label */");
+    emit(e, "    return;");
+    emit(e, "if (!c->fast) {");
+    emit(e, "sgd(c, c->job_hp, p0, p1);");
+    emit(e, "return;");
+    emit(e, "}");
+    emit(e, "/* the unit-split dense layers have updated their parameters */");
+    emit(e, "for (int r = 0; r < LANE_NSUMMED; r++) {");
+    emit(e, "const size_t k0 = lane_summed[r][0] > p0 ? lane_summed[r][0] : p0;");
+    emit(e, "const size_t k1 = lane_summed[r][1] < p1 ? lane_summed[r][1] : p1;");
+    emit(e, "if (k0 < k1)");
+    emit(e, "    sgd_fast(c, c->job_hp, k0, k1);");
+    emit(e, "}");
     emit(e, "}");
     emit_blank(e);
 }
