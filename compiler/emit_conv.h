@@ -39,6 +39,7 @@ void emit_wgrad_group(emitter *e, const ir_layer *ly, const fgeom *g);
 void emit_wgrad_end(emitter *e, const ir_layer *ly, const fgeom *g);
 
 /* emit_convdg.c */
+bool conv_has_dx(const emitter *e, const ir_layer *ly);
 void dgrad_plan(const emitter *e, const ir_layer *ly, fgeom *g);
 void emit_dgrad_kernels(emitter *e, const ir_layer *ly, const fgeom *g);
 void emit_dgrad_begin(emitter *e, const ir_layer *ly, const fgeom *g);

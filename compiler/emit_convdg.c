@@ -49,7 +49,7 @@ static double dg_tile(const simd_target *v, int64_t rows, int64_t span, int *mb,
 
 /* Whether ly's data gradient is ever computed: not for the first layer
  * that is not a view (emit.c passes it dx = NULL). */
-static bool has_dx(const emitter *e, const ir_layer *ly)
+bool conv_has_dx(const emitter *e, const ir_layer *ly)
 {
     for (int i = 0; i < e->net->nlayers; i++)
         if (!layer_is_view(&e->net->layers[i]))
@@ -70,7 +70,7 @@ void dgrad_plan(const emitter *e, const ir_layer *ly, fgeom *g)
 {
     const simd_target *v = e->simd;
     int m = 1, n = 1;
-    if (!has_dx(e, ly))
+    if (!conv_has_dx(e, ly))
         return;
     double sweep = dg_tile(v, g->C, g->psz, &m, &n) * (double)(g->F * g->K);
     double gemm = dg_tile(v, g->K, g->span, &m, &n) * (double)(g->F * g->C);
