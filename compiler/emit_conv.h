@@ -27,6 +27,10 @@ typedef struct fgeom {
 
 fgeom make_fgeom(const emitter *e, const ir_layer *ly);
 const char *vname(const char *p, int a, int b);
+/* The sweep's tile (emit_fast.c): the cheapest m x n for rows x span,
+ * its cost in FMA slots per step returned. */
+double sweep_tile(const simd_target *v, int64_t rows, int64_t span, int *mb, int *nv);
+void emit_roff_table(emitter *e, const ir_layer *ly, const fgeom *g, const char *suffix);
 
 /* emit_convfl.c */
 bool conv_lanes_pays(const simd_target *v, const ir_layer *ly, const fgeom *g, double sweep_cost);

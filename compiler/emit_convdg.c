@@ -20,33 +20,6 @@
  * forwarding: with masked stores, 8 ns per vector on Zen 4.) */
 #include "emit_conv.h"
 
-/* The sweep's cost model (emit_fast.c): slots per step of an m x n tile. */
-static double dg_step(int64_t m, int64_t n)
-{
-    return (double)(m * n > 8 ? m * n : 8) + 2.0 * (double)n;
-}
-
-/* The cheapest m x n tile for rows x span, as emit_fast.c's choose_tile;
- * returns its cost in slots per step (one input map/tap, or one filter). */
-static double dg_tile(const simd_target *v, int64_t rows, int64_t span, int *mb, int *nv)
-{
-    double best = 0;
-    for (int m = 1; m <= 16 && m <= rows; m++)
-        for (int n = 1; n <= 8; n++) {
-            if (m * n + n + 1 > v->regs || (int64_t)n * v->width > span)
-                continue;
-            int64_t tiles = (span + n * v->width - 1) / (n * v->width);
-            int64_t full = rows / m, rem = rows % m;
-            double c = (double)tiles * ((double)full * dg_step(m, n) + (rem ? dg_step(rem, n) : 0));
-            if (best == 0 || c < best) {
-                best = c;
-                *mb = m;
-                *nv = n;
-            }
-        }
-    return best;
-}
-
 /* Whether ly's data gradient is ever computed: not for the first layer
  * that is not a view (emit.c passes it dx = NULL). */
 bool conv_has_dx(const emitter *e, const ir_layer *ly)
@@ -72,8 +45,8 @@ void dgrad_plan(const emitter *e, const ir_layer *ly, fgeom *g)
     int m = 1, n = 1;
     if (!conv_has_dx(e, ly))
         return;
-    double sweep = dg_tile(v, g->C, g->psz, &m, &n) * (double)(g->F * g->K);
-    double gemm = dg_tile(v, g->K, g->span, &m, &n) * (double)(g->F * g->C);
+    double sweep = sweep_tile(v, g->C, g->psz, &m, &n) * (double)(g->F * g->K);
+    double gemm = sweep_tile(v, g->K, g->span, &m, &n) * (double)(g->F * g->C);
     int64_t vecs = (g->psz + v->width - 1) / v->width;
     gemm += 2.0 * (double)(g->C * g->K * vecs);
     g->dgemm = gemm < sweep;

@@ -143,16 +143,6 @@ static void emit_fl_tile(emitter *e, const ir_layer *ly, const fgeom *g, const f
     emit_blank(e);
 }
 
-/* xp offsets of every (map, tap), in the order of the rows of WT. */
-static void emit_fl_table(emitter *e, const ir_layer *ly, const fgeom *g)
-{
-    int64_t *off = arena_alloc(emit_arena, (size_t)g->R * sizeof *off);
-    for (int64_t c = 0; c < g->C; c++)
-        for (int64_t k = 0; k < g->K; k++)
-            off[c * g->K + k] = c * g->psz + g->koff[k];
-    emit_table(e, "int", arena_printf(emit_arena, "%s_flx", ly->name), off, g->R);
-}
-
 /* WT and the bias into the lane's first-sample scratch. */
 static void emit_fl_weights(emitter *e, const ir_layer *ly, const fgeom *g)
 {
@@ -189,10 +179,9 @@ void conv_emit_lanes_forward(emitter *e, const ir_layer *ly, const fgeom *g)
 {
     fltile t = fl_shape(e->simd, ly, g);
     fl_choose(e->simd, &t);
-    emit_fl_table(e, ly, g);
+    emit_roff_table(e, ly, g, "_flx");
     emit_fl_tile(e, ly, g, &t);
-    emit(e, "CNNC_KERNEL static void %s_forward(%s_ctx *c, int i0, int i1, const float *restrict x, float *restrict y)",
-         ly->name, e->prefix);
+    emit_forward_head(e, ly, "CNNC_KERNEL ", "");
     emit(e, "{");
     emit(e, "if (i0 >= i1)");
     emit(e, "    return;");

@@ -29,15 +29,6 @@ static double wgrad_step(int64_t a, int64_t b)
     return (double)(c > 8 ? c : 8);
 }
 
-static void emit_roff(emitter *e, const ir_layer *ly, const fgeom *g)
-{
-    int64_t *t = arena_alloc(emit_arena, (size_t)g->R * sizeof *t);
-    for (int64_t c = 0; c < g->C; c++)
-        for (int64_t k = 0; k < g->K; k++)
-            t[c * g->K + k] = c * g->psz + g->koff[k];
-    emit_table(e, "int", arena_printf(emit_arena, "%s_roff", ly->name), t, g->R);
-}
-
 /* ------------------------------------------------------------ dot form */
 /* Each loaded vector is shared by several FMAs: keep it in a register
  * (emit.h: pin).  cifar10_conv's c1 backward: 1040-1150 -> 620-735 us. */
@@ -395,7 +386,7 @@ void emit_wgrad_kernels(emitter *e, const ir_layer *ly, const fgeom *g)
         return;
     }
     choose_dot_tile(e->simd, g->F, g->R, &a, &b);
-    emit_roff(e, ly, g);
+    emit_roff_table(e, ly, g, "_roff");
     dot_kernels(e, ly, g, a, b);
 }
 

@@ -22,10 +22,8 @@ static double sweep_cost(const simd_target *v, int64_t rows, int64_t span);
 
 /* The outer-product weight gradient (emit_convwg.c) pays where F fills
  * whole vectors: at most a quarter of the lanes idle. */
-static void plan_scratch(const emitter *e, fgeom *g)
+static void plan_scratch(fgeom *g)
 {
-    int64_t W = e->simd->width;
-    g->Fp = (g->F + W - 1) / W * W;
     g->outer = 4 * g->Fp <= 5 * g->F;
     g->gt_off = (g->F * g->gplane + 15) / 16 * 16;
     g->dwt_off = g->gt_off + (g->span * g->Fp + 15) / 16 * 16;
@@ -68,10 +66,21 @@ fgeom make_fgeom(const emitter *e, const ir_layer *ly)
     if (e->simd) {
         g.Fp = (g.F + e->simd->width - 1) / e->simd->width * e->simd->width;
         g.lanes = ly->kind == LK_CONV && conv_lanes_pays(e->simd, ly, &g, sweep_cost(e->simd, g.F, g.span));
-        plan_scratch(e, &g);
+        plan_scratch(&g);
         dgrad_plan(e, ly, &g);
     }
     return g;
+}
+
+/* static const int NAME<suffix>[R]: the flat offset c*psz + koff(k) of
+ * every (input map, tap), r = c*K + k, the order of w's rows. */
+void emit_roff_table(emitter *e, const ir_layer *ly, const fgeom *g, const char *suffix)
+{
+    int64_t *t = arena_alloc(emit_arena, (size_t)g->R * sizeof *t);
+    for (int64_t c = 0; c < g->C; c++)
+        for (int64_t k = 0; k < g->K; k++)
+            t[c * g->K + k] = c * g->psz + g->koff[k];
+    emit_table(e, "int", arena_printf(emit_arena, "%s%s", ly->name, suffix), t, g->R);
 }
 
 bool conv_is_fast(const emitter *e, const ir_layer *ly)
@@ -231,7 +240,7 @@ static double sweep_step(int64_t m, int64_t n)
 /* The cheapest tile shape whose accumulators, one row of loads and a
  * splat fit in the registers: steps of every block of rows (the last
  * partial block too) over every tile of the span. */
-static double choose_tile(const simd_target *v, int64_t rows, int64_t span, int *mb, int *nv)
+double sweep_tile(const simd_target *v, int64_t rows, int64_t span, int *mb, int *nv)
 {
     double best = 0;
     for (int m = 1; m <= 16 && m <= rows; m++)
@@ -254,12 +263,12 @@ static double choose_tile(const simd_target *v, int64_t rows, int64_t span, int 
 static double sweep_cost(const simd_target *v, int64_t rows, int64_t span)
 {
     int mb, nv;
-    return choose_tile(v, rows, span, &mb, &nv);
+    return sweep_tile(v, rows, span, &mb, &nv);
 }
 
 static void emit_sweep(emitter *e, sweep *s)
 {
-    choose_tile(e->simd, s->rows, s->span, &s->mb, &s->nv);
+    sweep_tile(e->simd, s->rows, s->span, &s->mb, &s->nv);
     emit_row_tables(e, s);
     emit_sweep_tile(e, s, s->mb);
     if (s->rows % s->mb)
@@ -388,8 +397,7 @@ void conv_emit_fast_forward(emitter *e, const ir_layer *ly)
     sweep s = {arena_printf(emit_arena, "%s_fw", ly->name), g.F, g.C, g.psz, g.span, g.span,
                g.C * g.K, g.K, (int)g.K, g.koff, iota(g.K, false), ly->bias, 0, 0, (int)ly->kernel[ly->nsp - 1]};
     emit_sweep(e, &s);
-    emit(e, "CNNC_KERNEL static void %s_forward(%s_ctx *c, int i0, int i1, const float *restrict x, float *restrict y)",
-         ly->name, e->prefix);
+    emit_forward_head(e, ly, "CNNC_KERNEL ", "");
     emit(e, "{");
     emit(e, "const float *restrict w = c->params + %lld;", (long long)ly->woff);
     emit(e, "const float *restrict b = %s;",
