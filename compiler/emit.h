@@ -138,6 +138,7 @@ void pool_emit_fast_backward(emitter *e, const ir_layer *ly);
 /* "CNNC_COLD " while emitting a reference twin: compiled for size, since
  * it only runs on CPUs without the flavour and in tests. */
 const char *twin_attr(const emitter *e);
+void emit_forward_head(emitter *e, const ir_layer *ly, const char *attr, const char *sfx);
 void emit_backward_head(emitter *e, const ir_layer *ly, const char *attr, const char *sfx);
 /* Whether a layer has a fast variant (and so a _ref twin). */
 bool layer_is_fast(const emitter *e, const ir_layer *ly);

@@ -6,8 +6,7 @@ void dense_emit_forward(emitter *e, const ir_layer *ly)
 {
     long long in = (long long)ly->in.d[0], units = (long long)ly->units;
     e->sfx = dense_is_fast(e, ly) ? "_ref" : "";
-    emit(e, "%sstatic void %s_forward%s(%s_ctx *c, int i0, int i1, const float *restrict x, float *restrict y)",
-         twin_attr(e), ly->name, e->sfx, e->prefix);
+    emit_forward_head(e, ly, twin_attr(e), e->sfx);
     emit(e, "{");
     emit(e, "const float *restrict w = c->params + %lld;", (long long)ly->woff);
     if (ly->bias)
@@ -80,8 +79,7 @@ static void act_layer_forward(emitter *e, const ir_layer *ly, act_kind act)
 {
     int64_t per = shape_count(&ly->out);
     long long sz = (long long)per;
-    emit(e, "static void %s_forward(%s_ctx *c, int i0, int i1, const float *restrict x, float *restrict y)",
-         ly->name, e->prefix);
+    emit_forward_head(e, ly, "", "");
     emit(e, "{");
     emit(e, "(void)c;");
     emit(e, "for (int i = i0; i < i1; i++)");

@@ -348,8 +348,7 @@ void dense_emit_fast_forward(emitter *e, const ir_layer *ly)
         return;
     }
     emit_fw_tile(e, ly, &g);
-    emit(e, "CNNC_KERNEL static void %s_forward(%s_ctx *c, int i0, int i1, const float *restrict x, float *restrict y)",
-         ly->name, e->prefix);
+    emit_forward_head(e, ly, "CNNC_KERNEL ", "");
     emit(e, "{");
     emit(e, "if (i1 - i0 < %d) {", g.mi); /* fewer samples than a tile holds */
     emit(e, "%s_gemv(c, i0, i1, x, y);", ly->name);

@@ -217,8 +217,7 @@ void pool_emit_fast_forward(emitter *e, const ir_layer *ly)
     pgeom g = make_pgeom(ly);
     bool pad = layer_has_pad(ly);
     emit_fw_chunk(e, ly, &g, lanes(e, &g));
-    emit(e, "CNNC_KERNEL static void %s_forward(%s_ctx *c, int i0, int i1, const float *restrict x, float *restrict y)",
-         ly->name, e->prefix);
+    emit_forward_head(e, ly, "CNNC_KERNEL ", "");
     emit(e, "{");
     if (pad)
         emit(e, "%s_pad(i0, i1, x, c->pad_%s);", ly->name, ly->name);

@@ -271,6 +271,14 @@ void emit_dot(emitter *e, const char *dst, const char *a, const char *b, int64_t
          dst);
 }
 
+/* The head of NAME_forward with suffix sfx ("" or "_ref") and the
+ * attributes attr: x in, y out, for samples [i0, i1). */
+void emit_forward_head(emitter *e, const ir_layer *ly, const char *attr, const char *sfx)
+{
+    emit(e, "%sstatic void %s_forward%s(%s_ctx *c, int i0, int i1, const float *restrict x, float *restrict y)",
+         attr, ly->name, sfx, e->prefix);
+}
+
 /* The head of NAME_backward with suffix sfx ("" or "_ref") and the
  * attributes attr ("", "CNNC_KERNEL " or twin_attr()): every backward
  * kernel takes the same arguments, dy and dx for samples [i0, i1). */

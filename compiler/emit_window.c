@@ -135,8 +135,7 @@ void conv_emit_forward(emitter *e, const ir_layer *ly)
     geom g = make_geom(ly);
     emit_conv_helpers(e, ly, &g);
     e->sfx = conv_is_fast(e, ly) ? "_ref" : "";
-    emit(e, "%sstatic void %s_forward%s(%s_ctx *c, int i0, int i1, const float *restrict x, float *restrict y)",
-         twin_attr(e), ly->name, e->sfx, e->prefix);
+    emit_forward_head(e, ly, twin_attr(e), e->sfx);
     emit(e, "{");
     emit_params(e, ly, false);
     if (layer_has_pad(ly))
@@ -284,8 +283,7 @@ void local_emit_forward(emitter *e, const ir_layer *ly)
 {
     geom g = make_geom(ly);
     emit_conv_helpers(e, ly, &g);
-    emit(e, "static void %s_forward(%s_ctx *c, int i0, int i1, const float *restrict x, float *restrict y)",
-         ly->name, e->prefix);
+    emit_forward_head(e, ly, "", "");
     emit(e, "{");
     emit_params(e, ly, false);
     if (layer_has_pad(ly))
@@ -363,8 +361,7 @@ static void pool_emit_forward(emitter *e, const ir_layer *ly, bool max)
     if (layer_has_pad(ly))
         emit_pad_functions(e, ly, max ? "-INFINITY" : "0.0f");
     e->sfx = pool_is_fast(e, ly) ? "_ref" : "";
-    emit(e, "%sstatic void %s_forward%s(%s_ctx *c, int i0, int i1, const float *restrict x, float *restrict y)",
-         twin_attr(e), ly->name, e->sfx, e->prefix);
+    emit_forward_head(e, ly, twin_attr(e), e->sfx);
     emit(e, "{");
     if (layer_has_pad(ly))
         emit(e, "%s_pad(i0, i1, x, c->pad_%s);", ly->name, ly->name);
