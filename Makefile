@@ -51,7 +51,8 @@ FASHION  ?= /usr/share/datasets/fashion-mnist
 # ---- sources ----
 COMPILER_SRC := $(filter-out compiler/main.c,$(wildcard compiler/*.c))
 COMPILER_OBJ := $(patsubst compiler/%.c,$(B)/compiler/%.o,$(COMPILER_SRC)) \
-                $(B)/compiler/lexer.o $(B)/compiler/parser.o $(B)/compiler/model_header.o
+                $(B)/compiler/lexer.o $(B)/compiler/parser.o $(B)/compiler/model_header.o \
+                $(B)/compiler/act_header.o
 RUNTIME_SRC  := $(wildcard runtime/*.c)
 RUNTIME_OBJ  := $(patsubst runtime/%.c,$(B)/runtime/%.o,$(RUNTIME_SRC))
 UNIT_SRC     := $(wildcard tests/unit/test_*.c)
@@ -87,7 +88,10 @@ $(B)/compiler/parser.o: $(B)/compiler/parser.c $(B)/compiler/lexer.h
 # runtime/cnnrt_model.h is pasted into every generated header: embed its text.
 $(B)/compiler/model_header.c: runtime/cnnrt_model.h tools/embed.sh | $(B)/compiler
 	sh tools/embed.sh cnnrt_model_header $< > $@
-$(B)/compiler/model_header.o: $(B)/compiler/model_header.c
+# runtime/cnnrt_act.h (sigmoid, tanh) is pasted into generated NAME.c files.
+$(B)/compiler/act_header.c: runtime/cnnrt_act.h tools/embed.sh | $(B)/compiler
+	sh tools/embed.sh cnnrt_act_header $< > $@
+$(B)/compiler/model_header.o $(B)/compiler/act_header.o: $(B)/compiler/%.o: $(B)/compiler/%.c
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 $(B)/compiler/%.o: compiler/%.c $(wildcard compiler/*.h) compiler/layers.def $(B)/compiler/parser.h $(B)/compiler/lexer.h
 	$(CC) $(ALL_CFLAGS) -DCNNC_VERSION='"$(VERSION)"' -DCNNC_PREFIX='"$(PREFIX)"' -Icompiler -I$(B)/compiler -c $< -o $@
@@ -209,7 +213,8 @@ FUZZ_BIN   := $(patsubst %,$(B)/fuzz/fuzz_%,$(FUZZ_NAMES))
 FUZZ_SAN   := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -g -O1 $(FUZZ_SAN) -fsanitize=fuzzer-no-link
 FUZZ_COMPILER_OBJ := $(patsubst compiler/%.c,$(B)/fuzz/obj/%.o,$(COMPILER_SRC)) \
-                     $(B)/fuzz/obj/lexer.o $(B)/fuzz/obj/parser.o $(B)/fuzz/obj/model_header.o
+                     $(B)/fuzz/obj/lexer.o $(B)/fuzz/obj/parser.o $(B)/fuzz/obj/model_header.o \
+                     $(B)/fuzz/obj/act_header.o
 FUZZ_RUNTIME_OBJ  := $(patsubst runtime/%.c,$(B)/fuzz/obj/rt_%.o,$(RUNTIME_SRC))
 
 .PHONY: fuzz fuzz-run

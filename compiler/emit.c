@@ -9,6 +9,7 @@
 #include "emit.h"
 
 extern const char *const cnnrt_model_header[];
+extern const char *const cnnrt_act_header[];
 
 void emit(emitter *e, const char *fmt, ...)
 {
@@ -691,6 +692,21 @@ static void emit_header(emitter *e, const char *guard)
     emit(e, "#endif");
 }
 
+/* runtime/cnnrt_act.h, where a layer computes a sigmoid or a tanh. */
+static void emit_act_math(emitter *e)
+{
+    for (int i = 0; i < e->net->nlayers; i++) {
+        const ir_layer *ly = &e->net->layers[i];
+        if (ly->act == ACT_SIGMOID || ly->act == ACT_TANH || ly->kind == LK_SIGMOID ||
+            ly->kind == LK_TANH) {
+            for (int j = 0; cnnrt_act_header[j]; j++)
+                sb_puts(e->out, cnnrt_act_header[j]);
+            emit_blank(e);
+            return;
+        }
+    }
+}
+
 static void emit_source(emitter *e, const char *header_name)
 {
     emit(e, "#define _POSIX_C_SOURCE 200809L");
@@ -706,6 +722,7 @@ static void emit_source(emitter *e, const char *header_name)
     emit(e, "/* SIMD flavour: %s */", e->simd->name);
     sb_puts(e->out, e->simd->prelude);
     emit_blank(e);
+    emit_act_math(e);
     emit_ctx_struct(e);
     emit_lane_sync(e);
     emit_sgd(e);

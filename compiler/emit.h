@@ -85,6 +85,9 @@ int64_t padded_count(const ir_layer *ly);
 const char *lane_slot(const char *buf, int64_t max, int64_t size);
 
 /* Shared pieces of kernels (emit_kernels.c). */
+/* act(s) as a C expression: libm's expf/tanhf in a reference twin
+ * (e->sfx set), else cnnrt_act.h's vectorisable cnnrt_sigmoidf/tanhf. */
+const char *act_expr(const emitter *e, act_kind act, const char *s);
 void emit_act_forward(emitter *e, act_kind act, const char *buf, int64_t per_sample);
 void emit_act_backward(emitter *e, act_kind act, const char *y, const char *dy,
                        int64_t per_sample);

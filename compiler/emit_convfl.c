@@ -118,7 +118,7 @@ static void emit_fl_out(emitter *e, const ir_layer *ly, const fgeom *g, const fl
     emit(e, "    for (int jr = 0; jr < %d; jr++)", t->mr);
     emit(e, "        for (int jc = 0; jc < %d; jc++) {", t->mc);
     emit(e, "const float s = r[(jr * %d + jc) * %lld + f];", t->mc, (long long)g->Fp);
-    const char *val = ly->act == ACT_SIGMOID ? "1.0f / (1.0f + expf(-s))" : ly->act == ACT_TANH ? "tanhf(s)" : "s";
+    const char *val = ly->act == ACT_RELU ? "s" : act_expr(e, ly->act, "s");   /* relu: done by pos above */
     emit(e, "y[f * %lld + jr * %lld + jc] = %s;", (long long)g->osz, (long long)t->ow, val);
     emit(e, "}");
 }

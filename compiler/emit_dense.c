@@ -22,9 +22,9 @@ void dense_emit_forward(emitter *e, const ir_layer *ly)
     emit_act_forward(e, ly->act, "y", ly->units);
     emit(e, "}");
     emit_blank(e);
+    e->sfx = "";
     if (dense_is_fast(e, ly))
         dense_emit_fast_forward(e, ly);
-    e->sfx = "";
 }
 
 void dense_emit_backward(emitter *e, const ir_layer *ly)
@@ -66,9 +66,9 @@ void dense_emit_backward(emitter *e, const ir_layer *ly)
     emit(e, "}");
     emit(e, "}");
     emit_blank(e);
+    e->sfx = "";
     if (dense_is_fast(e, ly))
         dense_emit_fast_backward(e, ly);
-    e->sfx = "";
 }
 
 /* flatten is a view: C-order [C, H, W] is already the vector. */

@@ -371,10 +371,7 @@ static void emit_compact(emitter *e, const ir_layer *ly, const fgeom *g)
         emit_row(e, ow, compact_vec, compact_one, &cc);
     } else {
         emit(e, "for (int q = 0; q < %lld; q++)", (long long)ow);
-        if (ly->act == ACT_SIGMOID)
-            emit(e, "    yr[q] = 1.0f / (1.0f + expf(-sr[q]));");
-        else
-            emit(e, "    yr[q] = tanhf(sr[q]);");
+        emit(e, "    yr[q] = %s;", act_expr(e, ly->act, "sr[q]"));
     }
     emit_close(e, loops + 1);
 }

@@ -153,10 +153,7 @@ static void emit_fw_tile(emitter *e, const ir_layer *ly, const dgeom *g)
                 emit(e, "    %s += x%d[k] * w%d[k];", nm("s", a, c), a, c);
             }
             const char *s = nm("s", a, c);
-            const char *val = ly->act == ACT_RELU ? arena_printf(emit_arena, "%s > 0.0f ? %s : 0.0f", s, s)
-                              : ly->act == ACT_SIGMOID ? arena_printf(emit_arena, "1.0f / (1.0f + expf(-%s))", s)
-                              : ly->act == ACT_TANH ? arena_printf(emit_arena, "tanhf(%s)", s)
-                                                    : s;
+            const char *val = act_expr(e, ly->act, s);
             emit(e, "y[(size_t)(i0 + %d < i1 ? i0 + %d : i1 - 1) * %lld + u%d] = %s;", a, a,
                  (long long)g->U, c, val);
         }
@@ -178,16 +175,6 @@ static void emit_fw_tile(emitter *e, const ir_layer *ly, const dgeom *g)
  * accumulators + 4 vectors of x + a broadcast = 29 of 32 registers).  Every
  * (sample, unit) is one sum over k in order 0 .. K-1, whatever the tile,
  * the lane or the thread count. */
-
-static const char *act_val(act_kind act, const char *s)
-{
-    switch (act) {
-    case ACT_RELU: return arena_printf(emit_arena, "%s > 0.0f ? %s : 0.0f", s, s);
-    case ACT_SIGMOID: return arena_printf(emit_arena, "1.0f / (1.0f + expf(-%s))", s);
-    case ACT_TANH: return arena_printf(emit_arena, "tanhf(%s)", s);
-    default: return s;
-    }
-}
 
 /* A W x W block of x (rows i .., columns k ..) to xT, in registers:
  * log2(W) rounds of interleaving row j with row j + W/2 (zip_lo, zip_hi)
@@ -291,7 +278,7 @@ static void emit_fo_tile(emitter *e, const ir_layer *ly, const dgeom *g, int nv)
             emit(e, "%s", simd(v->store, lit("o + %lld", (long long)q * W, 0), nm("a", a, q), 0));
         emit(e, "for (int i = 0; i < m; i++) {");
         emit(e, "const float s = o[i]%s;", ly->bias ? lit(" + b[v%lld]", a, 0) : "");
-        emit(e, "y[(size_t)(j + i) * %lld + (size_t)v%d] = %s;", (long long)g->U, a, act_val(ly->act, "s"));
+        emit(e, "y[(size_t)(j + i) * %lld + (size_t)v%d] = %s;", (long long)g->U, a, act_expr(e, ly->act, "s"));
         emit(e, "}");
     }
     emit(e, "}");

@@ -11,16 +11,6 @@
 
 enum { GEMV_UNITS = 8 };
 
-static const char *act_expr(act_kind act, const char *s)
-{
-    switch (act) {
-    case ACT_RELU: return arena_printf(emit_arena, "%s > 0.0f ? %s : 0.0f", s, s);
-    case ACT_SIGMOID: return arena_printf(emit_arena, "1.0f / (1.0f + expf(-%s))", s);
-    case ACT_TANH: return arena_printf(emit_arena, "tanhf(%s)", s);
-    default: return s;
-    }
-}
-
 /* One FMA step of the m accumulators at k (n lanes, masked when n < W). */
 static void emit_gemv_step(emitter *e, int m, const char *k, int n)
 {
@@ -65,7 +55,7 @@ static void emit_gemv_tile(emitter *e, const ir_layer *ly, int m)
             emit(e, "for (int k = %lld; k < %lld; k++)", (long long)kv, (long long)K);
             emit(e, "    %s += x[k] * w%d[k];", s, a);
         }
-        emit(e, "y[u0 + %d] = %s;", a, act_expr(ly->act, s));
+        emit(e, "y[u0 + %d] = %s;", a, act_expr(e, ly->act, s));
     }
     emit(e, "}");
     emit_blank(e);

@@ -48,18 +48,25 @@ static void emit_sample_range(emitter *e, const char *what, int64_t per_sample)
          (long long)per_sample, (long long)per_sample, what);
 }
 
+const char *act_expr(const emitter *e, act_kind act, const char *s)
+{
+    bool twin = e->sfx[0];
+    switch (act) {
+    case ACT_RELU: return arena_printf(emit_arena, "%s > 0.0f ? %s : 0.0f", s, s);
+    case ACT_SIGMOID:
+        return arena_printf(emit_arena, twin ? "1.0f / (1.0f + expf(-%s))" : "cnnrt_sigmoidf(%s)", s);
+    case ACT_TANH: return arena_printf(emit_arena, twin ? "tanhf(%s)" : "cnnrt_tanhf(%s)", s);
+    default: return s;
+    }
+}
+
 void emit_act_forward(emitter *e, act_kind act, const char *buf, int64_t per_sample)
 {
-    static const char *const expr[] = {
-        [ACT_RELU] = "%s[p] = %s[p] > 0.0f ? %s[p] : 0.0f;",
-        [ACT_SIGMOID] = "%s[p] = 1.0f / (1.0f + expf(-%s[p]));%.0s",
-        [ACT_TANH] = "%s[p] = tanhf(%s[p]);%.0s",
-    };
     if (act == ACT_NONE)
         return;
     emit_sample_range(e, act_name(act), per_sample);
     e->indent++;
-    emit(e, expr[act], buf, buf, buf);
+    emit(e, "%s[p] = %s;", buf, act_expr(e, act, arena_printf(emit_arena, "%s[p]", buf)));
     e->indent--;
 }
 

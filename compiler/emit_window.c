@@ -161,9 +161,9 @@ void conv_emit_forward(emitter *e, const ir_layer *ly)
     emit_act_forward(e, ly->act, "y", g.F * g.osz);
     emit(e, "}");
     emit_blank(e);
+    e->sfx = "";
     if (conv_is_fast(e, ly))
         conv_emit_fast_forward(e, ly);
-    e->sfx = "";
 }
 
 /* s = sum over output positions of dyo * xk.  One accumulator per position
@@ -259,9 +259,9 @@ void conv_emit_backward(emitter *e, const ir_layer *ly)
     emit_conv_xgrad(e, ly, &g);
     emit(e, "}");
     emit_blank(e);
+    e->sfx = "";
     if (conv_is_fast(e, ly))
         conv_emit_fast_backward(e, ly);
-    e->sfx = "";
 }
 
 /* local: every output position has its own kernel, weight
@@ -397,9 +397,9 @@ static void pool_emit_forward(emitter *e, const ir_layer *ly, bool max)
     emit_act_forward(e, ly->act, "y", g.C * g.osz);
     emit(e, "}");
     emit_blank(e);
+    e->sfx = "";
     if (pool_is_fast(e, ly))
         pool_emit_fast_forward(e, ly);
-    e->sfx = "";
 }
 
 /* Zero dx, then add each output's gradient to its window's inputs (max:

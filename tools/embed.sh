@@ -1,7 +1,7 @@
 #!/bin/sh
 # embed.sh NAME FILE: prints a C file defining `const char *const NAME[]`,
 # FILE's lines (NULL-terminated), so cnnc can paste runtime/cnnrt_model.h
-# into generated headers.  An array of lines, as one literal would pass the
+# into generated headers and runtime/cnnrt_act.h into generated sources.  An array of lines, as one literal would pass the
 # 4095 characters ISO C promises to support.
 name=$1
 file=$2
