@@ -133,7 +133,7 @@ static void emit_ctx_struct(emitter *e)
             emit(e, "int32_t *arg_%s; /* where each max came from */", ly->name);
         if (dense_splits_units(e, ly))
             emit(e, "float *dyT_%s, *xT_%s; /* [%lld, n], [%lld, n]: dy and x transposed */", ly->name,
-                 ly->name, (long long)ly->units, (long long)ly->in.d[0]);
+                 ly->name, (long long)dense_units(ly), (long long)dense_in(ly));
     }
     emit(e, "float *g0, *g1, *gpad; /* gradients flowing back */");
     emit(e, "float *cs; /* [n, %lld] scratch of the fast kernels */", (long long)e->cs_max);
@@ -179,10 +179,10 @@ static void emit_carve(emitter *e)
         if (dense_splits_units(e, ly)) {
             int W = e->simd->width;
             emit_take(e, arena_printf(emit_arena, "dyT_%s", name), "float",
-                      arena_printf(emit_arena, "nb * %lld", (long long)ly->units));
+                      arena_printf(emit_arena, "nb * %lld", (long long)dense_units(ly)));
             emit_take(e, arena_printf(emit_arena, "xT_%s", name), "float",
                       arena_printf(emit_arena, "(nb + %d) / %d * %d * %lld", W - 1, W, W,
-                                   (long long)ly->in.d[0]));
+                                   (long long)dense_in(ly)));
         }
     }
     const char *g = arena_printf(emit_arena, "nb * %lld", (long long)gmax);
@@ -236,7 +236,7 @@ static void emit_forward_lane(emitter *e)
             emit(e, "    %s_forward_pack(c, n, i0, i1, %s);", ly->name, in);
             emit(e, "lane_sync(c, T);");
             emit(e, "%s_forward_units(c, n, lane_units(%lld, %d, t, T), lane_units(%lld, %d, t + 1, T), %s, %s);",
-                 ly->name, (long long)ly->units, dense_unit_block(e, ly), (long long)ly->units,
+                 ly->name, (long long)dense_units(ly), dense_unit_block(e, ly), (long long)dense_units(ly),
                  dense_unit_block(e, ly), in, out);
             emit(e, "} else {");
             emit(e, "lane_sync(c, T);");
@@ -289,7 +289,7 @@ static void emit_backward_call(emitter *e, const ir_layer *ly, const char *in, c
 {
     if (dense_splits_units(e, ly)) {
         int B = dense_unit_block(e, ly);
-        long long U = (long long)ly->units;
+        long long U = (long long)dense_units(ly);
         emit(e, "if (c->fast) {");
         emit(e, "if (i0 < i1)");
         emit(e, "    %s_backward_rows(c, n, i0, i1, %s, %s, %s);", ly->name, out, dy, dx);

@@ -122,6 +122,11 @@ void conv_emit_fast_backward(emitter *e, const ir_layer *ly);
  * dense_lane_slab() floats per sample).  Lanes' units start at multiples
  * of dense_unit_block(). */
 bool dense_is_fast(const emitter *e, const ir_layer *ly);
+/* A conv whose kernel covers its whole (unpadded) input is a dense layer
+ * with the same weights in the same order: it takes the dense kernels. */
+bool conv_is_dense(const ir_layer *ly);
+int64_t dense_in(const ir_layer *ly);      /* inputs per sample */
+int64_t dense_units(const ir_layer *ly);   /* outputs per sample */
 bool dense_splits_units(const emitter *e, const ir_layer *ly);
 int dense_unit_block(const emitter *e, const ir_layer *ly);
 int64_t dense_lane_slab(const emitter *e);

@@ -40,9 +40,22 @@ static const char *lit(const char *fmt, long long a, long long b)
     return arena_printf(emit_arena, fmt, a, b);
 }
 
+bool conv_is_dense(const ir_layer *ly)
+{
+    if (ly->kind != LK_CONV || layer_has_pad(ly) || ly->nconnect || ly->symmetric)
+        return false;
+    for (int a = 0; a < ly->nsp; a++)
+        if (ly->kernel[a] != ly->in.d[a + 1] || ly->dilation[a] != 1)
+            return false;
+    return true;
+}
+
+int64_t dense_in(const ir_layer *ly) { return shape_count(&ly->in); }
+int64_t dense_units(const ir_layer *ly) { return ly->kind == LK_DENSE ? ly->units : ly->filters; }
+
 bool dense_is_fast(const emitter *e, const ir_layer *ly)
 {
-    return e->simd && ly->kind == LK_DENSE && ly->in.d[0] >= e->simd->width;
+    return e->simd && (ly->kind == LK_DENSE || conv_is_dense(ly)) && dense_in(ly) >= e->simd->width;
 }
 
 /* From this many weights on, a layer's gradient is too big to keep a copy
@@ -52,12 +65,12 @@ bool dense_is_fast(const emitter *e, const ir_layer *ly)
 
 bool dense_splits_units(const emitter *e, const ir_layer *ly)
 {
-    return dense_is_fast(e, ly) && ly->wcount >= SPLIT_MIN_WEIGHTS && ly->units >= 8;
+    return dense_is_fast(e, ly) && ly->wcount >= SPLIT_MIN_WEIGHTS && dense_units(ly) >= 8;
 }
 
 /* The floats per sample of x a unit-split layer's weight gradient packs
  * (emit_wg_units): its whole row, rounded to 16. */
-static int64_t slab_width(const ir_layer *ly) { return (ly->in.d[0] + 15) / 16 * 16; }
+static int64_t slab_width(const ir_layer *ly) { return (dense_in(ly) + 15) / 16 * 16; }
 
 /* Per-sample floats of c->cs the backward pass uses: dy transposed and
  * the slab; a unit-split layer has its own dyT, and with more than one
@@ -66,7 +79,7 @@ int64_t dense_scratch(const emitter *e, const ir_layer *ly)
 {
     if (!dense_is_fast(e, ly))
         return 0;
-    return dense_splits_units(e, ly) ? slab_width(ly) : ly->units + 3 * e->simd->width;
+    return dense_splits_units(e, ly) ? slab_width(ly) : dense_units(ly) + 3 * e->simd->width;
 }
 
 int64_t dense_lane_slab(const emitter *e)
@@ -92,7 +105,7 @@ static void fo_shape(const emitter *e, dgeom *g)
 
 static dgeom make_dgeom(const emitter *e, const ir_layer *ly)
 {
-    dgeom g = {ly->in.d[0], ly->units, 3, 4, 4, 3, 4, 3, 0, 0};
+    dgeom g = {dense_in(ly), dense_units(ly), 3, 4, 4, 3, 4, 3, 0, 0};
     int W = e->simd->width;
     if (g.U < 4)
         g.mu = (int)g.U;

@@ -33,7 +33,7 @@ static void emit_gemv_step(emitter *e, int m, const char *k, int n)
 static void emit_gemv_tile(emitter *e, const ir_layer *ly, int m)
 {
     const simd_target *v = e->simd;
-    int64_t K = ly->in.d[0], W = v->width, kv = K / W * W;
+    int64_t K = dense_in(ly), W = v->width, kv = K / W * W;
     emit(e, "CNNC_KERNEL static inline void %s_gv_%d(const float *restrict x, const float *restrict w,", ly->name, m);
     emit(e, "    const float *restrict b, float *restrict y, int u0)");
     emit(e, "{");
@@ -64,7 +64,7 @@ static void emit_gemv_tile(emitter *e, const ir_layer *ly, int m)
 /* NAME_gemv(c, i0, i1, x, y): samples [i0, i1) one at a time. */
 void dense_emit_gemv(emitter *e, const ir_layer *ly)
 {
-    int64_t U = ly->units, K = ly->in.d[0];
+    int64_t U = dense_units(ly), K = dense_in(ly);
     int m = U < GEMV_UNITS ? (int)U : GEMV_UNITS, rest = (int)(U % m);
     emit_gemv_tile(e, ly, m);
     if (rest)

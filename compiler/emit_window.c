@@ -134,7 +134,7 @@ void conv_emit_forward(emitter *e, const ir_layer *ly)
 {
     geom g = make_geom(ly);
     emit_conv_helpers(e, ly, &g);
-    e->sfx = conv_is_fast(e, ly) ? "_ref" : "";
+    e->sfx = conv_is_fast(e, ly) || dense_is_fast(e, ly) ? "_ref" : "";
     emit_forward_head(e, ly, twin_attr(e), e->sfx);
     emit(e, "{");
     emit_params(e, ly, false);
@@ -162,7 +162,9 @@ void conv_emit_forward(emitter *e, const ir_layer *ly)
     emit(e, "}");
     emit_blank(e);
     e->sfx = "";
-    if (conv_is_fast(e, ly))
+    if (dense_is_fast(e, ly))
+        dense_emit_fast_forward(e, ly);
+    else if (conv_is_fast(e, ly))
         conv_emit_fast_forward(e, ly);
 }
 
@@ -243,7 +245,7 @@ static void emit_conv_xgrad(emitter *e, const ir_layer *ly, const geom *g)
 void conv_emit_backward(emitter *e, const ir_layer *ly)
 {
     geom g = make_geom(ly);
-    e->sfx = conv_is_fast(e, ly) ? "_ref" : "";
+    e->sfx = conv_is_fast(e, ly) || dense_is_fast(e, ly) ? "_ref" : "";
     emit_backward_head(e, ly, twin_attr(e), e->sfx);
     emit(e, "{");
     emit_params(e, ly, true);
@@ -260,7 +262,9 @@ void conv_emit_backward(emitter *e, const ir_layer *ly)
     emit(e, "}");
     emit_blank(e);
     e->sfx = "";
-    if (conv_is_fast(e, ly))
+    if (dense_is_fast(e, ly))
+        dense_emit_fast_backward(e, ly);
+    else if (conv_is_fast(e, ly))
         conv_emit_fast_backward(e, ly);
 }
 

@@ -23,7 +23,14 @@
 #include <stdint.h>
 #include <string.h>
 
-static inline float cnnrt_expf(float x)
+/* A network may use only one of them: no unused-function warning. */
+#if defined(__GNUC__) || defined(__clang__)
+#define CNNRT_ACT_FN static inline __attribute__((unused))
+#else
+#define CNNRT_ACT_FN static inline
+#endif
+
+CNNRT_ACT_FN float cnnrt_expf(float x)
 {
     float c = x < 88.0f ? x : 88.0f;        /* NaN takes this bound, no UB below */
     c = c > -87.0f ? c : -87.0f;
@@ -44,12 +51,12 @@ static inline float cnnrt_expf(float x)
     return x == x ? p * scale : x;
 }
 
-static inline float cnnrt_sigmoidf(float x)
+CNNRT_ACT_FN float cnnrt_sigmoidf(float x)
 {
     return 1.0f / (1.0f + cnnrt_expf(-x));
 }
 
-static inline float cnnrt_tanhf(float x)
+CNNRT_ACT_FN float cnnrt_tanhf(float x)
 {
     float a = x < 0.0f ? -x : x;
     float z = x * x;

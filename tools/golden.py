@@ -387,6 +387,49 @@ network conv_lanes_3d {
 }
 """, 3, "--lr 0.2 --momentum 0.9 --weight-decay 0.1"),
 
+    "conv_dense_2d": (
+        "convs whose kernel covers the whole input (output 1x1), which take "
+        "the dense kernels: 5x5 over 5x5 with tanh, then 1x1 over 1x1 without "
+        "bias, sigmoid, after an ordinary conv (so its data gradient counts)",
+        """\
+network conv_dense_2d {
+    input [3, 7, 7];
+    conv a (filters = 6, kernel = 3, activation = relu);                    # 5x5
+    conv b (filters = 40, kernel = 5, activation = tanh);                   # 1x1
+    conv c (filters = 12, kernel = 1, bias = false, activation = sigmoid);  # 1x1
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 5, "--lr 0.2 --momentum 0.9 --weight-decay 0.1"),
+
+    "conv_dense_split": (
+        "whole-input convs in 3-D; the first has 20,480 weights, so its "
+        "threads split the filters (the dense unit split), and no data "
+        "gradient",
+        """\
+network conv_dense_split {
+    input [4, 4, 4, 4];
+    conv a (filters = 80, kernel = 4, activation = relu);   # [80, 1, 1, 1]
+    conv b (filters = 24, kernel = 1, activation = tanh);   # [24, 1, 1, 1]
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 18, "--lr 0.1 --momentum 0.9"),
+
+    "conv_dense_1d": (
+        "a 1-D conv whose kernel covers the whole signal: the dense kernels",
+        """\
+network conv_dense_1d {
+    input [8, 7];
+    conv a (filters = 20, kernel = 7, activation = relu);   # [20, 1]
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 7, "--lr 0.1 --momentum 0.9"),
+
     "conv_pad_1d": (
         "1-D zero / replicate / reflect / circular padding, with stride "
         "2 and 3 and dilation 2; circular(5) on a 13-long signal",
