@@ -102,7 +102,8 @@ static void emit_fl_tap(emitter *e, const fltile *t)
 }
 
 /* The results of the tile, relu applied in vectors, transposed to
- * y[f][o] through a small buffer (the other activations in scalars). */
+ * y[f][o] through a small buffer (a sigmoid or tanh runs over the whole
+ * sample afterwards, in vectors: conv_emit_lanes_forward). */
 static void emit_fl_out(emitter *e, const ir_layer *ly, const fgeom *g, const fltile *t)
 {
     const simd_target *v = e->simd;
@@ -118,8 +119,7 @@ static void emit_fl_out(emitter *e, const ir_layer *ly, const fgeom *g, const fl
     emit(e, "    for (int jr = 0; jr < %d; jr++)", t->mr);
     emit(e, "        for (int jc = 0; jc < %d; jc++) {", t->mc);
     emit(e, "const float s = r[(jr * %d + jc) * %lld + f];", t->mc, (long long)g->Fp);
-    const char *val = ly->act == ACT_RELU ? "s" : act_expr(e, ly->act, "s");   /* relu: done by pos above */
-    emit(e, "y[f * %lld + jr * %lld + jc] = %s;", (long long)g->osz, (long long)t->ow, val);
+    emit(e, "y[f * %lld + jr * %lld + jc] = s;", (long long)g->osz, (long long)t->ow);
     emit(e, "}");
 }
 
@@ -197,6 +197,10 @@ void conv_emit_lanes_forward(emitter *e, const ir_layer *ly, const fgeom *g)
     emit(e, "const float *xi = xs + (size_t)i * %lld;", (long long)(g->C * g->psz));
     emit(e, "float *yi = y + (size_t)i * %lld;", (long long)(g->F * g->osz));
     emit_fl_calls(e, ly, g, &t);
+    if (ly->act == ACT_SIGMOID || ly->act == ACT_TANH) {
+        emit(e, "for (int p = 0; p < %lld; p++)", (long long)(g->F * g->osz));
+        emit(e, "    yi[p] = %s;", act_expr(e, ly->act, "yi[p]"));
+    }
     emit(e, "}");
     emit(e, "}");
     emit_blank(e);

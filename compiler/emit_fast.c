@@ -357,7 +357,9 @@ static void compact_one(emitter *e, const void *ctx, const char *q, int n)
         emit(e, "yr[%s] = sr[%s];", q, q);
 }
 
-/* S (the flat grid) to y, row by row, with the activation. */
+/* S (the flat grid) to y, row by row, with relu; a sigmoid or tanh then
+ * runs over the sample's whole output (rows are short: a row of 28 left
+ * a scalar tail of 4 that cost as much as the vectors). */
 static void emit_compact(emitter *e, const ir_layer *ly, const fgeom *g)
 {
     const char *prow, *orow;
@@ -367,13 +369,12 @@ static void emit_compact(emitter *e, const ir_layer *ly, const fgeom *g)
     emit(e, "float *yr = yi + f * %lld + %s;", (long long)g->osz, orow);
     int64_t ow = ly->out.d[ly->nsp];
     compact_ctx cc = {ly};
-    if (act_is_pos(ly)) {
-        emit_row(e, ow, compact_vec, compact_one, &cc);
-    } else {
-        emit(e, "for (int q = 0; q < %lld; q++)", (long long)ow);
-        emit(e, "    yr[q] = %s;", act_expr(e, ly->act, "sr[q]"));
-    }
+    emit_row(e, ow, compact_vec, compact_one, &cc);
     emit_close(e, loops + 1);
+    if (!act_is_pos(ly)) {
+        emit(e, "for (int p = 0; p < %lld; p++)", (long long)(g->F * g->osz));
+        emit(e, "    yi[p] = %s;", act_expr(e, ly->act, "yi[p]"));
+    }
 }
 
 static int64_t *iota(int64_t n, bool reverse)
