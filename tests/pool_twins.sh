@@ -62,7 +62,10 @@ check() {
     "$b/cnnc" --target="$1" "$d/t.net" -o "$d/t.c" || { echo "FAIL $1 $2: cnnc"; fail=1; return; }
     pools=
     for p in $(sed -n 's/^[A-Z_ ]*static void \(p[0-9]*\)_forward_ref(.*/\1/p' "$d/t.c"); do
-        if grep -q "c->arg_$p\[" "$d/t.c"; then pools="$pools M($p)"; else pools="$pools A($p)"; fi
+        k=A
+        grep -q "c->arg_$p\[" "$d/t.c" && k=M
+        grep -Eq " $p \(.*activation = (sigmoid|tanh)" "$d/t.net" && k=${k}S
+        pools="$pools $k($p)"
     done
     if [ -z "$pools" ]; then
         echo "FAIL $1 $2: no fast pool"; fail=1; return
