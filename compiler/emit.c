@@ -45,8 +45,8 @@ void emit(emitter *e, const char *fmt, ...)
  * clang unrolls every small loop (by 8 with a run-time trip count) and
  * fully unrolls short constant ones, also around inlined tiles; on loops
  * that are register tiles already or glue that is not hot, this bought
- * nothing at run time and cost half of lenet.c's compile time (2.7 ->
- * 1.6 s, docs/KERNELS.md).  gcc -O2 does not unroll: nothing to say. */
+ * nothing at run time and cost 40 % of lenet.c's compile time (2.7 ->
+ * 1.7 s of CPU, docs/KERNELS.md).  gcc -O2 does not unroll: nothing to say. */
 static void emit_rolled_macro(emitter *e)
 {
     emit(e, "#if defined(__clang__)");
