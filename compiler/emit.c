@@ -32,10 +32,36 @@ void emit(emitter *e, const char *fmt, ...)
         die("emit: unbalanced braces at '%s'", line);
     for (int i = 0; i < e->indent; i++)
         sb_puts(e->out, "    ");
-    sb_puts(e->out, line);
+    size_t lead = strspn(line, " ");
+    if (e->rolled && strncmp(line + lead, "for (", 5) == 0)
+        sb_printf(e->out, "%.*sCNNC_ROLLED %s", (int)lead, line, line + lead);
+    else
+        sb_puts(e->out, line);
     sb_puts(e->out, "\n");
     if (n && line[n - 1] == '{')
         e->indent++;
+}
+
+/* CNNC_ROLLED before a loop: clang keeps it rolled.  With -march=native
+ * clang unrolls every small loop (by 8 with a run-time trip count) and
+ * fully unrolls short constant ones, also around inlined tiles; on loops
+ * that are register tiles already or glue that is not hot, this bought
+ * nothing at run time and cost 40 % of lenet.c's compile time (2.7 ->
+ * 1.7 s of CPU, docs/KERNELS.md).  gcc -O2 does not unroll: nothing to say. */
+static void emit_rolled_macro(emitter *e)
+{
+    emit(e, "#if defined(__clang__)");
+    emit(e, "#define CNNC_ROLLED _Pragma(\"clang loop unroll(disable)\")");
+    emit(e, "#else");
+    emit(e, "#define CNNC_ROLLED");
+    emit(e, "#endif");
+}
+
+bool emit_rolled(emitter *e, bool on)
+{
+    bool was = e->rolled;
+    e->rolled = on;
+    return was;
 }
 
 /* static const TYPE NAME[n] = {...}; with 16 values a line. */
@@ -206,8 +232,10 @@ static void emit_layers(emitter *e)
         shape_str(out, sizeof out, &ly->out);
         emit(e, "/* ---- %s: %s, [n, %s -> [n, %s ---- */", ly->name, layer_table[ly->kind].name,
              in + 1, out + 1);
+        e->rolled = !pool_is_fast(e, ly);
         forward_emitters[ly->kind](e, ly);
         backward_emitters[ly->kind](e, ly);
+        e->rolled = false;
     }
 }
 
@@ -719,6 +747,7 @@ static void emit_source(emitter *e, const char *header_name)
     emit(e, "#include \"%s\"", header_name);
     emit_blank(e);
     emit(e, "#define CNNC_COLD __attribute__((cold)) /* reference twins: compiled for size */");
+    emit_rolled_macro(e);
     emit(e, "/* SIMD flavour: %s */", e->simd->name);
     sb_puts(e->out, e->simd->prelude);
     emit_blank(e);
@@ -760,7 +789,7 @@ void emit_c(const ir_net *net, const char *c_name, const char *header_name,
     for (i = 0; net->name[i] && i + 1 < sizeof guard; i++)
         guard[i] = (char)toupper((unsigned char)net->name[i]);
     guard[i] = 0;
-    emitter e = {h_out, 0, net, net->name, 0, 0, simd_find(target), 0, ""};
+    emitter e = {h_out, 0, net, net->name, 0, 0, simd_find(target), 0, "", false};
     e.grad_max = max_grad_size(net, &e.pad_max);
     for (int i = 0; i < net->nlayers; i++) {
         int64_t need = conv_scratch(&e, &net->layers[i]) + dense_scratch(&e, &net->layers[i]);

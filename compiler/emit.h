@@ -43,12 +43,15 @@ typedef struct emitter {
     const simd_target *simd;  /* the flavour of the fast kernels */
     int64_t cs_max;           /* per-sample floats of the fast kernels' scratch c->cs */
     const char *sfx;          /* "_ref" while emitting a reference twin, else "" */
+    bool rolled;              /* emit() marks every loop CNNC_ROLLED (emit.c) */
 } emitter;
 
 /* One line at the current indentation; `{` at the end of a line indents
  * the lines after it, a leading `}` dedents. */
 void emit(emitter *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void emit_blank(emitter *e);
+/* Sets e->rolled, returns what it was. */
+bool emit_rolled(emitter *e, bool on);
 /* static const TYPE NAME[n] = {...}; a few values a line. */
 void emit_table(emitter *e, const char *type, const char *name, const int64_t *v, int64_t n);
 
