@@ -12,7 +12,7 @@ typedef struct simd_target {
     int regs;                 /* vector registers */
     const char *prelude;      /* includes, CNNC_KERNEL (kernel attribute), helpers */
     const char *cpu_check;    /* C expression: the running CPU has the flavour */
-    const char *vec, *zero, *load, *store, *splat, *fma, *add, *hsum;
+    const char *vec, *zero, *load, *store, *splat, *fma, *add, *sub, *hsum;
     const char *loadn;        /* masked load of $2 floats, or NULL */
     const char *pos;          /* $2 where $1 > 0, else 0 (relu and its derivative) */
     /* Pooling (emit_fastpool.c).  storen/iloadn/istoren: masked store of

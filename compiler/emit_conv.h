@@ -23,7 +23,32 @@ typedef struct fgeom {
     bool dgemm;
     int dg_mb, dg_nv;
     int64_t dc_off;
+    /* Winograd F(2x2, 3x3) forward (emit_wino.c) where wino: th x tw
+     * tiles of 2x2 outputs, in chunks of wn_rows tile rows; the lane's
+     * first-sample scratch holds U [16][F][C] at wu_off, the staged input
+     * rows [C][2*wn_rows + 2][wn_pitch] at ws_off, V [16][C][wn_vp] at
+     * wv_off and M [16][F][wn_vp] at wm_off. */
+    bool wino;
+    int64_t wn_th, wn_tw, wn_rows, wn_pitch, wn_vp;
+    int64_t wu_off, ws_off, wv_off, wm_off;
 } fgeom;
+
+/* out[m][p..p+T) = bias[m] + sum_{ch, t} w[m*wr + ch*wc + woff[t]] *
+ * in[ch*ip + xoff[t] + p ..], T = nv vectors, for a block of mb rows. */
+typedef struct sweep {
+    const char *name;            /* function name prefix */
+    int64_t rows, chans, ip, op, span, wr, wc;
+    int ntaps;
+    const int64_t *xoff, *woff;
+    bool bias;
+    int mb, nv;                  /* the main tile */
+    int kl;                      /* taps of one kernel row (the last axis) */
+} sweep;
+
+/* The sweep's tile functions NAME_mb (emit_fast.c), and their calls over
+ * every row block and tile of the span (the last shifted back). */
+void emit_sweep(emitter *e, sweep *s);
+void emit_sweep_calls(emitter *e, const sweep *s, const char *in, const char *out);
 
 fgeom make_fgeom(const emitter *e, const ir_layer *ly);
 const char *vname(const char *p, int a, int b);
@@ -48,5 +73,9 @@ void dgrad_plan(const emitter *e, const ir_layer *ly, fgeom *g);
 void emit_dgrad_kernels(emitter *e, const ir_layer *ly, const fgeom *g);
 void emit_dgrad_begin(emitter *e, const ir_layer *ly, const fgeom *g);
 void emit_dgrad_sample(emitter *e, const ir_layer *ly, const fgeom *g);
+
+/* emit_wino.c */
+void wino_plan(const emitter *e, const ir_layer *ly, fgeom *g);
+void conv_emit_wino_forward(emitter *e, const ir_layer *ly, const fgeom *g);
 
 #endif

@@ -68,6 +68,7 @@ fgeom make_fgeom(const emitter *e, const ir_layer *ly)
         g.lanes = ly->kind == LK_CONV && conv_lanes_pays(e->simd, ly, &g, sweep_cost(e->simd, g.F, g.span));
         plan_scratch(&g);
         dgrad_plan(e, ly, &g);
+        wino_plan(e, ly, &g);
     }
     return g;
 }
@@ -103,18 +104,6 @@ int64_t conv_scratch(const emitter *e, const ir_layer *ly)
 }
 
 /* ------------------------------------------------------------ the sweep */
-/* out[m][p..p+T) = bias[m] + sum_{ch, t} w[m*wr + ch*wc + woff[t]] *
- * in[ch*ip + xoff[t] + p ..], T = nv vectors, for a block of mb rows. */
-typedef struct sweep {
-    const char *name;            /* function name prefix */
-    int64_t rows, chans, ip, op, span, wr, wc;
-    int ntaps;
-    const int64_t *xoff, *woff;
-    bool bias;
-    int mb, nv;                  /* the main tile */
-    int kl;                      /* taps of one kernel row (the last axis) */
-} sweep;
-
 const char *vname(const char *p, int a, int b)
 {
     return arena_printf(emit_arena, "%s%d_%d", p, a, b);
@@ -209,7 +198,7 @@ static void emit_sweep_tile(emitter *e, const sweep *s, int mb)
 }
 
 /* The call sites: every row block, every tile (the last shifted back). */
-static void emit_sweep_calls(emitter *e, const sweep *s, const char *in, const char *out)
+void emit_sweep_calls(emitter *e, const sweep *s, const char *in, const char *out)
 {
     int T = s->nv * e->simd->width;
     int64_t full = s->rows / s->mb * s->mb, rem = s->rows - full;
@@ -266,7 +255,7 @@ static double sweep_cost(const simd_target *v, int64_t rows, int64_t span)
     return sweep_tile(v, rows, span, &mb, &nv);
 }
 
-static void emit_sweep(emitter *e, sweep *s)
+void emit_sweep(emitter *e, sweep *s)
 {
     sweep_tile(e->simd, s->rows, s->span, &s->mb, &s->nv);
     emit_row_tables(e, s);
@@ -390,6 +379,10 @@ static int64_t *iota(int64_t n, bool reverse)
 void conv_emit_fast_forward(emitter *e, const ir_layer *ly)
 {
     fgeom g = make_fgeom(e, ly);
+    if (g.wino) {
+        conv_emit_wino_forward(e, ly, &g);
+        return;
+    }
     if (g.lanes) {
         conv_emit_lanes_forward(e, ly, &g);
         return;
