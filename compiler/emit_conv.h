@@ -6,6 +6,24 @@
 
 #include "emit.h"
 
+/* A Winograd F(2x2, 3x3) convolution (emit_wino.c): out[o] = bias +
+ * sum_i w[o][i] (3x3 correlation) in[i], every input map a plane of
+ * in_rows rows of in_pitch floats (zeros beyond), the output out_rows x
+ * out_cols at pitch out_pitch; flip: the weights are w[i][o] flipped
+ * (the data gradient).  Tiles of 2x2 outputs, th x tw, in chunks of nr
+ * tile rows; the lane's first-sample scratch holds U [16][fout][cin] at
+ * u_off, the staged rows [cin][2*nr + 2][pitch] at s_off, V
+ * [16][cin][vp] at v_off and M [16][fout][vp] at m_off, up to end. */
+typedef struct wconv {
+    const char *name;
+    int64_t cin, fout, in_plane, in_pitch, in_rows;
+    int64_t out_rows, out_cols, out_plane, out_pitch;
+    bool bias, flip;
+    act_kind act;
+    int64_t th, tw, nr, nvec, pitch, vp;
+    int64_t u_off, s_off, v_off, m_off, end;
+} wconv;
+
 typedef struct fgeom {
     int64_t C, F, K, R;          /* input maps, output maps, taps, C*K */
     int64_t psz, span, M, gplane, osz;
@@ -23,14 +41,11 @@ typedef struct fgeom {
     bool dgemm;
     int dg_mb, dg_nv;
     int64_t dc_off;
-    /* Winograd F(2x2, 3x3) forward (emit_wino.c) where wino: th x tw
-     * tiles of 2x2 outputs, in chunks of wn_rows tile rows; the lane's
-     * first-sample scratch holds U [16][F][C] at wu_off, the staged input
-     * rows [C][2*wn_rows + 2][wn_pitch] at ws_off, V [16][C][wn_vp] at
-     * wv_off and M [16][F][wn_vp] at wm_off. */
-    bool wino;
-    int64_t wn_th, wn_tw, wn_rows, wn_pitch, wn_vp;
-    int64_t wu_off, ws_off, wv_off, wm_off;
+    /* Winograd F(2x2, 3x3) (emit_wino.c) where wino: the forward pass wf
+     * and, where wino_dx, the data gradient wd (the same algorithm on G
+     * with the kernel flipped and transposed). */
+    bool wino, wino_dx;
+    wconv wf, wd;
 } fgeom;
 
 /* out[m][p..p+T) = bias[m] + sum_{ch, t} w[m*wr + ch*wc + woff[t]] *
@@ -77,5 +92,8 @@ void emit_dgrad_sample(emitter *e, const ir_layer *ly, const fgeom *g);
 /* emit_wino.c */
 void wino_plan(const emitter *e, const ir_layer *ly, fgeom *g);
 void conv_emit_wino_forward(emitter *e, const ir_layer *ly, const fgeom *g);
+void emit_wino_dgrad_kernels(emitter *e, const ir_layer *ly, const fgeom *g);
+void emit_wino_dgrad_begin(emitter *e, const ir_layer *ly, const fgeom *g);
+void emit_wino_dgrad_sample(emitter *e, const ir_layer *ly, const fgeom *g);
 
 #endif

@@ -536,7 +536,9 @@ void conv_emit_fast_backward(emitter *e, const ir_layer *ly)
     sweep s = {arena_printf(emit_arena, "%s_dg", ly->name), g.C, g.F, g.gplane, g.psz, g.psz,
                g.K, g.C * g.K, (int)g.K, g.koff, iota(g.K, true), false, 0, 0, (int)ly->kernel[ly->nsp - 1]};
     bool dxk = conv_has_dx(e, ly);    /* no data-gradient kernel for the first layer */
-    if (g.dgemm)
+    if (g.wino_dx)
+        emit_wino_dgrad_kernels(e, ly, &g);
+    else if (g.dgemm)
         emit_dgrad_kernels(e, ly, &g);
     else if (dxk)
         emit_sweep(e, &s);
@@ -551,7 +553,10 @@ void conv_emit_fast_backward(emitter *e, const ir_layer *ly)
          layer_has_pad(ly) ? arena_printf(emit_arena, "c->pad_%s", ly->name) : "x");
     emit(e, "float *restrict dxs = %s;", layer_has_pad(ly) ? lane_slot("c->gpad", e->pad_max, padded_count(ly)) : "dx");
     emit_wgrad_begin(e, ly, &g);
-    emit_dgrad_begin(e, ly, &g);
+    if (g.wino_dx)
+        emit_wino_dgrad_begin(e, ly, &g);
+    else
+        emit_dgrad_begin(e, ly, &g);
     emit(e, "for (int s0 = i0; s0 < i1; s0 += %lld) {", (long long)group_size(&g));
     emit(e, "const int s1 = s0 + %lld < i1 ? s0 + %lld : i1;", (long long)group_size(&g),
          (long long)group_size(&g));
@@ -563,7 +568,9 @@ void conv_emit_fast_backward(emitter *e, const ir_layer *ly)
         emit(e, "for (int i = s0; i < s1; i++) {");
         emit(e, "const float *gi = c->cs + (size_t)i * %lld;", (long long)e->cs_max);
         emit(e, "float *di = dxs + (size_t)i * %lld;", (long long)(g.C * g.psz));
-        if (g.dgemm)
+        if (g.wino_dx)
+            emit_wino_dgrad_sample(e, ly, &g);
+        else if (g.dgemm)
             emit_dgrad_sample(e, ly, &g);
         else
             emit_sweep_calls(e, &s, "gi", "di");

@@ -52,33 +52,57 @@ static bool wino_applies(const emitter *e, const ir_layer *ly, const fgeom *g)
 }
 
 /* Chunks of about 64 tiles (V and M of a chunk in L2), of whole tile
- * rows, as even as th allows, and at least a vector of tiles. */
+ * rows, as even as th allows, and at least a vector of tiles; scratch
+ * from base. */
+static void wconv_plan(int W, wconv *w, int64_t base)
+{
+    w->th = (w->out_rows + 1) / 2;
+    w->tw = (w->out_cols + 1) / 2;
+    int64_t nr = 64 / w->tw < 1 ? 1 : 64 / w->tw;
+    if (nr > w->th)
+        nr = w->th;
+    int64_t chunks = (w->th + nr - 1) / nr;
+    nr = (w->th + chunks - 1) / chunks;
+    if (nr * w->tw < W)
+        nr = (W + w->tw - 1) / w->tw;
+    w->nr = nr;
+    w->nvec = (w->tw + W - 1) / W;
+    w->pitch = 2 * w->nvec * W + 2;
+    if (w->pitch < w->in_pitch)
+        w->pitch = w->in_pitch;
+    w->vp = round16(nr * w->tw + W);
+    w->u_off = round16(base);
+    w->s_off = w->u_off + round16(16 * w->fout * w->cin);
+    w->v_off = w->s_off + round16(w->cin * (2 * nr + 2) * w->pitch);
+    w->m_off = w->v_off + round16(16 * w->cin * w->vp);
+    w->end = w->m_off + 16 * w->fout * w->vp;
+}
+
+/* The forward pass (from scratch 0) and, where the layer has a data
+ * gradient, the data gradient: dxp[c] = sum_f w[f][c] flipped (*) G[f],
+ * G's plane read as rows of pw from 0 (outputs at M = 2 rows + 2), the
+ * padded plane's ph x pw positions out (from the end of the backward
+ * pass's other scratch). */
 void wino_plan(const emitter *e, const ir_layer *ly, fgeom *g)
 {
     int W = e->simd->width;
     if (!wino_applies(e, ly, g))
         return;
+    int64_t pw = ly->padded.d[2], ph = ly->padded.d[1];
     g->wino = true;
-    g->wn_th = (ly->out.d[1] + 1) / 2;
-    g->wn_tw = (ly->out.d[2] + 1) / 2;
-    int64_t nr = 64 / g->wn_tw < 1 ? 1 : 64 / g->wn_tw;
-    if (nr * g->wn_tw < W)
-        nr = (W + g->wn_tw - 1) / g->wn_tw;
-    if (nr > g->wn_th)
-        nr = g->wn_th;
-    int64_t chunks = (g->wn_th + nr - 1) / nr;
-    nr = (g->wn_th + chunks - 1) / chunks;
-    if (nr * g->wn_tw < W)
-        nr = (W + g->wn_tw - 1) / g->wn_tw;
-    g->wn_rows = nr;
-    int64_t nvec = (g->wn_tw + W - 1) / W;
-    g->wn_pitch = 2 * nvec * W + 2;
-    g->wn_vp = round16(nr * g->wn_tw + W);
-    g->wu_off = 0;
-    g->ws_off = round16(16 * g->F * g->C);
-    g->wv_off = g->ws_off + round16(g->C * (2 * nr + 2) * g->wn_pitch);
-    g->wm_off = g->wv_off + round16(16 * g->C * g->wn_vp);
-    int64_t need = g->wm_off + 16 * g->F * g->wn_vp;
+    g->wf = (wconv){ly->name, g->C, g->F, g->psz, pw, ph, ly->out.d[1], ly->out.d[2], g->osz, ly->out.d[2],
+                    ly->bias, false, ly->act, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    wconv_plan(W, &g->wf, 0);
+    int64_t need = g->wf.end;
+    g->wino_dx = conv_has_dx(e, ly) && (ph + 1) / 2 * ((pw + 1) / 2) >= 2 * W;
+    if (g->wino_dx) {
+        g->dgemm = false;
+        g->wd = (wconv){arena_printf(emit_arena, "%s_d", ly->name), g->F, g->C, g->gplane, pw, g->gplane / pw,
+                        ph, pw, g->psz, pw, false, true, ACT_NONE, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+        wconv_plan(W, &g->wd, g->scratch);
+        if (g->wd.end > need)
+            need = g->wd.end;
+    }
     if (need > g->scratch)
         g->scratch = need;
 }
@@ -105,63 +129,69 @@ static const char *lincomb(const simd_target *v, const double *coef, int stride,
     return acc ? acc : v->zero;
 }
 
-/* NAME_wu: U[ab][f][c] = (G w[f][c] GT)[a][b], scalar. */
-static void emit_wu(emitter *e, const ir_layer *ly, const fgeom *g)
+/* NAME_wnu: U[ab][o][i] = (G k GT)[a][b] with k = w[o][i], or w[i][o]
+ * flipped; scalar. */
+static void emit_wu(emitter *e, const wconv *w)
 {
-    emit(e, "static void %s_wu(const float *restrict w, float *restrict u)", ly->name);
+    emit(e, "static void %s_wnu(const float *restrict w, float *restrict u)", w->name);
     emit(e, "{");
     emit(e, "static const float G[4][3] = {{1, 0, 0}, {0.5f, 0.5f, 0.5f}, {0.5f, -0.5f, 0.5f}, {0, 0, 1}};");
-    emit(e, "for (int f = 0; f < %lld; f++)", (long long)g->F);
-    emit(e, "for (int ch = 0; ch < %lld; ch++) {", (long long)g->C);
-    emit(e, "const float *k = w + ((size_t)f * %lld + ch) * 9;", (long long)g->C);
-    emit(e, "float t[4][3];");
+    emit(e, "for (int o = 0; o < %lld; o++)", (long long)w->fout);
+    emit(e, "for (int ch = 0; ch < %lld; ch++) {", (long long)w->cin);
+    if (w->flip)
+        emit(e, "const float *q = w + ((size_t)ch * %lld + o) * 9;", (long long)w->fout);
+    else
+        emit(e, "const float *q = w + ((size_t)o * %lld + ch) * 9;", (long long)w->cin);
+    emit(e, "float k[9], t[4][3];");
+    emit(e, "for (int j = 0; j < 9; j++)");
+    emit(e, "    k[j] = q[%s];", w->flip ? "8 - j" : "j");
     emit(e, "for (int a = 0; a < 4; a++)");
     emit(e, "    for (int j = 0; j < 3; j++)");
     emit(e, "        t[a][j] = G[a][0] * k[j] + G[a][1] * k[3 + j] + G[a][2] * k[6 + j];");
     emit(e, "for (int a = 0; a < 4; a++)");
     emit(e, "    for (int b = 0; b < 4; b++)");
-    emit(e, "        u[((size_t)(a * 4 + b) * %lld + f) * %lld + ch] = t[a][0] * G[b][0] + t[a][1] * G[b][1] + t[a][2] * G[b][2];",
-         (long long)g->F, (long long)g->C);
+    emit(e, "        u[((size_t)(a * 4 + b) * %lld + o) * %lld + ch] = t[a][0] * G[b][0] + t[a][1] * G[b][1] + t[a][2] * G[b][2];",
+         (long long)w->fout, (long long)w->cin);
     emit(e, "}");
     emit(e, "}");
     emit_blank(e);
 }
 
-/* NAME_wst: the input rows 2*ty0 .. 2*ty0 + 2*rows + 1 of every map into
+/* NAME_wns: the input rows 2*ty0 .. 2*ty0 + 2*nr + 1 of every map into
  * the staging buffer (rows past the input zeroed; the columns past it
  * stay zero from the call's memset). */
-static void emit_wst(emitter *e, const ir_layer *ly, const fgeom *g)
+static void emit_wst(emitter *e, const wconv *w)
 {
-    int64_t sr = 2 * g->wn_rows + 2, pw = ly->padded.d[2], ph = ly->padded.d[1];
-    emit(e, "static void %s_wst(const float *restrict xi, float *restrict sg, int ty0)", ly->name);
+    int64_t sr = 2 * w->nr + 2;
+    emit(e, "static void %s_wns(const float *restrict xi, float *restrict sg, int ty0)", w->name);
     emit(e, "{");
-    emit(e, "for (int ch = 0; ch < %lld; ch++)", (long long)g->C);
+    emit(e, "for (int ch = 0; ch < %lld; ch++)", (long long)w->cin);
     emit(e, "for (int r = 0; r < %lld; r++) {", (long long)sr);
-    emit(e, "float *dst = sg + ((size_t)ch * %lld + r) * %lld;", (long long)sr, (long long)g->wn_pitch);
+    emit(e, "float *dst = sg + ((size_t)ch * %lld + r) * %lld;", (long long)sr, (long long)w->pitch);
     emit(e, "const int gr = 2 * ty0 + r;");
-    emit(e, "if (gr < %lld)", (long long)ph);
+    emit(e, "if (gr < %lld)", (long long)w->in_rows);
     emit(e, "    memcpy(dst, xi + (size_t)ch * %lld + (size_t)gr * %lld, sizeof(float) * %lld);",
-         (long long)g->psz, (long long)pw, (long long)pw);
+         (long long)w->in_plane, (long long)w->in_pitch, (long long)w->in_pitch);
     emit(e, "else");
-    emit(e, "    memset(dst, 0, sizeof(float) * %lld);", (long long)g->wn_pitch);
+    emit(e, "    memset(dst, 0, sizeof(float) * %lld);", (long long)w->pitch);
     emit(e, "}");
     emit(e, "}");
     emit_blank(e);
 }
 
-/* NAME_wi: V[ab][c][t] = (BT d B)[a][b] for every tile of the chunk. */
-static void emit_wi(emitter *e, const ir_layer *ly, const fgeom *g)
+/* NAME_wni: V[ab][c][t] = (BT d B)[a][b] for every tile of the chunk. */
+static void emit_wi(emitter *e, const wconv *w)
 {
     const simd_target *v = e->simd;
     int W = v->width;
-    int64_t sr = 2 * g->wn_rows + 2, P = g->wn_pitch, nvec = (g->wn_tw + W - 1) / W;
-    emit(e, "CNNC_KERNEL static void %s_wi(const float *restrict sg, float *restrict vv)", ly->name);
+    int64_t sr = 2 * w->nr + 2, P = w->pitch;
+    emit(e, "CNNC_KERNEL static void %s_wni(const float *restrict sg, float *restrict vv)", w->name);
     emit(e, "{");
-    emit(e, "for (int ch = 0; ch < %lld; ch++)", (long long)g->C);
-    emit(e, "for (int ty = 0; ty < %lld; ty++)", (long long)g->wn_rows);
-    emit(e, "for (int tx = 0; tx < %lld; tx += %d) {", (long long)(nvec * W), W);
+    emit(e, "for (int ch = 0; ch < %lld; ch++)", (long long)w->cin);
+    emit(e, "for (int ty = 0; ty < %lld; ty++)", (long long)w->nr);
+    emit(e, "for (int tx = 0; tx < %lld; tx += %d) {", (long long)(w->nvec * W), W);
     emit(e, "const float *sp = sg + ((size_t)ch * %lld + 2 * ty) * %lld + 2 * tx;", (long long)sr, (long long)P);
-    emit(e, "float *vp = vv + (size_t)ch * %lld + ty * %lld + tx;", (long long)g->wn_vp, (long long)g->wn_tw);
+    emit(e, "float *vp = vv + (size_t)ch * %lld + ty * %lld + tx;", (long long)w->vp, (long long)w->tw);
     const char *r[4][4];
     for (int i = 0; i < 4; i++) {
         const char *d[4];
@@ -178,20 +208,20 @@ static void emit_wi(emitter *e, const ir_layer *ly, const fgeom *g)
     }
     for (int a = 0; a < 4; a++)
         for (int b = 0; b < 4; b++)
-            emit(e, "%s", simd(v->store, arena_printf(emit_arena, "vp + %lld", (long long)((a * 4 + b) * g->C * g->wn_vp)),
+            emit(e, "%s", simd(v->store, arena_printf(emit_arena, "vp + %lld", (long long)((a * 4 + b) * w->cin * w->vp)),
                                lincomb(v, BT[a], 1, r[b], 4), 0));
     emit(e, "}");
     emit(e, "}");
     emit_blank(e);
 }
 
-/* One output vector s (n of W valid) at yr + at, with the activation. */
-static void emit_out_store(emitter *e, const ir_layer *ly, const char *s, const char *at, int n)
+/* One output vector s (n of W valid) at at, with the activation. */
+static void emit_out_store(emitter *e, act_kind act, const char *s, const char *at, int n)
 {
     const simd_target *v = e->simd;
     int W = v->width;
-    if (ly->act == ACT_RELU || ly->act == ACT_NONE) {
-        const char *x = ly->act == ACT_RELU ? simd(v->pos, s, s, 0) : s;
+    if (act == ACT_RELU || act == ACT_NONE) {
+        const char *x = act == ACT_RELU ? simd(v->pos, s, s, 0) : s;
         if (n == W)
             emit(e, "%s", simd(v->store, at, x, 0));
         else if (v->storen)
@@ -210,28 +240,27 @@ static void emit_out_store(emitter *e, const ir_layer *ly, const char *s, const 
     emit(e, "float t[%d];", W);
     emit(e, "%s", simd(v->store, "t", s, 0));
     emit(e, "for (int l = 0; l < %d; l++)", n);
-    if (ly->act == ACT_SIGMOID)
+    if (act == ACT_SIGMOID)
         emit(e, "    (%s)[l] = 1.0f / (1.0f + expf(-t[l]));", at);
     else
         emit(e, "    (%s)[l] = tanhf(t[l]);", at);
     emit(e, "}");
 }
 
-/* The tiles tx .. tx + W of a row: Y = AT M A + bias into output rows
- * yr and yr + ow (the latter if two), nlo / nhi outputs of the two
+/* The tiles tx .. tx + W of a row: Y = AT M A (+ bias) into output rows
+ * yr and yr + out_pitch (the latter if two), nlo / nhi outputs of the two
  * interleaved halves (0: none). */
-static void emit_wo_block(emitter *e, const ir_layer *ly, const fgeom *g, const char *tx, int nlo, int nhi)
+static void emit_wo_block(emitter *e, const wconv *w, const char *tx, int nlo, int nhi)
 {
     const simd_target *v = e->simd;
     int W = v->width;
-    int64_t ow = ly->out.d[2];
     const char *m[4][4], *t[2][4];
     emit(e, "{");
     for (int a = 0; a < 4; a++)
         for (int b = 0; b < 4; b++) {
             m[b][a] = vname("m", a, b);
             emit(e, "const %s %s = %s;", v->vec, m[b][a],
-                 simd(v->load, arena_printf(emit_arena, "mp + %lld + %s", (long long)((a * 4 + b) * g->F * g->wn_vp), tx), 0, 0));
+                 simd(v->load, arena_printf(emit_arena, "mp + %lld + %s", (long long)((a * 4 + b) * w->fout * w->vp), tx), 0, 0));
         }
     for (int i = 0; i < 2; i++)
         for (int b = 0; b < 4; b++) {
@@ -239,46 +268,52 @@ static void emit_wo_block(emitter *e, const ir_layer *ly, const fgeom *g, const 
             emit(e, "const %s %s = %s;", v->vec, t[i][b], lincomb(v, AT[i], 1, m[b], 4));
         }
     for (int i = 0; i < 2; i++) {
-        for (int j = 0; j < 2; j++)
-            emit(e, "const %s %s = %s;", v->vec, vname("y", i, j), simd(v->add, lincomb(v, AT[j], 1, t[i], 4), "bv", 0));
+        for (int j = 0; j < 2; j++) {
+            const char *y = lincomb(v, AT[j], 1, t[i], 4);
+            emit(e, "const %s %s = %s;", v->vec, vname("y", i, j), w->bias ? simd(v->add, y, "bv", 0) : y);
+        }
         emit(e, "%s", i ? "if (two) {" : "{");
-        emit(e, "const %s lo = %s, hi = %s;", v->vec, simd(v->zip_lo, vname("y", i, 0), vname("y", i, 1), 0),
-             simd(v->zip_hi, vname("y", i, 0), vname("y", i, 1), 0));
-        if (nlo > 0)
-            emit_out_store(e, ly, "lo", arena_printf(emit_arena, "yr + %lld + 2 * %s", (long long)(i * ow), tx), nlo);
+        if (nlo > 0) {
+            emit(e, "const %s lo = %s;", v->vec, simd(v->zip_lo, vname("y", i, 0), vname("y", i, 1), 0));
+            emit_out_store(e, w->act, "lo", arena_printf(emit_arena, "yr + %lld + 2 * %s", (long long)(i * w->out_pitch), tx), nlo);
+        }
         if (nhi > 0)
-            emit_out_store(e, ly, "hi", arena_printf(emit_arena, "yr + %lld + 2 * %s", (long long)(i * ow + W), tx), nhi);
+            emit(e, "const %s hi = %s;", v->vec, simd(v->zip_hi, vname("y", i, 0), vname("y", i, 1), 0));
+        if (nhi > 0)
+            emit_out_store(e, w->act, "hi", arena_printf(emit_arena, "yr + %lld + 2 * %s", (long long)(i * w->out_pitch + W), tx), nhi);
         emit(e, "}");
     }
     emit(e, "}");
 }
 
-/* NAME_wo: the chunk's outputs from M. */
-static void emit_wo(emitter *e, const ir_layer *ly, const fgeom *g)
+/* NAME_wny: the chunk's outputs from M. */
+static void emit_wo(emitter *e, const wconv *w)
 {
     const simd_target *v = e->simd;
     int W = v->width;
-    int64_t ow = ly->out.d[2], oh = ly->out.d[1], full = ow / (2 * W) * W;
-    emit(e, "CNNC_KERNEL static void %s_wo(const float *restrict mm, const float *restrict b, float *restrict yi, int ty0)",
-         ly->name);
+    int64_t full = w->out_cols / (2 * W) * W;
+    emit(e, "CNNC_KERNEL static void %s_wny(const float *restrict mm, const float *restrict b, float *restrict yi, int ty0)",
+         w->name);
     emit(e, "{");
-    if (!ly->bias)
+    emit(e, "for (int f = 0; f < %lld; f++) {", (long long)w->fout);
+    if (w->bias)
+        emit(e, "const %s bv = %s;", v->vec, simd(v->splat, "b[f]", 0, 0));
+    else
         emit(e, "(void)b;");
-    emit(e, "for (int f = 0; f < %lld; f++) {", (long long)g->F);
-    emit(e, "const %s bv = %s;", v->vec, ly->bias ? simd(v->splat, "b[f]", 0, 0) : v->zero);
-    emit(e, "for (int ty = 0; ty < %lld && ty0 + ty < %lld; ty++) {", (long long)g->wn_rows, (long long)g->wn_th);
-    emit(e, "const float *mp = mm + (size_t)f * %lld + ty * %lld;", (long long)g->wn_vp, (long long)g->wn_tw);
-    emit(e, "float *yr = yi + (size_t)f * %lld + (size_t)(2 * (ty0 + ty)) * %lld;", (long long)g->osz, (long long)ow);
-    emit(e, "const int two = 2 * (ty0 + ty) + 1 < %lld;", (long long)oh);
+    emit(e, "for (int ty = 0; ty < %lld && ty0 + ty < %lld; ty++) {", (long long)w->nr, (long long)w->th);
+    emit(e, "const float *mp = mm + (size_t)f * %lld + ty * %lld;", (long long)w->vp, (long long)w->tw);
+    emit(e, "float *yr = yi + (size_t)f * %lld + (size_t)(2 * (ty0 + ty)) * %lld;", (long long)w->out_plane,
+         (long long)w->out_pitch);
+    emit(e, "const int two = 2 * (ty0 + ty) + 1 < %lld;", (long long)w->out_rows);
     emit(e, "(void)two;");
     if (full > 0) {
         emit(e, "for (int tx = 0; tx < %lld; tx += %d)", (long long)full, W);
-        emit_wo_block(e, ly, g, "tx", W, W);
+        emit_wo_block(e, w, "tx", W, W);
     }
-    if (full < g->wn_tw) {
-        int64_t rest = ow - 2 * full;
+    if (full < w->tw) {
+        int64_t rest = w->out_cols - 2 * full;
         int nlo = (int)(rest < W ? rest : W), nhi = (int)(rest - W < W ? rest - W : W);
-        emit_wo_block(e, ly, g, arena_printf(emit_arena, "%lld", (long long)full), nlo, nhi);
+        emit_wo_block(e, w, arena_printf(emit_arena, "%lld", (long long)full), nlo, nhi);
     }
     emit(e, "}");
     emit(e, "}");
@@ -286,22 +321,59 @@ static void emit_wo(emitter *e, const ir_layer *ly, const fgeom *g)
     emit_blank(e);
 }
 
-static sweep wino_sweep(const ir_layer *ly, const fgeom *g)
+static sweep wino_sweep(const simd_target *v, const wconv *w)
 {
     static const int64_t zero[1] = {0};
-    sweep s = {arena_printf(emit_arena, "%s_wm", ly->name), g->F, g->C, g->wn_vp, g->wn_vp,
-               g->wn_rows * g->wn_tw, g->C, 1, 1, zero, zero, false, 0, 0, 1};
+    sweep s = {arena_printf(emit_arena, "%s_wnm", w->name), w->fout, w->cin, w->vp, w->vp,
+               w->nr * w->tw, w->cin, 1, 1, zero, zero, false, 0, 0, 1};
+    sweep_tile(v, s.rows, s.span, &s.mb, &s.nv);
     return s;
+}
+
+static void emit_wconv_kernels(emitter *e, const wconv *w)
+{
+    sweep s = wino_sweep(e->simd, w);
+    emit_sweep(e, &s);
+    emit_wu(e, w);
+    emit_wst(e, w);
+    emit_wi(e, w);
+    emit_wo(e, w);
+}
+
+/* Once per call (in a lane with samples): U from the weights wp, the
+ * staging buffer's zeros. */
+static void emit_wconv_begin(emitter *e, const wconv *w, const char *wp)
+{
+    emit(e, "%s_wnu(%s, c->cs + (size_t)i0 * %lld + %lld);", w->name, wp, (long long)e->cs_max, (long long)w->u_off);
+    emit(e, "memset(c->cs + (size_t)i0 * %lld + %lld, 0, sizeof(float) * %lld);", (long long)e->cs_max,
+         (long long)w->s_off, (long long)(w->cin * (2 * w->nr + 2) * w->pitch));
+}
+
+/* One sample: input planes at xi, outputs at yi, bias at b. */
+static void emit_wconv_sample(emitter *e, const wconv *w, const char *xi, const char *yi, const char *b)
+{
+    sweep s = wino_sweep(e->simd, w);
+    emit(e, "{");
+    emit(e, "float *ws = c->cs + (size_t)i0 * %lld;", (long long)e->cs_max);
+    emit(e, "float *restrict u = ws + %lld, *restrict sg = ws + %lld;", (long long)w->u_off, (long long)w->s_off);
+    emit(e, "float *restrict vv = ws + %lld, *restrict mm = ws + %lld;", (long long)w->v_off, (long long)w->m_off);
+    emit(e, "for (int ty0 = 0; ty0 < %lld; ty0 += %lld) {", (long long)w->th, (long long)w->nr);
+    emit(e, "%s_wns(%s, sg, ty0);", w->name, xi);
+    emit(e, "%s_wni(sg, vv);", w->name);
+    emit(e, "for (int pos = 0; pos < 16; pos++) {");
+    emit(e, "const float *w = u + (size_t)pos * %lld;", (long long)(w->fout * w->cin));
+    emit(e, "const float *vin = vv + (size_t)pos * %lld;", (long long)(w->cin * w->vp));
+    emit(e, "float *mo = mm + (size_t)pos * %lld;", (long long)(w->fout * w->vp));
+    emit_sweep_calls(e, &s, "vin", "mo");
+    emit(e, "}");
+    emit(e, "%s_wny(mm, %s, %s, ty0);", w->name, b, yi);
+    emit(e, "}");
+    emit(e, "}");
 }
 
 void conv_emit_wino_forward(emitter *e, const ir_layer *ly, const fgeom *g)
 {
-    sweep s = wino_sweep(ly, g);
-    emit_sweep(e, &s);
-    emit_wu(e, ly, g);
-    emit_wst(e, ly, g);
-    emit_wi(e, ly, g);
-    emit_wo(e, ly, g);
+    emit_wconv_kernels(e, &g->wf);
     emit_forward_head(e, ly, "CNNC_KERNEL ", "");
     emit(e, "{");
     emit(e, "const float *restrict b = %s;",
@@ -312,26 +384,32 @@ void conv_emit_wino_forward(emitter *e, const ir_layer *ly, const fgeom *g)
          layer_has_pad(ly) ? arena_printf(emit_arena, "c->pad_%s", ly->name) : "x");
     emit(e, "if (i1 <= i0)");
     emit(e, "    return;");
-    emit(e, "float *ws = c->cs + (size_t)i0 * %lld;", (long long)e->cs_max);
-    emit(e, "float *restrict u = ws + %lld, *restrict sg = ws + %lld;", (long long)g->wu_off, (long long)g->ws_off);
-    emit(e, "float *restrict vv = ws + %lld, *restrict mm = ws + %lld;", (long long)g->wv_off, (long long)g->wm_off);
-    emit(e, "%s_wu(c->params + %lld, u);", ly->name, (long long)ly->woff);
-    emit(e, "memset(sg, 0, sizeof(float) * %lld);", (long long)(g->C * (2 * g->wn_rows + 2) * g->wn_pitch));
-    emit(e, "for (int i = i0; i < i1; i++) {");
-    emit(e, "const float *xi = xs + (size_t)i * %lld;", (long long)(g->C * g->psz));
-    emit(e, "float *yi = y + (size_t)i * %lld;", (long long)(g->F * g->osz));
-    emit(e, "for (int ty0 = 0; ty0 < %lld; ty0 += %lld) {", (long long)g->wn_th, (long long)g->wn_rows);
-    emit(e, "%s_wst(xi, sg, ty0);", ly->name);
-    emit(e, "%s_wi(sg, vv);", ly->name);
-    emit(e, "for (int pos = 0; pos < 16; pos++) {");
-    emit(e, "const float *w = u + (size_t)pos * %lld;", (long long)(g->F * g->C));
-    emit(e, "const float *vin = vv + (size_t)pos * %lld;", (long long)(g->C * g->wn_vp));
-    emit(e, "float *mo = mm + (size_t)pos * %lld;", (long long)(g->F * g->wn_vp));
-    emit_sweep_calls(e, &s, "vin", "mo");
-    emit(e, "}");
-    emit(e, "%s_wo(mm, b, yi, ty0);", ly->name);
-    emit(e, "}");
-    emit(e, "}");
+    emit_wconv_begin(e, &g->wf, arena_printf(emit_arena, "c->params + %lld", (long long)ly->woff));
+    emit(e, "for (int i = i0; i < i1; i++)");
+    emit_wconv_sample(e, &g->wf, arena_printf(emit_arena, "xs + (size_t)i * %lld", (long long)(g->C * g->psz)),
+                      arena_printf(emit_arena, "y + (size_t)i * %lld", (long long)(g->F * g->osz)), "b");
     emit(e, "}");
     emit_blank(e);
+}
+
+/* ------------------------------------------------------------ data gradient */
+void emit_wino_dgrad_kernels(emitter *e, const ir_layer *ly, const fgeom *g)
+{
+    (void)ly;
+    emit_wconv_kernels(e, &g->wd);
+}
+
+void emit_wino_dgrad_begin(emitter *e, const ir_layer *ly, const fgeom *g)
+{
+    (void)ly;
+    emit(e, "if (dx && i1 > i0) {");
+    emit_wconv_begin(e, &g->wd, "w");
+    emit(e, "}");
+}
+
+/* Sample i: gi its G, di its dxp. */
+void emit_wino_dgrad_sample(emitter *e, const ir_layer *ly, const fgeom *g)
+{
+    (void)ly;
+    emit_wconv_sample(e, &g->wd, "gi", "di", "NULL");
 }
