@@ -46,6 +46,11 @@ typedef struct fgeom {
      * with the kernel flipped and transposed). */
     bool wino, wino_dx;
     wconv wf, wd;
+    /* Its weight gradient: per lane dUT [16][C][Fp] at wg_dut, staged
+     * input rows at wg_s and V [16][C][wf.vp] (wf's chunks), the chunk's
+     * transformed gradients GtT [16][wf.nr * wf.tw][Fp] at wg_gtt; GT
+     * (the outer form's) has a row of zeros after span. */
+    int64_t wg_dut, wg_s, wg_v, wg_gtt;
 } fgeom;
 
 /* out[m][p..p+T) = bias[m] + sum_{ch, t} w[m*wr + ch*wc + woff[t]] *
@@ -90,7 +95,12 @@ void emit_dgrad_begin(emitter *e, const ir_layer *ly, const fgeom *g);
 void emit_dgrad_sample(emitter *e, const ir_layer *ly, const fgeom *g);
 
 /* emit_wino.c */
+bool wino_applies(const emitter *e, const ir_layer *ly, const fgeom *g);
 void wino_plan(const emitter *e, const ir_layer *ly, fgeom *g);
+void emit_wino_wgrad_kernels(emitter *e, const ir_layer *ly, const fgeom *g);
+void emit_wino_wgrad_begin(emitter *e, const ir_layer *ly, const fgeom *g);
+void emit_wino_wgrad_group(emitter *e, const ir_layer *ly, const fgeom *g);
+void emit_wino_wgrad_end(emitter *e, const ir_layer *ly, const fgeom *g);
 void conv_emit_wino_forward(emitter *e, const ir_layer *ly, const fgeom *g);
 void emit_wino_dgrad_kernels(emitter *e, const ir_layer *ly, const fgeom *g);
 void emit_wino_dgrad_begin(emitter *e, const ir_layer *ly, const fgeom *g);

@@ -24,9 +24,9 @@ static double sweep_cost(const simd_target *v, int64_t rows, int64_t span);
  * whole vectors: at most a quarter of the lanes idle. */
 static void plan_scratch(fgeom *g)
 {
-    g->outer = 4 * g->Fp <= 5 * g->F;
+    g->outer = g->wino || 4 * g->Fp <= 5 * g->F;
     g->gt_off = (g->F * g->gplane + 15) / 16 * 16;
-    g->dwt_off = g->gt_off + (g->span * g->Fp + 15) / 16 * 16;
+    g->dwt_off = g->gt_off + ((g->span + g->wino) * g->Fp + 15) / 16 * 16;
     g->scratch = g->outer ? g->dwt_off + g->R * g->Fp : g->F * g->gplane;
     if (g->lanes && g->scratch < (g->R + 1) * g->Fp)
         g->scratch = (g->R + 1) * g->Fp;
@@ -65,6 +65,7 @@ fgeom make_fgeom(const emitter *e, const ir_layer *ly)
     g.gplane = g.M + g.psz;
     if (e->simd) {
         g.Fp = (g.F + e->simd->width - 1) / e->simd->width * e->simd->width;
+        g.wino = wino_applies(e, ly, &g);
         g.lanes = ly->kind == LK_CONV && conv_lanes_pays(e->simd, ly, &g, sweep_cost(e->simd, g.F, g.span));
         plan_scratch(&g);
         dgrad_plan(e, ly, &g);
@@ -515,7 +516,7 @@ static void emit_build_g(emitter *e, const ir_layer *ly, const fgeom *g)
     emit(e, "    memset(gi, 0, sizeof(float) * %lld);", (long long)(g->F * g->gplane));
     if (g->outer)
         emit(e, "memset(gi + %lld, 0, sizeof(float) * %lld);", (long long)g->gt_off,
-             (long long)(g->span * g->Fp));
+             (long long)((g->span + g->wino) * g->Fp));
     emit_build_rows(e, &b);
     emit(e, "}");
 }
@@ -532,7 +533,10 @@ static int64_t group_size(const fgeom *g)
 void conv_emit_fast_backward(emitter *e, const ir_layer *ly)
 {
     fgeom g = make_fgeom(e, ly);
-    emit_wgrad_kernels(e, ly, &g);
+    if (g.wino)
+        emit_wino_wgrad_kernels(e, ly, &g);
+    else
+        emit_wgrad_kernels(e, ly, &g);
     sweep s = {arena_printf(emit_arena, "%s_dg", ly->name), g.C, g.F, g.gplane, g.psz, g.psz,
                g.K, g.C * g.K, (int)g.K, g.koff, iota(g.K, true), false, 0, 0, (int)ly->kernel[ly->nsp - 1]};
     bool dxk = conv_has_dx(e, ly);    /* no data-gradient kernel for the first layer */
@@ -552,7 +556,10 @@ void conv_emit_fast_backward(emitter *e, const ir_layer *ly)
     emit(e, "const float *restrict xs = %s;",
          layer_has_pad(ly) ? arena_printf(emit_arena, "c->pad_%s", ly->name) : "x");
     emit(e, "float *restrict dxs = %s;", layer_has_pad(ly) ? lane_slot("c->gpad", e->pad_max, padded_count(ly)) : "dx");
-    emit_wgrad_begin(e, ly, &g);
+    if (g.wino)
+        emit_wino_wgrad_begin(e, ly, &g);
+    else
+        emit_wgrad_begin(e, ly, &g);
     if (g.wino_dx)
         emit_wino_dgrad_begin(e, ly, &g);
     else
@@ -561,7 +568,10 @@ void conv_emit_fast_backward(emitter *e, const ir_layer *ly)
     emit(e, "const int s1 = s0 + %lld < i1 ? s0 + %lld : i1;", (long long)group_size(&g),
          (long long)group_size(&g));
     emit_build_g(e, ly, &g);
-    emit_wgrad_group(e, ly, &g);
+    if (g.wino)
+        emit_wino_wgrad_group(e, ly, &g);
+    else
+        emit_wgrad_group(e, ly, &g);
     if (dxk) {
         emit(e, "if (!dx)");
         emit(e, "    continue;");
@@ -579,7 +589,10 @@ void conv_emit_fast_backward(emitter *e, const ir_layer *ly)
         emit(e, "(void)dxs, (void)w;");
     }
     emit(e, "}");
-    emit_wgrad_end(e, ly, &g);
+    if (g.wino)
+        emit_wino_wgrad_end(e, ly, &g);
+    else
+        emit_wgrad_end(e, ly, &g);
     if (ly->nconnect) {
         emit(e, "for (int q = 0; q < %lld; q++)", (long long)(g.F * g.C));
         emit(e, "    if (!%s_mask[q])", ly->name);

@@ -40,7 +40,7 @@ static int64_t round16(int64_t n)
 /* Where Winograd pays: 2-D, 3x3, stride and dilation 1, and at least 8
  * input and output maps (below that the transforms, which cost per input
  * and output map, weigh against GEMMs too short to run near peak). */
-static bool wino_applies(const emitter *e, const ir_layer *ly, const fgeom *g)
+bool wino_applies(const emitter *e, const ir_layer *ly, const fgeom *g)
 {
     if (ly->kind != LK_CONV || ly->nsp != 2 || g->C < 8 || g->F < 8)
         return false;
@@ -86,10 +86,9 @@ static void wconv_plan(int W, wconv *w, int64_t base)
 void wino_plan(const emitter *e, const ir_layer *ly, fgeom *g)
 {
     int W = e->simd->width;
-    if (!wino_applies(e, ly, g))
+    if (!g->wino)
         return;
     int64_t pw = ly->padded.d[2], ph = ly->padded.d[1];
-    g->wino = true;
     g->wf = (wconv){ly->name, g->C, g->F, g->psz, pw, ph, ly->out.d[1], ly->out.d[2], g->osz, ly->out.d[2],
                     ly->bias, false, ly->act, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
     wconv_plan(W, &g->wf, 0);
@@ -103,6 +102,13 @@ void wino_plan(const emitter *e, const ir_layer *ly, fgeom *g)
         if (g->wd.end > need)
             need = g->wd.end;
     }
+    int64_t base = g->wino_dx ? g->wd.end : g->scratch, T = g->wf.nr * g->wf.tw;
+    g->wg_dut = round16(base);
+    g->wg_s = g->wg_dut + round16(16 * g->C * g->Fp);
+    g->wg_v = g->wg_s + round16(g->C * (2 * g->wf.nr + 2) * g->wf.pitch);
+    g->wg_gtt = g->wg_v + round16(16 * g->C * g->wf.vp);
+    if (g->wg_gtt + 16 * T * g->Fp > need)
+        need = g->wg_gtt + 16 * T * g->Fp;
     if (need > g->scratch)
         g->scratch = need;
 }
@@ -412,4 +418,206 @@ void emit_wino_dgrad_sample(emitter *e, const ir_layer *ly, const fgeom *g)
 {
     (void)ly;
     emit_wconv_sample(e, &g->wd, "gi", "di", "NULL");
+}
+
+/* ------------------------------------------------------------ weight gradient */
+/* Since Y = AT (U .* V) A is linear in U, dU[ab][f][c] = sum over tiles of
+ * Gt[ab][f] * V[ab][c] with Gt = A dY' AT (dY' = dy * act', zero where a
+ * tile sticks out), and dw = GT dU G once per call.  Per tile position a
+ * GEMM over the chunk's tiles: a tile of mc input maps by nf vectors of
+ * filters keeps dUT[ab][c][f..] in registers, broadcasts V[ab][c][t] and
+ * loads GtT[ab][t][f..], Gt built with the filters in the lanes from the
+ * outer form's GT [p][Fp] (no transposes). */
+
+/* Cost in FMA slots of a step (one tile) of an m x n tile: its FMAs (at
+ * least 8) and its n aligned loads; the broadcasts nearly free, as in the
+ * sweep. */
+static double wg_step(int64_t m, int64_t n)
+{
+    return (double)(m * n > 8 ? m * n : 8) + (double)n;
+}
+
+static void wg_tile(const simd_target *v, const fgeom *g, int *mc, int *nf)
+{
+    int64_t Fv = g->Fp / v->width;
+    double best = 0;
+    for (int n = 1; n <= 4 && n <= Fv; n++) {
+        if (Fv % n)
+            continue;
+        int m = (v->regs - 1 - n) / n;
+        m = m > 16 ? 16 : m;
+        m = m > g->C ? (int)g->C : m;
+        double c = (double)(Fv / n) * ((double)(g->C / m) * wg_step(m, n) + (g->C % m ? wg_step(g->C % m, n) : 0));
+        if (best == 0 || c < best) {
+            best = c;
+            *mc = m;
+            *nf = n;
+        }
+    }
+}
+
+/* NAME_wng: GtT[ab][t][f] of the chunk's tiles from GT. */
+static void emit_wng(emitter *e, const ir_layer *ly, const fgeom *g)
+{
+    const simd_target *v = e->simd;
+    const wconv *w = &g->wf;
+    int64_t pw = ly->padded.d[2], T = w->nr * w->tw, Fp = g->Fp;
+    emit(e, "CNNC_KERNEL static void %s_wng(const float *restrict gt, float *restrict gtt, int ty0)", ly->name);
+    emit(e, "{");
+    emit(e, "for (int ty = 0; ty < %lld && ty0 + ty < %lld; ty++) {", (long long)w->nr, (long long)w->th);
+    emit(e, "const int two = 2 * (ty0 + ty) + 1 < %lld;", (long long)w->out_rows);
+    emit(e, "for (int tx = 0; tx < %lld; tx++) {", (long long)w->tw);
+    emit(e, "const float *p0 = gt + (size_t)(2 * (ty0 + ty) * %lld + 2 * tx) * %lld;", (long long)pw, (long long)Fp);
+    emit(e, "float *q = gtt + (size_t)(ty * %lld + tx) * %lld;", (long long)w->tw, (long long)Fp);
+    emit(e, "for (int f = 0; f < %lld; f += %d) {", (long long)Fp, v->width);
+    const char *d[2][2];
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 2; j++) {
+            d[i][j] = vname("d", i, j);
+            const char *ld = simd(v->load, arena_printf(emit_arena, "p0 + %lld + f", (long long)((i * pw + j) * Fp)), 0, 0);
+            emit(e, "const %s %s = %s;", v->vec, d[i][j], i ? arena_printf(emit_arena, "two ? %s : %s", ld, v->zero) : ld);
+        }
+    double A[4][2];
+    for (int a = 0; a < 4; a++)
+        for (int i = 0; i < 2; i++)
+            A[a][i] = AT[i][a];
+    const char *r[4][2];
+    for (int b = 0; b < 4; b++)
+        for (int i = 0; i < 2; i++) {
+            r[b][i] = vname("r", i, b);
+            emit(e, "const %s %s = %s;", v->vec, r[b][i], lincomb(v, A[b], 1, d[i], 2));
+        }
+    for (int a = 0; a < 4; a++)
+        for (int b = 0; b < 4; b++)
+            emit(e, "%s", simd(v->store, arena_printf(emit_arena, "q + %lld + f", (long long)((a * 4 + b) * T * Fp)),
+                               lincomb(v, A[a], 1, r[b], 2), 0));
+    emit(e, "}");
+    emit(e, "}");
+    emit(e, "}");
+    emit(e, "}");
+    emit_blank(e);
+}
+
+/* d[m][j..] += sum_{t < nt} v[m * vp + t] * gtt[t][j..], m < mc, j < nf vectors. */
+static void emit_wnw_tile(emitter *e, const ir_layer *ly, const fgeom *g, int mc, int nf)
+{
+    const simd_target *v = e->simd;
+    int W = v->width;
+    emit(e, "CNNC_KERNEL static inline void %s_wnw_%d_%d(const float *restrict vv, const float *restrict gtt,",
+         ly->name, mc, nf);
+    emit(e, "    float *restrict d, int nt)");
+    emit(e, "{");
+    for (int m = 0; m < mc; m++)
+        for (int j = 0; j < nf; j++)
+            emit(e, "%s %s = %s;", v->vec, vname("a", m, j),
+                 simd(v->load, arena_printf(emit_arena, "d + %lld", (long long)(m * g->Fp + j * W)), 0, 0));
+    emit(e, "for (int t = 0; t < nt; t++) {");
+    for (int j = 0; j < nf; j++)
+        emit(e, "const %s g%d = %s;", v->vec, j,
+             simd(v->load, arena_printf(emit_arena, "gtt + (size_t)t * %lld + %d", (long long)g->Fp, j * W), 0, 0));
+    for (int m = 0; m < mc; m++) {
+        emit(e, "{");
+        emit(e, "const %s x = %s;", v->vec,
+             simd(v->splat, arena_printf(emit_arena, "vv[%lld + t]", (long long)(m * g->wf.vp)), 0, 0));
+        for (int j = 0; j < nf; j++) {
+            const char *a = vname("a", m, j);
+            emit(e, "%s = %s;", a, simd(v->fma, "x", arena_printf(emit_arena, "g%d", j), a));
+        }
+        emit(e, "}");
+    }
+    emit(e, "}");
+    for (int m = 0; m < mc; m++)
+        for (int j = 0; j < nf; j++)
+            emit(e, "%s", simd(v->store, arena_printf(emit_arena, "d + %lld", (long long)(m * g->Fp + j * W)),
+                               vname("a", m, j), 0));
+    emit(e, "}");
+    emit_blank(e);
+}
+
+void emit_wino_wgrad_kernels(emitter *e, const ir_layer *ly, const fgeom *g)
+{
+    int mc = 1, nf = 1;
+    wg_tile(e->simd, g, &mc, &nf);
+    emit_wng(e, ly, g);
+    emit_wnw_tile(e, ly, g, mc, nf);
+    if (g->C % mc)
+        emit_wnw_tile(e, ly, g, (int)(g->C % mc), nf);
+}
+
+/* dUT and the staging buffer's zeros, in the lane's first-sample scratch. */
+void emit_wino_wgrad_begin(emitter *e, const ir_layer *ly, const fgeom *g)
+{
+    (void)ly;
+    emit(e, "float *restrict dut = c->cs + (size_t)i0 * %lld + %lld;", (long long)e->cs_max, (long long)g->wg_dut);
+    emit(e, "if (i1 > i0) {");
+    emit(e, "memset(dut, 0, sizeof(float) * %lld);", (long long)(16 * g->C * g->Fp));
+    emit(e, "memset(c->cs + (size_t)i0 * %lld + %lld, 0, sizeof(float) * %lld);", (long long)e->cs_max,
+         (long long)g->wg_s, (long long)(g->C * (2 * g->wf.nr + 2) * g->wf.pitch));
+    emit(e, "}");
+}
+
+static void wnw_calls(emitter *e, const ir_layer *ly, const fgeom *g, int mc, int nf)
+{
+    int W = e->simd->width;
+    int64_t full = g->C / mc * mc, Fv = g->Fp / W, T = g->wf.nr * g->wf.tw;
+    emit(e, "for (int ab = 0; ab < 16; ab++) {");
+    emit(e, "const float *va = vw + (size_t)ab * %lld, *ga = gtt + (size_t)ab * %lld;", (long long)(g->C * g->wf.vp),
+         (long long)(T * g->Fp));
+    emit(e, "float *da = dut + (size_t)ab * %lld;", (long long)(g->C * g->Fp));
+    emit(e, "for (int j0 = 0; j0 < %lld; j0 += %d) {", (long long)Fv, nf);
+    emit(e, "for (int c0 = 0; c0 < %lld; c0 += %d)", (long long)full, mc);
+    emit(e, "    %s_wnw_%d_%d(va + (size_t)c0 * %lld, ga + j0 * %d, da + (size_t)c0 * %lld + j0 * %d, nt);", ly->name, mc,
+         nf, (long long)g->wf.vp, W, (long long)g->Fp, W);
+    if (full < g->C)
+        emit(e, "%s_wnw_%lld_%d(va + %lld, ga + j0 * %d, da + %lld + j0 * %d, nt);", ly->name,
+             (long long)(g->C - full), nf, (long long)(full * g->wf.vp), W, (long long)(full * g->Fp), W);
+    emit(e, "}");
+    emit(e, "}");
+}
+
+/* Samples [s0, s1): their GT (built) and input, chunk by chunk. */
+void emit_wino_wgrad_group(emitter *e, const ir_layer *ly, const fgeom *g)
+{
+    int mc = 1, nf = 1;
+    const wconv *w = &g->wf;
+    wg_tile(e->simd, g, &mc, &nf);
+    emit(e, "for (int i = s0; i < s1; i++) {");
+    emit(e, "float *ws = c->cs + (size_t)i0 * %lld;", (long long)e->cs_max);
+    emit(e, "float *restrict sw = ws + %lld, *restrict vw = ws + %lld, *restrict gtt = ws + %lld;",
+         (long long)g->wg_s, (long long)g->wg_v, (long long)g->wg_gtt);
+    emit(e, "const float *gt = c->cs + (size_t)i * %lld + %lld;", (long long)e->cs_max, (long long)g->gt_off);
+    emit(e, "const float *xi = xs + (size_t)i * %lld;", (long long)(g->C * g->psz));
+    emit(e, "for (int ty0 = 0; ty0 < %lld; ty0 += %lld) {", (long long)w->th, (long long)w->nr);
+    emit(e, "const int nt = (ty0 + %lld < %lld ? %lld : %lld - ty0) * %lld;", (long long)w->nr, (long long)w->th,
+         (long long)w->nr, (long long)w->th, (long long)w->tw);
+    emit(e, "%s_wns(xi, sw, ty0);", w->name);
+    emit(e, "%s_wni(sw, vw);", w->name);
+    emit(e, "%s_wng(gt, gtt, ty0);", ly->name);
+    wnw_calls(e, ly, g, mc, nf);
+    emit(e, "}");
+    emit(e, "}");
+}
+
+/* gw[f][c] += GT dU[f][c] G, from the lane's dUT. */
+void emit_wino_wgrad_end(emitter *e, const ir_layer *ly, const fgeom *g)
+{
+    (void)ly;
+    emit(e, "if (i1 > i0) {");
+    emit(e, "static const float G[4][3] = {{1, 0, 0}, {0.5f, 0.5f, 0.5f}, {0.5f, -0.5f, 0.5f}, {0, 0, 1}};");
+    emit(e, "for (int f = 0; f < %lld; f++)", (long long)g->F);
+    emit(e, "for (int ch = 0; ch < %lld; ch++) {", (long long)g->C);
+    emit(e, "const float *du = dut + (size_t)ch * %lld + f;", (long long)g->Fp);
+    emit(e, "float t[4][3];");
+    emit(e, "for (int a = 0; a < 4; a++)");
+    emit(e, "    for (int j = 0; j < 3; j++)");
+    emit(e, "        t[a][j] = du[(size_t)(a * 4) * %lld] * G[0][j] + du[(size_t)(a * 4 + 1) * %lld] * G[1][j] +",
+         (long long)(g->C * g->Fp), (long long)(g->C * g->Fp));
+    emit(e, "                  du[(size_t)(a * 4 + 2) * %lld] * G[2][j] + du[(size_t)(a * 4 + 3) * %lld] * G[3][j];",
+         (long long)(g->C * g->Fp), (long long)(g->C * g->Fp));
+    emit(e, "float *gq = gw + ((size_t)f * %lld + ch) * 9;", (long long)g->C);
+    emit(e, "for (int i = 0; i < 3; i++)");
+    emit(e, "    for (int j = 0; j < 3; j++)");
+    emit(e, "        gq[i * 3 + j] += G[0][i] * t[0][j] + G[1][i] * t[1][j] + G[2][i] * t[2][j] + G[3][i] * t[3][j];");
+    emit(e, "}");
+    emit(e, "}");
 }
