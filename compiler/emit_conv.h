@@ -18,6 +18,7 @@ typedef struct wconv {
     const char *name;
     int64_t cin, fout, in_plane, in_pitch, in_rows;
     int64_t out_rows, out_cols, out_plane, out_pitch;
+    int64_t in_off, in_cols, out_off; /* origin of the input and output grids; floats a row has from it */
     bool bias, flip;
     act_kind act;
     int64_t th, tw, nr, nvec, pitch, vp;

@@ -51,20 +51,32 @@ bool wino_applies(const emitter *e, const ir_layer *ly, const fgeom *g)
     return th * tw >= 2 * e->simd->width;
 }
 
-/* Chunks of about 64 tiles (V and M of a chunk in L2), of whole tile
- * rows, as even as th allows, and at least a vector of tiles; scratch
- * from base. */
+/* Chunks of whole tile rows (V and M of a chunk in L2): the fewest tile
+ * slots of the GEMMs, whose last vector of each chunk is shifted back
+ * (at most 128 tiles a chunk, at least a vector; then the nearest to
+ * 64); scratch from base. */
+static int64_t chunk_rows(int W, const wconv *w)
+{
+    int64_t best = 0, bslots = 0, bdist = 0;
+    for (int64_t nr = 1; nr <= w->th; nr++) {
+        int64_t T = nr * w->tw;
+        if ((T > 128 && nr > 1) || (T < W && nr < w->th))
+            continue;
+        int64_t slots = (w->th + nr - 1) / nr * ((T + W - 1) / W), dist = T > 64 ? T - 64 : 64 - T;
+        if (!best || slots < bslots || (slots == bslots && dist < bdist)) {
+            best = nr;
+            bslots = slots;
+            bdist = dist;
+        }
+    }
+    return best;
+}
+
 static void wconv_plan(int W, wconv *w, int64_t base)
 {
     w->th = (w->out_rows + 1) / 2;
     w->tw = (w->out_cols + 1) / 2;
-    int64_t nr = 64 / w->tw < 1 ? 1 : 64 / w->tw;
-    if (nr > w->th)
-        nr = w->th;
-    int64_t chunks = (w->th + nr - 1) / nr;
-    nr = (w->th + chunks - 1) / chunks;
-    if (nr * w->tw < W)
-        nr = (W + w->tw - 1) / w->tw;
+    int64_t nr = chunk_rows(W, w);
     w->nr = nr;
     w->nvec = (w->tw + W - 1) / W;
     w->pitch = 2 * w->nvec * W + 2;
@@ -90,14 +102,23 @@ void wino_plan(const emitter *e, const ir_layer *ly, fgeom *g)
         return;
     int64_t pw = ly->padded.d[2], ph = ly->padded.d[1];
     g->wf = (wconv){ly->name, g->C, g->F, g->psz, pw, ph, ly->out.d[1], ly->out.d[2], g->osz, ly->out.d[2],
-                    ly->bias, false, ly->act, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+                    0, pw, 0, ly->bias, false, ly->act, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
     wconv_plan(W, &g->wf, 0);
     int64_t need = g->wf.end;
     g->wino_dx = conv_has_dx(e, ly) && (ph + 1) / 2 * ((pw + 1) / 2) >= 2 * W;
     if (g->wino_dx) {
         g->dgemm = false;
         g->wd = (wconv){arena_printf(emit_arena, "%s_d", ly->name), g->F, g->C, g->gplane, pw, g->gplane / pw,
-                        ph, pw, g->psz, pw, false, true, ACT_NONE, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+                        ph, pw, g->psz, pw, 0, pw, 0, false, true, ACT_NONE, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+        if (ly->pad == PAD_VALID || ly->pad == PAD_ZERO || ly->pad == PAD_SAME) {
+            /* unpad reads only the interior: compute that */
+            int64_t oy = ly->pad_lo[0], ox = ly->pad_lo[1];
+            g->wd.out_rows = ly->in.d[1];
+            g->wd.out_cols = ly->in.d[2];
+            g->wd.out_off = g->wd.in_off = oy * pw + ox;
+            g->wd.in_rows -= oy;
+            g->wd.in_cols -= ox;
+        }
         wconv_plan(W, &g->wd, g->scratch);
         if (g->wd.end > need)
             need = g->wd.end;
@@ -176,8 +197,8 @@ static void emit_wst(emitter *e, const wconv *w)
     emit(e, "float *dst = sg + ((size_t)ch * %lld + r) * %lld;", (long long)sr, (long long)w->pitch);
     emit(e, "const int gr = 2 * ty0 + r;");
     emit(e, "if (gr < %lld)", (long long)w->in_rows);
-    emit(e, "    memcpy(dst, xi + (size_t)ch * %lld + (size_t)gr * %lld, sizeof(float) * %lld);",
-         (long long)w->in_plane, (long long)w->in_pitch, (long long)w->in_pitch);
+    emit(e, "    memcpy(dst, xi + (size_t)ch * %lld + %lld + (size_t)gr * %lld, sizeof(float) * %lld);",
+         (long long)w->in_plane, (long long)w->in_off, (long long)w->in_pitch, (long long)w->in_cols);
     emit(e, "else");
     emit(e, "    memset(dst, 0, sizeof(float) * %lld);", (long long)w->pitch);
     emit(e, "}");
@@ -308,8 +329,8 @@ static void emit_wo(emitter *e, const wconv *w)
         emit(e, "(void)b;");
     emit(e, "for (int ty = 0; ty < %lld && ty0 + ty < %lld; ty++) {", (long long)w->nr, (long long)w->th);
     emit(e, "const float *mp = mm + (size_t)f * %lld + ty * %lld;", (long long)w->vp, (long long)w->tw);
-    emit(e, "float *yr = yi + (size_t)f * %lld + (size_t)(2 * (ty0 + ty)) * %lld;", (long long)w->out_plane,
-         (long long)w->out_pitch);
+    emit(e, "float *yr = yi + (size_t)f * %lld + %lld + (size_t)(2 * (ty0 + ty)) * %lld;", (long long)w->out_plane,
+         (long long)w->out_off, (long long)w->out_pitch);
     emit(e, "const int two = 2 * (ty0 + ty) + 1 < %lld;", (long long)w->out_rows);
     emit(e, "(void)two;");
     if (full > 0) {
