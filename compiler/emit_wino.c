@@ -72,8 +72,18 @@ static int64_t chunk_rows(int W, const wconv *w)
     return best;
 }
 
-static void wconv_plan(int W, wconv *w, int64_t base)
+/* The sweep's rows per tile: M holds one block of them (all 16 positions)
+ * at a time. */
+static int wconv_mb(const simd_target *v, const wconv *w)
 {
+    int mb = 1, nv = 1;
+    sweep_tile(v, w->fout, w->nr * w->tw, &mb, &nv);
+    return mb;
+}
+
+static void wconv_plan(const simd_target *v, wconv *w, int64_t u_base, int64_t t_base)
+{
+    int W = v->width;
     w->th = (w->out_rows + 1) / 2;
     w->tw = (w->out_cols + 1) / 2;
     int64_t nr = chunk_rows(W, w);
@@ -83,29 +93,37 @@ static void wconv_plan(int W, wconv *w, int64_t base)
     if (w->pitch < w->in_pitch)
         w->pitch = w->in_pitch;
     w->vp = round16(nr * w->tw + W);
-    w->u_off = round16(base);
-    w->s_off = w->u_off + round16(16 * w->fout * w->cin);
+    w->u_off = round16(u_base);
+    w->s_off = round16(t_base);
     w->v_off = w->s_off + round16(w->cin * (2 * nr + 2) * w->pitch);
     w->m_off = w->v_off + round16(16 * w->cin * w->vp);
-    w->end = w->m_off + 16 * w->fout * w->vp;
+    w->end = w->m_off + 16 * wconv_mb(v, w) * w->vp;
 }
 
-/* The forward pass (from scratch 0) and, where the layer has a data
- * gradient, the data gradient: dxp[c] = sum_f w[f][c] flipped (*) G[f],
+/* The forward pass: U from 0, then its chunk's buffers.  Where the layer
+ * has a data gradient, that too: dxp[c] = sum_f w[f][c] flipped (*) G[f],
  * G's plane read as rows of pw from 0 (outputs at M = 2 rows + 2), the
- * padded plane's ph x pw positions out (from the end of the backward
- * pass's other scratch). */
+ * padded plane's ph x pw positions out (or only the input's, where unpad
+ * reads nothing else).  The backward pass's scratch, after G and GT: its
+ * U, dUT (weight gradient), then the chunk buffers of the data gradient
+ * or of the weight gradient (one at a time; the staging buffers zero
+ * their own margins). */
 void wino_plan(const emitter *e, const ir_layer *ly, fgeom *g)
 {
-    int W = e->simd->width;
+    const simd_target *v = e->simd;
+    int W = v->width;
     if (!g->wino)
         return;
     int64_t pw = ly->padded.d[2], ph = ly->padded.d[1];
     g->wf = (wconv){ly->name, g->C, g->F, g->psz, pw, ph, ly->out.d[1], ly->out.d[2], g->osz, ly->out.d[2],
                     0, pw, 0, ly->bias, false, ly->act, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
-    wconv_plan(W, &g->wf, 0);
+    wconv_plan(v, &g->wf, 0, 16 * g->F * g->C);
     int64_t need = g->wf.end;
-    g->wino_dx = conv_has_dx(e, ly) && (ph + 1) / 2 * ((pw + 1) / 2) >= 2 * W;
+    bool dx = conv_has_dx(e, ly);
+    g->wino_dx = dx && (ph + 1) / 2 * ((pw + 1) / 2) >= 2 * W;
+    int64_t base = g->wino_dx || !dx ? g->dwt_off : g->scratch;
+    g->wg_dut = round16(base) + (g->wino_dx ? round16(16 * g->F * g->C) : 0);
+    int64_t t0 = g->wg_dut + round16(16 * g->C * g->Fp);
     if (g->wino_dx) {
         g->dgemm = false;
         g->wd = (wconv){arena_printf(emit_arena, "%s_d", ly->name), g->F, g->C, g->gplane, pw, g->gplane / pw,
@@ -119,19 +137,17 @@ void wino_plan(const emitter *e, const ir_layer *ly, fgeom *g)
             g->wd.in_rows -= oy;
             g->wd.in_cols -= ox;
         }
-        wconv_plan(W, &g->wd, g->scratch);
+        wconv_plan(v, &g->wd, base, t0);
         if (g->wd.end > need)
             need = g->wd.end;
     }
-    int64_t base = g->wino_dx ? g->wd.end : g->scratch, T = g->wf.nr * g->wf.tw;
-    g->wg_dut = round16(base);
-    g->wg_s = g->wg_dut + round16(16 * g->C * g->Fp);
+    int64_t T = g->wf.nr * g->wf.tw;
+    g->wg_s = t0;
     g->wg_v = g->wg_s + round16(g->C * (2 * g->wf.nr + 2) * g->wf.pitch);
     g->wg_gtt = g->wg_v + round16(16 * g->C * g->wf.vp);
     if (g->wg_gtt + 16 * T * g->Fp > need)
         need = g->wg_gtt + 16 * T * g->Fp;
-    if (need > g->scratch)
-        g->scratch = need;
+    g->scratch = need;
 }
 
 /* sum_k coef[k * stride] * x[k], k < n, as a SIMD expression (the terms
@@ -185,8 +201,7 @@ static void emit_wu(emitter *e, const wconv *w)
 }
 
 /* NAME_wns: the input rows 2*ty0 .. 2*ty0 + 2*nr + 1 of every map into
- * the staging buffer (rows past the input zeroed; the columns past it
- * stay zero from the call's memset). */
+ * the staging buffer, zeros past the input's rows and columns. */
 static void emit_wst(emitter *e, const wconv *w)
 {
     int64_t sr = 2 * w->nr + 2;
@@ -200,7 +215,8 @@ static void emit_wst(emitter *e, const wconv *w)
     emit(e, "    memcpy(dst, xi + (size_t)ch * %lld + %lld + (size_t)gr * %lld, sizeof(float) * %lld);",
          (long long)w->in_plane, (long long)w->in_off, (long long)w->in_pitch, (long long)w->in_cols);
     emit(e, "else");
-    emit(e, "    memset(dst, 0, sizeof(float) * %lld);", (long long)w->pitch);
+    emit(e, "    memset(dst, 0, sizeof(float) * %lld);", (long long)w->in_cols);
+    emit(e, "memset(dst + %lld, 0, sizeof(float) * %lld);", (long long)w->in_cols, (long long)(w->pitch - w->in_cols));
     emit(e, "}");
     emit(e, "}");
     emit_blank(e);
@@ -287,7 +303,7 @@ static void emit_wo_block(emitter *e, const wconv *w, const char *tx, int nlo, i
         for (int b = 0; b < 4; b++) {
             m[b][a] = vname("m", a, b);
             emit(e, "const %s %s = %s;", v->vec, m[b][a],
-                 simd(v->load, arena_printf(emit_arena, "mp + %lld + %s", (long long)((a * 4 + b) * w->fout * w->vp), tx), 0, 0));
+                 simd(v->load, arena_printf(emit_arena, "mp + %lld + %s", (long long)((a * 4 + b) * wconv_mb(v, w) * w->vp), tx), 0, 0));
         }
     for (int i = 0; i < 2; i++)
         for (int b = 0; b < 4; b++) {
@@ -319,17 +335,18 @@ static void emit_wo(emitter *e, const wconv *w)
     const simd_target *v = e->simd;
     int W = v->width;
     int64_t full = w->out_cols / (2 * W) * W;
-    emit(e, "CNNC_KERNEL static void %s_wny(const float *restrict mm, const float *restrict b, float *restrict yi, int ty0)",
+    emit(e, "CNNC_KERNEL static void %s_wny(const float *restrict mm, const float *restrict b, float *restrict yi, int ty0,",
          w->name);
+    emit(e, "    int f0, int nf)");
     emit(e, "{");
-    emit(e, "for (int f = 0; f < %lld; f++) {", (long long)w->fout);
+    emit(e, "for (int f = 0; f < nf; f++) {");
     if (w->bias)
-        emit(e, "const %s bv = %s;", v->vec, simd(v->splat, "b[f]", 0, 0));
+        emit(e, "const %s bv = %s;", v->vec, simd(v->splat, "b[f0 + f]", 0, 0));
     else
         emit(e, "(void)b;");
     emit(e, "for (int ty = 0; ty < %lld && ty0 + ty < %lld; ty++) {", (long long)w->nr, (long long)w->th);
     emit(e, "const float *mp = mm + (size_t)f * %lld + ty * %lld;", (long long)w->vp, (long long)w->tw);
-    emit(e, "float *yr = yi + (size_t)f * %lld + %lld + (size_t)(2 * (ty0 + ty)) * %lld;", (long long)w->out_plane,
+    emit(e, "float *yr = yi + (size_t)(f0 + f) * %lld + %lld + (size_t)(2 * (ty0 + ty)) * %lld;", (long long)w->out_plane,
          (long long)w->out_off, (long long)w->out_pitch);
     emit(e, "const int two = 2 * (ty0 + ty) + 1 < %lld;", (long long)w->out_rows);
     emit(e, "(void)two;");
@@ -367,19 +384,35 @@ static void emit_wconv_kernels(emitter *e, const wconv *w)
     emit_wo(e, w);
 }
 
-/* Once per call (in a lane with samples): U from the weights wp, the
- * staging buffer's zeros. */
+/* Once per call (in a lane with samples): U from the weights wp. */
 static void emit_wconv_begin(emitter *e, const wconv *w, const char *wp)
 {
     emit(e, "%s_wnu(%s, c->cs + (size_t)i0 * %lld + %lld);", w->name, wp, (long long)e->cs_max, (long long)w->u_off);
-    emit(e, "memset(c->cs + (size_t)i0 * %lld + %lld, 0, sizeof(float) * %lld);", (long long)e->cs_max,
-         (long long)w->s_off, (long long)(w->cin * (2 * w->nr + 2) * w->pitch));
+}
+
+/* The GEMMs of a block of nb filters from f0 (constant or the loop's),
+ * all 16 positions into M, then their outputs. */
+static void wconv_block(emitter *e, const wconv *w, const sweep *s, const char *f0, int64_t nb, const char *b,
+                        const char *yi)
+{
+    int T = s->nv * e->simd->width;
+    emit(e, "for (int pos = 0; pos < 16; pos++) {");
+    emit(e, "const float *w = u + (size_t)pos * %lld + (size_t)%s * %lld;", (long long)(w->fout * w->cin), f0,
+         (long long)w->cin);
+    emit(e, "const float *vin = vv + (size_t)pos * %lld;", (long long)(w->cin * w->vp));
+    emit(e, "float *mo = mm + (size_t)pos * %lld;", (long long)(s->mb * w->vp));
+    emit(e, "for (int p = 0; p < %lld; p += %d)", (long long)s->span, T);
+    emit(e, "    %s_%lld(vin, w, NULL, mo, p < %lld ? p : %lld);", s->name, (long long)nb, (long long)(s->span - T),
+         (long long)(s->span - T));
+    emit(e, "}");
+    emit(e, "%s_wny(mm, %s, %s, ty0, %s, %lld);", w->name, b, yi, f0, (long long)nb);
 }
 
 /* One sample: input planes at xi, outputs at yi, bias at b. */
 static void emit_wconv_sample(emitter *e, const wconv *w, const char *xi, const char *yi, const char *b)
 {
     sweep s = wino_sweep(e->simd, w);
+    int64_t full = w->fout / s.mb * s.mb;
     emit(e, "{");
     emit(e, "float *ws = c->cs + (size_t)i0 * %lld;", (long long)e->cs_max);
     emit(e, "float *restrict u = ws + %lld, *restrict sg = ws + %lld;", (long long)w->u_off, (long long)w->s_off);
@@ -387,13 +420,14 @@ static void emit_wconv_sample(emitter *e, const wconv *w, const char *xi, const 
     emit(e, "for (int ty0 = 0; ty0 < %lld; ty0 += %lld) {", (long long)w->th, (long long)w->nr);
     emit(e, "%s_wns(%s, sg, ty0);", w->name, xi);
     emit(e, "%s_wni(sg, vv);", w->name);
-    emit(e, "for (int pos = 0; pos < 16; pos++) {");
-    emit(e, "const float *w = u + (size_t)pos * %lld;", (long long)(w->fout * w->cin));
-    emit(e, "const float *vin = vv + (size_t)pos * %lld;", (long long)(w->cin * w->vp));
-    emit(e, "float *mo = mm + (size_t)pos * %lld;", (long long)(w->fout * w->vp));
-    emit_sweep_calls(e, &s, "vin", "mo");
+    emit(e, "for (int f0 = 0; f0 < %lld; f0 += %d) {", (long long)full, s.mb);
+    wconv_block(e, w, &s, "f0", s.mb, b, yi);
     emit(e, "}");
-    emit(e, "%s_wny(mm, %s, %s, ty0);", w->name, b, yi);
+    if (full < w->fout) {
+        emit(e, "{");
+        wconv_block(e, w, &s, arena_printf(emit_arena, "%lld", (long long)full), w->fout - full, b, yi);
+        emit(e, "}");
+    }
     emit(e, "}");
     emit(e, "}");
 }
@@ -565,16 +599,13 @@ void emit_wino_wgrad_kernels(emitter *e, const ir_layer *ly, const fgeom *g)
         emit_wnw_tile(e, ly, g, (int)(g->C % mc), nf);
 }
 
-/* dUT and the staging buffer's zeros, in the lane's first-sample scratch. */
+/* dUT, in the lane's first-sample scratch. */
 void emit_wino_wgrad_begin(emitter *e, const ir_layer *ly, const fgeom *g)
 {
     (void)ly;
     emit(e, "float *restrict dut = c->cs + (size_t)i0 * %lld + %lld;", (long long)e->cs_max, (long long)g->wg_dut);
-    emit(e, "if (i1 > i0) {");
-    emit(e, "memset(dut, 0, sizeof(float) * %lld);", (long long)(16 * g->C * g->Fp));
-    emit(e, "memset(c->cs + (size_t)i0 * %lld + %lld, 0, sizeof(float) * %lld);", (long long)e->cs_max,
-         (long long)g->wg_s, (long long)(g->C * (2 * g->wf.nr + 2) * g->wf.pitch));
-    emit(e, "}");
+    emit(e, "if (i1 > i0)");
+    emit(e, "    memset(dut, 0, sizeof(float) * %lld);", (long long)(16 * g->C * g->Fp));
 }
 
 static void wnw_calls(emitter *e, const ir_layer *ly, const fgeom *g, int mc, int nf)
