@@ -37,12 +37,17 @@ static int64_t round16(int64_t n)
     return (n + 15) / 16 * 16;
 }
 
-/* Where Winograd pays: 2-D, 3x3, stride and dilation 1, and at least 8
- * input and output maps (below that the transforms, which cost per input
- * and output map, weigh against GEMMs too short to run near peak). */
+/* Where Winograd pays: 2-D, 3x3, stride and dilation 1, at least 8 input
+ * and 16 output maps, and two vectors of tiles.  Measured (bench/layers.py,
+ * AVX-512, batch 64, 32x32 and 16x16, zero padding; ms per batch, sweep
+ * -> Winograd): 8 -> 16 maps at 32x32 forward 1.87 -> 1.59, backward 5.43
+ * -> 5.09; 8 -> 16 at 16x16 0.43 -> 0.40, 1.11 -> 1.06; but 8 -> 8 and
+ * 16 -> 8 lose in the backward pass (1.02 -> 2.24 for a first layer's
+ * weight gradient, 0.93 -> 1.20): its tiles hold the filters in the
+ * lanes, half of them idle with 8. */
 bool wino_applies(const emitter *e, const ir_layer *ly, const fgeom *g)
 {
-    if (ly->kind != LK_CONV || ly->nsp != 2 || g->C < 8 || g->F < 8)
+    if (ly->kind != LK_CONV || ly->nsp != 2 || g->C < 8 || g->F < 16)
         return false;
     for (int a = 0; a < 2; a++)
         if (ly->kernel[a] != 3 || ly->stride[a] != 1 || ly->dilation[a] != 1)

@@ -389,16 +389,16 @@ network conv_lanes_3d {
 
     # ------------------------------------------------ Winograd F(2x2, 3x3)
     "wino_2d": (
-        "3x3 layers on the Winograd path: 9-12 maps (not whole vectors), "
+        "3x3 layers on the Winograd path: 9-20 maps (not whole vectors), "
         "odd output sizes (tiles that stick out), zero / replicate / valid "
         "padding, bias and none, relu / tanh / sigmoid, chained (data "
         "gradients through two of them)",
         """\
 network wino_2d {
     input [9, 13, 15];
-    conv a (filters = 10, kernel = 3, padding = zero(1), activation = relu);                       # 13x15
-    conv b (filters = 12, kernel = 3, padding = replicate(1), bias = false, activation = tanh);    # 13x15
-    conv c (filters = 9, kernel = 3, activation = sigmoid);                                         # 11x13
+    conv a (filters = 17, kernel = 3, padding = zero(1), activation = relu);                       # 13x15
+    conv b (filters = 20, kernel = 3, padding = replicate(1), bias = false, activation = tanh);    # 13x15
+    conv c (filters = 18, kernel = 3, activation = sigmoid);                                        # 11x13
     flatten;
     dense (units = 3);
     loss softmax_cross_entropy;
@@ -411,9 +411,10 @@ network wino_2d {
         """\
 network wino_tied {
     input [8, 14, 12];
-    conv a (filters = 9, kernel = 3, padding = zero(1), activation = relu,
-            connect = [[0], [1, 2], [2, 3, 4], [4, 5, 6, 7], [0, 7], [6], [1, 3, 5, 7], [0, 2, 4, 6], [0, 1, 2, 3, 4, 5, 6, 7]]);  # 14x12
-    conv b (filters = 8, kernel = 3, symmetric = true, padding = zero(1));                    # 14x12
+    conv a (filters = 16, kernel = 3, padding = zero(1), activation = relu,
+            connect = [[0], [1, 2], [2, 3, 4], [4, 5, 6, 7], [0, 7], [6], [1, 3, 5, 7], [0, 2, 4, 6],
+                       [0, 1, 2, 3, 4, 5, 6, 7], [5], [3, 4], [7, 0, 1], [2, 6], [1], [0, 3, 6], [4, 7]]);  # 14x12
+    conv b (filters = 16, kernel = 3, symmetric = true, padding = zero(1));                    # 14x12
     flatten;
     dense (units = 3);
     loss softmax_cross_entropy;
