@@ -319,6 +319,7 @@ static void emit_wo_block(emitter *e, const wconv *w, const char *tx, int nlo, i
         for (int j = 0; j < 2; j++) {
             const char *y = lincomb(v, AT[j], 1, t[i], 4);
             emit(e, "const %s %s = %s;", v->vec, vname("y", i, j), w->bias ? simd(v->add, y, "bv", 0) : y);
+            emit(e, "(void)%s;", vname("y", i, j));
         }
         emit(e, "%s", i ? "if (two) {" : "{");
         if (nlo > 0) {
