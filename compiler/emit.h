@@ -27,6 +27,8 @@ typedef struct simd_target {
      * several FMAs share into each FMA as a memory operand, loading it
      * again for every use. */
     const char *pin;
+    /* cat_lo: the lower halves of $1 and $2, in that order (NULL for generic). */
+    const char *cat_lo;
     const char *mask, *gt, *blend;
     const char *ivec, *isplat, *iset, *iadd, *ieq, *iblend, *iload, *istore, *iloadn, *istoren;
 } simd_target;

@@ -22,6 +22,7 @@ typedef struct wconv {
     bool bias, flip;
     act_kind act;
     int64_t th, tw, nr, nvec, pitch, vp;
+    bool pair;                   /* tw is half a vector: two tile rows a vector */
     int64_t u_off, s_off, v_off, m_off, end;
 } wconv;
 

@@ -86,6 +86,14 @@ static int wconv_mb(const simd_target *v, const wconv *w)
     return mb;
 }
 
+/* Staged input rows of a chunk: 2 per tile row and 2 more, and 2 more
+ * again where tile rows go in pairs (the pair after the last may run past
+ * the chunk). */
+static int64_t srows(const wconv *w)
+{
+    return 2 * w->nr + 2 + (w->pair ? 2 : 0);
+}
+
 static void wconv_plan(const simd_target *v, wconv *w, int64_t u_base, int64_t t_base)
 {
     int W = v->width;
@@ -100,7 +108,8 @@ static void wconv_plan(const simd_target *v, wconv *w, int64_t u_base, int64_t t
     w->vp = round16(nr * w->tw + W);
     w->u_off = round16(u_base);
     w->s_off = round16(t_base);
-    w->v_off = w->s_off + round16(w->cin * (2 * nr + 2) * w->pitch);
+    w->pair = v->cat_lo && 2 * w->tw == W;
+    w->v_off = w->s_off + round16(w->cin * srows(w) * w->pitch);
     w->m_off = w->v_off + round16(16 * w->cin * w->vp);
     w->end = w->m_off + 16 * wconv_mb(v, w) * w->vp;
 }
@@ -121,7 +130,7 @@ void wino_plan(const emitter *e, const ir_layer *ly, fgeom *g)
         return;
     int64_t pw = ly->padded.d[2], ph = ly->padded.d[1];
     g->wf = (wconv){ly->name, g->C, g->F, g->psz, pw, ph, ly->out.d[1], ly->out.d[2], g->osz, ly->out.d[2],
-                    0, pw, 0, ly->bias, false, ly->act, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+                    0, pw, 0, ly->bias, false, ly->act, 0, 0, 0, 0, 0, 0, false, 0, 0, 0, 0, 0};
     wconv_plan(v, &g->wf, 0, 16 * g->F * g->C);
     int64_t need = g->wf.end;
     bool dx = conv_has_dx(e, ly);
@@ -132,7 +141,7 @@ void wino_plan(const emitter *e, const ir_layer *ly, fgeom *g)
     if (g->wino_dx) {
         g->dgemm = false;
         g->wd = (wconv){arena_printf(emit_arena, "%s_d", ly->name), g->F, g->C, g->gplane, pw, g->gplane / pw,
-                        ph, pw, g->psz, pw, 0, pw, 0, false, true, ACT_NONE, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+                        ph, pw, g->psz, pw, 0, pw, 0, false, true, ACT_NONE, 0, 0, 0, 0, 0, 0, false, 0, 0, 0, 0, 0};
         if (ly->pad == PAD_VALID || ly->pad == PAD_ZERO || ly->pad == PAD_SAME) {
             /* unpad reads only the interior: compute that */
             int64_t oy = ly->pad_lo[0], ox = ly->pad_lo[1];
@@ -148,7 +157,7 @@ void wino_plan(const emitter *e, const ir_layer *ly, fgeom *g)
     }
     int64_t T = g->wf.nr * g->wf.tw;
     g->wg_s = t0;
-    g->wg_v = g->wg_s + round16(g->C * (2 * g->wf.nr + 2) * g->wf.pitch);
+    g->wg_v = g->wg_s + round16(g->C * srows(&g->wf) * g->wf.pitch);
     g->wg_gtt = g->wg_v + round16(16 * g->C * g->wf.vp);
     if (g->wg_gtt + 16 * T * g->Fp > need)
         need = g->wg_gtt + 16 * T * g->Fp;
@@ -209,7 +218,7 @@ static void emit_wu(emitter *e, const wconv *w)
  * the staging buffer, zeros past the input's rows and columns. */
 static void emit_wst(emitter *e, const wconv *w)
 {
-    int64_t sr = 2 * w->nr + 2;
+    int64_t sr = srows(w);
     emit(e, "static void %s_wns(const float *restrict xi, float *restrict sg, int ty0)", w->name);
     emit(e, "{");
     emit(e, "for (int ch = 0; ch < %lld; ch++)", (long long)w->cin);
@@ -232,23 +241,28 @@ static void emit_wi(emitter *e, const wconv *w)
 {
     const simd_target *v = e->simd;
     int W = v->width;
-    int64_t sr = 2 * w->nr + 2, P = w->pitch;
+    int64_t sr = srows(w), P = w->pitch;
     emit(e, "CNNC_KERNEL static void %s_wni(const float *restrict sg, float *restrict vv)", w->name);
     emit(e, "{");
     emit(e, "for (int ch = 0; ch < %lld; ch++)", (long long)w->cin);
-    emit(e, "for (int ty = 0; ty < %lld; ty++)", (long long)w->nr);
+    emit(e, "for (int ty = 0; ty < %lld; ty += %d)", (long long)w->nr, w->pair ? 2 : 1);
     emit(e, "for (int tx = 0; tx < %lld; tx += %d) {", (long long)(w->nvec * W), W);
     emit(e, "const float *sp = sg + ((size_t)ch * %lld + 2 * ty) * %lld + 2 * tx;", (long long)sr, (long long)P);
     emit(e, "float *vp = vv + (size_t)ch * %lld + ty * %lld + tx;", (long long)w->vp, (long long)w->tw);
+    /* staged rows k, every other column from j: with pairs the tiles of
+     * row ty in the lower half of a vector, of ty + 1 (rows k + 2) in the
+     * upper half */
+    int rows = w->pair ? 6 : 4;
+    for (int k = 0; k < rows; k++)
+        for (int j = 0; j < 4; j++)
+            emit(e, "const %s %s = %s;", v->vec, vname("p", k, j),
+                 simd(v->pick2, simd(v->load, arena_printf(emit_arena, "sp + %lld", (long long)(k * P + j)), 0, 0),
+                      simd(v->load, arena_printf(emit_arena, "sp + %lld", (long long)(k * P + j + W - 1)), 0, 0), 0));
     const char *r[4][4];
     for (int i = 0; i < 4; i++) {
         const char *d[4];
-        for (int j = 0; j < 4; j++) {
-            d[j] = vname("d", i, j);
-            emit(e, "const %s %s = %s;", v->vec, d[j],
-                 simd(v->pick2, simd(v->load, arena_printf(emit_arena, "sp + %lld", (long long)(i * P + j)), 0, 0),
-                      simd(v->load, arena_printf(emit_arena, "sp + %lld", (long long)(i * P + j + W - 1)), 0, 0), 0));
-        }
+        for (int j = 0; j < 4; j++)
+            d[j] = w->pair ? simd(v->cat_lo, vname("p", i, j), vname("p", i + 2, j), 0) : vname("p", i, j);
         for (int b = 0; b < 4; b++) {
             r[b][i] = vname("r", i, b);
             emit(e, "const %s %s = %s;", v->vec, r[b][i], lincomb(v, BT[b], 1, d, 4));
@@ -331,6 +345,13 @@ static void emit_wo_block(emitter *e, const wconv *w, const char *tx, int nlo, i
         if (nhi > 0)
             emit_out_store(e, w->act, "hi", arena_printf(emit_arena, "yr + %lld + 2 * %s", (long long)(i * w->out_pitch + W), tx), nhi);
         emit(e, "}");
+        if (w->pair) {
+            /* the upper half: tile row ty + 1, the same columns */
+            emit(e, "%s", i ? "if (next && twon) {" : "if (next) {");
+            emit(e, "const %s hi = %s;", v->vec, simd(v->zip_hi, vname("y", i, 0), vname("y", i, 1), 0));
+            emit_out_store(e, w->act, "hi", arena_printf(emit_arena, "yr + %lld + 2 * %s", (long long)((i + 2) * w->out_pitch), tx), nlo);
+            emit(e, "}");
+        }
     }
     emit(e, "}");
 }
@@ -350,12 +371,17 @@ static void emit_wo(emitter *e, const wconv *w)
         emit(e, "const %s bv = %s;", v->vec, simd(v->splat, "b[f0 + f]", 0, 0));
     else
         emit(e, "(void)b;");
-    emit(e, "for (int ty = 0; ty < %lld && ty0 + ty < %lld; ty++) {", (long long)w->nr, (long long)w->th);
+    emit(e, "for (int ty = 0; ty < %lld && ty0 + ty < %lld; ty += %d) {", (long long)w->nr, (long long)w->th,
+         w->pair ? 2 : 1);
     emit(e, "const float *mp = mm + (size_t)f * %lld + ty * %lld;", (long long)w->vp, (long long)w->tw);
     emit(e, "float *yr = yi + (size_t)(f0 + f) * %lld + %lld + (size_t)(2 * (ty0 + ty)) * %lld;", (long long)w->out_plane,
          (long long)w->out_off, (long long)w->out_pitch);
     emit(e, "const int two = 2 * (ty0 + ty) + 1 < %lld;", (long long)w->out_rows);
     emit(e, "(void)two;");
+    if (w->pair) {
+        emit(e, "const int next = ty + 1 < %lld && ty0 + ty + 1 < %lld;", (long long)w->nr, (long long)w->th);
+        emit(e, "const int twon = 2 * (ty0 + ty + 1) + 1 < %lld;", (long long)w->out_rows);
+    }
     if (full > 0) {
         emit(e, "for (int tx = 0; tx < %lld; tx += %d)", (long long)full, W);
         emit_wo_block(e, w, "tx", W, W);

@@ -421,6 +421,21 @@ network wino_tied {
 }
 """, 3, "--lr 0.2 --momentum 0.9 --weight-decay 0.1"),
 
+    "wino_pairs": (
+        "Winograd rows of tiles half a vector wide, two tile rows a vector: "
+        "4 outputs wide (SSE2/NEON, also the data gradient), 8 wide (AVX2), "
+        "odd tile rows",
+        """\
+network wino_pairs {
+    input [8, 7, 4];
+    conv a (filters = 16, kernel = 3, padding = zero(1), activation = relu);                   # 7x4
+    conv b (filters = 17, kernel = 3, padding = zero([1, 3]), activation = tanh);             # 7x8
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 3, "--lr 0.2 --momentum 0.9 --weight-decay 0.1"),
+
     "wino_wide": (
         "cifar10_wide's c3 and c4 (32 -> 64 -> 64 maps, 16x16, zero "
         "padding, relu): the error of Winograd at full size",
