@@ -12,7 +12,7 @@ typedef struct simd_target {
     int regs;                 /* vector registers */
     const char *prelude;      /* includes, CNNC_KERNEL (kernel attribute), helpers */
     const char *cpu_check;    /* C expression: the running CPU has the flavour */
-    const char *vec, *zero, *load, *store, *splat, *fma, *add, *hsum;
+    const char *vec, *zero, *load, *store, *splat, *fma, *add, *sub, *hsum;
     const char *loadn;        /* masked load of $2 floats, or NULL */
     const char *pos;          /* $2 where $1 > 0, else 0 (relu and its derivative) */
     /* Pooling (emit_fastpool.c).  storen/iloadn/istoren: masked store of
@@ -27,6 +27,8 @@ typedef struct simd_target {
      * several FMAs share into each FMA as a memory operand, loading it
      * again for every use. */
     const char *pin;
+    /* cat_lo: the lower halves of $1 and $2, in that order (NULL for generic). */
+    const char *cat_lo;
     const char *mask, *gt, *blend;
     const char *ivec, *isplat, *iset, *iadd, *ieq, *iblend, *iload, *istore, *iloadn, *istoren;
 } simd_target;

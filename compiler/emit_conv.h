@@ -6,6 +6,26 @@
 
 #include "emit.h"
 
+/* A Winograd F(2x2, 3x3) convolution (emit_wino.c): out[o] = bias +
+ * sum_i w[o][i] (3x3 correlation) in[i], every input map a plane of
+ * in_rows rows of in_pitch floats (zeros beyond), the output out_rows x
+ * out_cols at pitch out_pitch; flip: the weights are w[i][o] flipped
+ * (the data gradient).  Tiles of 2x2 outputs, th x tw, in chunks of nr
+ * tile rows; the lane's first-sample scratch holds U [16][fout][cin] at
+ * u_off, the staged rows [cin][2*nr + 2][pitch] at s_off, V
+ * [16][cin][vp] at v_off and M [16][fout][vp] at m_off, up to end. */
+typedef struct wconv {
+    const char *name;
+    int64_t cin, fout, in_plane, in_pitch, in_rows;
+    int64_t out_rows, out_cols, out_plane, out_pitch;
+    int64_t in_off, in_cols, out_off; /* origin of the input and output grids; floats a row has from it */
+    bool bias, flip;
+    act_kind act;
+    int64_t th, tw, nr, nvec, pitch, vp;
+    bool pair;                   /* tw is half a vector: two tile rows a vector */
+    int64_t u_off, s_off, v_off, m_off, end;
+} wconv;
+
 typedef struct fgeom {
     int64_t C, F, K, R;          /* input maps, output maps, taps, C*K */
     int64_t psz, span, M, gplane, osz;
@@ -23,7 +43,34 @@ typedef struct fgeom {
     bool dgemm;
     int dg_mb, dg_nv;
     int64_t dc_off;
+    /* Winograd F(2x2, 3x3) (emit_wino.c) where wino: the forward pass wf
+     * and, where wino_dx, the data gradient wd (the same algorithm on G
+     * with the kernel flipped and transposed). */
+    bool wino, wino_dx;
+    wconv wf, wd;
+    /* Its weight gradient: per lane dUT [16][C][Fp] at wg_dut, staged
+     * input rows at wg_s and V [16][C][wf.vp] (wf's chunks), the chunk's
+     * transformed gradients GtT [16][wf.nr * wf.tw][Fp] at wg_gtt; GT
+     * (the outer form's) has a row of zeros after span. */
+    int64_t wg_dut, wg_s, wg_v, wg_gtt;
 } fgeom;
+
+/* out[m][p..p+T) = bias[m] + sum_{ch, t} w[m*wr + ch*wc + woff[t]] *
+ * in[ch*ip + xoff[t] + p ..], T = nv vectors, for a block of mb rows. */
+typedef struct sweep {
+    const char *name;            /* function name prefix */
+    int64_t rows, chans, ip, op, span, wr, wc;
+    int ntaps;
+    const int64_t *xoff, *woff;
+    bool bias;
+    int mb, nv;                  /* the main tile */
+    int kl;                      /* taps of one kernel row (the last axis) */
+} sweep;
+
+/* The sweep's tile functions NAME_mb (emit_fast.c), and their calls over
+ * every row block and tile of the span (the last shifted back). */
+void emit_sweep(emitter *e, sweep *s);
+void emit_sweep_calls(emitter *e, const sweep *s, const char *in, const char *out);
 
 fgeom make_fgeom(const emitter *e, const ir_layer *ly);
 const char *vname(const char *p, int a, int b);
@@ -48,5 +95,17 @@ void dgrad_plan(const emitter *e, const ir_layer *ly, fgeom *g);
 void emit_dgrad_kernels(emitter *e, const ir_layer *ly, const fgeom *g);
 void emit_dgrad_begin(emitter *e, const ir_layer *ly, const fgeom *g);
 void emit_dgrad_sample(emitter *e, const ir_layer *ly, const fgeom *g);
+
+/* emit_wino.c */
+bool wino_applies(const emitter *e, const ir_layer *ly, const fgeom *g);
+void wino_plan(const emitter *e, const ir_layer *ly, fgeom *g);
+void emit_wino_wgrad_kernels(emitter *e, const ir_layer *ly, const fgeom *g);
+void emit_wino_wgrad_begin(emitter *e, const ir_layer *ly, const fgeom *g);
+void emit_wino_wgrad_group(emitter *e, const ir_layer *ly, const fgeom *g);
+void emit_wino_wgrad_end(emitter *e, const ir_layer *ly, const fgeom *g);
+void conv_emit_wino_forward(emitter *e, const ir_layer *ly, const fgeom *g);
+void emit_wino_dgrad_kernels(emitter *e, const ir_layer *ly, const fgeom *g);
+void emit_wino_dgrad_begin(emitter *e, const ir_layer *ly, const fgeom *g);
+void emit_wino_dgrad_sample(emitter *e, const ir_layer *ly, const fgeom *g);
 
 #endif

@@ -24,9 +24,9 @@ static double sweep_cost(const simd_target *v, int64_t rows, int64_t span);
  * whole vectors: at most a quarter of the lanes idle. */
 static void plan_scratch(fgeom *g)
 {
-    g->outer = 4 * g->Fp <= 5 * g->F;
+    g->outer = g->wino || 4 * g->Fp <= 5 * g->F;
     g->gt_off = (g->F * g->gplane + 15) / 16 * 16;
-    g->dwt_off = g->gt_off + (g->span * g->Fp + 15) / 16 * 16;
+    g->dwt_off = g->gt_off + ((g->span + g->wino) * g->Fp + 15) / 16 * 16;
     g->scratch = g->outer ? g->dwt_off + g->R * g->Fp : g->F * g->gplane;
     if (g->lanes && g->scratch < (g->R + 1) * g->Fp)
         g->scratch = (g->R + 1) * g->Fp;
@@ -65,9 +65,11 @@ fgeom make_fgeom(const emitter *e, const ir_layer *ly)
     g.gplane = g.M + g.psz;
     if (e->simd) {
         g.Fp = (g.F + e->simd->width - 1) / e->simd->width * e->simd->width;
+        g.wino = wino_applies(e, ly, &g);
         g.lanes = ly->kind == LK_CONV && conv_lanes_pays(e->simd, ly, &g, sweep_cost(e->simd, g.F, g.span));
         plan_scratch(&g);
         dgrad_plan(e, ly, &g);
+        wino_plan(e, ly, &g);
     }
     return g;
 }
@@ -103,18 +105,6 @@ int64_t conv_scratch(const emitter *e, const ir_layer *ly)
 }
 
 /* ------------------------------------------------------------ the sweep */
-/* out[m][p..p+T) = bias[m] + sum_{ch, t} w[m*wr + ch*wc + woff[t]] *
- * in[ch*ip + xoff[t] + p ..], T = nv vectors, for a block of mb rows. */
-typedef struct sweep {
-    const char *name;            /* function name prefix */
-    int64_t rows, chans, ip, op, span, wr, wc;
-    int ntaps;
-    const int64_t *xoff, *woff;
-    bool bias;
-    int mb, nv;                  /* the main tile */
-    int kl;                      /* taps of one kernel row (the last axis) */
-} sweep;
-
 const char *vname(const char *p, int a, int b)
 {
     return arena_printf(emit_arena, "%s%d_%d", p, a, b);
@@ -209,7 +199,7 @@ static void emit_sweep_tile(emitter *e, const sweep *s, int mb)
 }
 
 /* The call sites: every row block, every tile (the last shifted back). */
-static void emit_sweep_calls(emitter *e, const sweep *s, const char *in, const char *out)
+void emit_sweep_calls(emitter *e, const sweep *s, const char *in, const char *out)
 {
     int T = s->nv * e->simd->width;
     int64_t full = s->rows / s->mb * s->mb, rem = s->rows - full;
@@ -266,7 +256,7 @@ static double sweep_cost(const simd_target *v, int64_t rows, int64_t span)
     return sweep_tile(v, rows, span, &mb, &nv);
 }
 
-static void emit_sweep(emitter *e, sweep *s)
+void emit_sweep(emitter *e, sweep *s)
 {
     sweep_tile(e->simd, s->rows, s->span, &s->mb, &s->nv);
     emit_row_tables(e, s);
@@ -388,6 +378,10 @@ static int64_t *iota(int64_t n, bool reverse)
 void conv_emit_fast_forward(emitter *e, const ir_layer *ly)
 {
     fgeom g = make_fgeom(e, ly);
+    if (g.wino) {
+        conv_emit_wino_forward(e, ly, &g);
+        return;
+    }
     if (g.lanes) {
         conv_emit_lanes_forward(e, ly, &g);
         return;
@@ -522,7 +516,7 @@ static void emit_build_g(emitter *e, const ir_layer *ly, const fgeom *g)
     emit(e, "    memset(gi, 0, sizeof(float) * %lld);", (long long)(g->F * g->gplane));
     if (g->outer)
         emit(e, "memset(gi + %lld, 0, sizeof(float) * %lld);", (long long)g->gt_off,
-             (long long)(g->span * g->Fp));
+             (long long)((g->span + g->wino) * g->Fp));
     emit_build_rows(e, &b);
     emit(e, "}");
 }
@@ -539,11 +533,16 @@ static int64_t group_size(const fgeom *g)
 void conv_emit_fast_backward(emitter *e, const ir_layer *ly)
 {
     fgeom g = make_fgeom(e, ly);
-    emit_wgrad_kernels(e, ly, &g);
+    if (g.wino)
+        emit_wino_wgrad_kernels(e, ly, &g);
+    else
+        emit_wgrad_kernels(e, ly, &g);
     sweep s = {arena_printf(emit_arena, "%s_dg", ly->name), g.C, g.F, g.gplane, g.psz, g.psz,
                g.K, g.C * g.K, (int)g.K, g.koff, iota(g.K, true), false, 0, 0, (int)ly->kernel[ly->nsp - 1]};
     bool dxk = conv_has_dx(e, ly);    /* no data-gradient kernel for the first layer */
-    if (g.dgemm)
+    if (g.wino_dx)
+        emit_wino_dgrad_kernels(e, ly, &g);
+    else if (g.dgemm)
         emit_dgrad_kernels(e, ly, &g);
     else if (dxk)
         emit_sweep(e, &s);
@@ -557,20 +556,31 @@ void conv_emit_fast_backward(emitter *e, const ir_layer *ly)
     emit(e, "const float *restrict xs = %s;",
          layer_has_pad(ly) ? arena_printf(emit_arena, "c->pad_%s", ly->name) : "x");
     emit(e, "float *restrict dxs = %s;", layer_has_pad(ly) ? lane_slot("c->gpad", e->pad_max, padded_count(ly)) : "dx");
-    emit_wgrad_begin(e, ly, &g);
-    emit_dgrad_begin(e, ly, &g);
+    if (g.wino)
+        emit_wino_wgrad_begin(e, ly, &g);
+    else
+        emit_wgrad_begin(e, ly, &g);
+    if (g.wino_dx)
+        emit_wino_dgrad_begin(e, ly, &g);
+    else
+        emit_dgrad_begin(e, ly, &g);
     emit(e, "for (int s0 = i0; s0 < i1; s0 += %lld) {", (long long)group_size(&g));
     emit(e, "const int s1 = s0 + %lld < i1 ? s0 + %lld : i1;", (long long)group_size(&g),
          (long long)group_size(&g));
     emit_build_g(e, ly, &g);
-    emit_wgrad_group(e, ly, &g);
+    if (g.wino)
+        emit_wino_wgrad_group(e, ly, &g);
+    else
+        emit_wgrad_group(e, ly, &g);
     if (dxk) {
         emit(e, "if (!dx)");
         emit(e, "    continue;");
         emit(e, "for (int i = s0; i < s1; i++) {");
         emit(e, "const float *gi = c->cs + (size_t)i * %lld;", (long long)e->cs_max);
         emit(e, "float *di = dxs + (size_t)i * %lld;", (long long)(g.C * g.psz));
-        if (g.dgemm)
+        if (g.wino_dx)
+            emit_wino_dgrad_sample(e, ly, &g);
+        else if (g.dgemm)
             emit_dgrad_sample(e, ly, &g);
         else
             emit_sweep_calls(e, &s, "gi", "di");
@@ -579,7 +589,10 @@ void conv_emit_fast_backward(emitter *e, const ir_layer *ly)
         emit(e, "(void)dxs, (void)w;");
     }
     emit(e, "}");
-    emit_wgrad_end(e, ly, &g);
+    if (g.wino)
+        emit_wino_wgrad_end(e, ly, &g);
+    else
+        emit_wgrad_end(e, ly, &g);
     if (ly->nconnect) {
         emit(e, "for (int q = 0; q < %lld; q++)", (long long)(g.F * g.C));
         emit(e, "    if (!%s_mask[q])", ly->name);

@@ -430,6 +430,70 @@ network conv_dense_1d {
 }
 """, 7, "--lr 0.1 --momentum 0.9"),
 
+    # ------------------------------------------------ Winograd F(2x2, 3x3)
+    "wino_2d": (
+        "3x3 layers on the Winograd path: 9-20 maps (not whole vectors), "
+        "odd output sizes (tiles that stick out), zero / replicate / valid "
+        "padding, bias and none, relu / tanh / sigmoid, chained (data "
+        "gradients through two of them)",
+        """\
+network wino_2d {
+    input [9, 13, 15];
+    conv a (filters = 17, kernel = 3, padding = zero(1), activation = relu);                       # 13x15
+    conv b (filters = 20, kernel = 3, padding = replicate(1), bias = false, activation = tanh);    # 13x15
+    conv c (filters = 18, kernel = 3, activation = sigmoid);                                        # 11x13
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 3, "--lr 0.2 --momentum 0.9 --weight-decay 0.1"),
+
+    "wino_tied": (
+        "Winograd layers with a connection table and with a symmetric "
+        "kernel, no activation",
+        """\
+network wino_tied {
+    input [8, 14, 12];
+    conv a (filters = 16, kernel = 3, padding = zero(1), activation = relu,
+            connect = [[0], [1, 2], [2, 3, 4], [4, 5, 6, 7], [0, 7], [6], [1, 3, 5, 7], [0, 2, 4, 6],
+                       [0, 1, 2, 3, 4, 5, 6, 7], [5], [3, 4], [7, 0, 1], [2, 6], [1], [0, 3, 6], [4, 7]]);  # 14x12
+    conv b (filters = 16, kernel = 3, symmetric = true, padding = zero(1));                    # 14x12
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 3, "--lr 0.2 --momentum 0.9 --weight-decay 0.1"),
+
+    "wino_pairs": (
+        "Winograd rows of tiles half a vector wide, two tile rows a vector: "
+        "4 outputs wide (SSE2/NEON, also the data gradient), 8 wide (AVX2), "
+        "odd tile rows",
+        """\
+network wino_pairs {
+    input [8, 7, 4];
+    conv a (filters = 16, kernel = 3, padding = zero(1), activation = relu);                   # 7x4
+    conv b (filters = 17, kernel = 3, padding = zero([1, 3]), activation = tanh);             # 7x8
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 3, "--lr 0.2 --momentum 0.9 --weight-decay 0.1"),
+
+    "wino_wide": (
+        "cifar10_wide's c3 and c4 (32 -> 64 -> 64 maps, 16x16, zero "
+        "padding, relu): the error of Winograd at full size",
+        """\
+network wino_wide {
+    input [32, 16, 16];
+    conv c3 (filters = 64, kernel = 3, padding = zero(1), activation = relu);
+    conv c4 (filters = 64, kernel = 3, padding = zero(1), activation = relu);
+    maxpool p2 (size = 2);
+    flatten;
+    dense (units = 10);
+    loss softmax_cross_entropy;
+}
+""", 2, "--lr 0.05 --momentum 0.9"),
+
     "conv_pad_1d": (
         "1-D zero / replicate / reflect / circular padding, with stride "
         "2 and 3 and dilation 2; circular(5) on a 13-long signal",

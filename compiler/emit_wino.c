@@ -1,0 +1,707 @@
+/* emit_wino.c - Winograd F(2x2, 3x3) forward pass of 2-D stride-1 3x3
+ * convolutions (Lavin & Gray 2015), chosen over the flat-grid sweep of
+ * emit_fast.c by wino_plan.
+ *
+ * The output is cut into th x tw tiles of 2 x 2; tile (ty, tx) reads the
+ * 4 x 4 input patch d at rows 2ty.., columns 2tx.. of the padded input and
+ *
+ *   Y = AT [ sum_c (G w[f][c] GT) .* (BT d[c] B) ] A
+ *
+ * The element-wise product summed over c is, for each of the 16 positions
+ * (a, b) of the 4 x 4 transformed tile, a GEMM
+ *   M[ab][f][t] = sum_c U[ab][f][c] * V[ab][c][t]
+ * which is the sweep's tile of emit_fast.c with one tap: filters by vectors
+ * of tiles, broadcast U, loaded V.  It does 16 multiply-adds per 4 outputs
+ * and input map against 36 for the direct convolution (2.25x fewer).
+ *
+ * Per lane and call, U = G w GT for every (f, c) (scalar code; the weights
+ * change every step).  Per sample, in chunks of wn_rows tile rows:
+ *   1. the chunk's input rows are copied into a staging buffer whose rows
+ *      are padded to whole vectors of tiles, with zeros beyond the input,
+ *      so the transform reads no bounds;
+ *   2. V = BT d B, with the tiles of one tile row in the vector lanes
+ *      (pick2 gathers every other column), stored at t = ty * tw + tx; a
+ *      row's last vector runs into the next row's slots, which that row
+ *      then overwrites (the chunk's buffers have a vector of slack);
+ *   3. the 16 GEMMs;
+ *   4. Y = AT M A + bias, with the activation: zip_lo / zip_hi interleave
+ *      the two output columns of each tile into rows of y; outputs of
+ *      tiles that stick out of the output (odd sizes) are not stored. */
+#include "emit_conv.h"
+
+static const double BT[4][4] = {{1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, 1, 0, -1}};
+static const double AT[2][4] = {{1, 1, 1, 0}, {0, 1, -1, -1}};
+
+static int64_t round16(int64_t n)
+{
+    return (n + 15) / 16 * 16;
+}
+
+/* Where Winograd pays: 2-D, 3x3, stride and dilation 1, at least 8 input
+ * and 16 output maps, and two vectors of tiles.  Measured (bench/layers.py,
+ * AVX-512, batch 64, 32x32 and 16x16, zero padding; ms per batch, sweep
+ * -> Winograd): 8 -> 16 maps at 32x32 forward 1.87 -> 1.59, backward 5.43
+ * -> 5.09; 8 -> 16 at 16x16 0.43 -> 0.40, 1.11 -> 1.06; but 8 -> 8 and
+ * 16 -> 8 lose in the backward pass (1.02 -> 2.24 for a first layer's
+ * weight gradient, 0.93 -> 1.20): its tiles hold the filters in the
+ * lanes, half of them idle with 8. */
+bool wino_applies(const emitter *e, const ir_layer *ly, const fgeom *g)
+{
+    if (ly->kind != LK_CONV || ly->nsp != 2 || g->C < 8 || g->F < 16)
+        return false;
+    for (int a = 0; a < 2; a++)
+        if (ly->kernel[a] != 3 || ly->stride[a] != 1 || ly->dilation[a] != 1)
+            return false;
+    int64_t th = (ly->out.d[1] + 1) / 2, tw = (ly->out.d[2] + 1) / 2;
+    return th * tw >= 2 * e->simd->width;
+}
+
+/* Chunks of whole tile rows (V and M of a chunk in L2): the fewest tile
+ * slots of the GEMMs, whose last vector of each chunk is shifted back
+ * (at most 128 tiles a chunk, at least a vector; then the nearest to
+ * 64); scratch from base. */
+static int64_t chunk_rows(int W, const wconv *w)
+{
+    int64_t best = 0, bslots = 0, bdist = 0;
+    for (int64_t nr = 1; nr <= w->th; nr++) {
+        int64_t T = nr * w->tw;
+        if ((T > 128 && nr > 1) || (T < W && nr < w->th))
+            continue;
+        int64_t slots = (w->th + nr - 1) / nr * ((T + W - 1) / W), dist = T > 64 ? T - 64 : 64 - T;
+        if (!best || slots < bslots || (slots == bslots && dist < bdist)) {
+            best = nr;
+            bslots = slots;
+            bdist = dist;
+        }
+    }
+    return best;
+}
+
+/* The sweep's rows per tile: M holds one block of them (all 16 positions)
+ * at a time. */
+static int wconv_mb(const simd_target *v, const wconv *w)
+{
+    int mb = 1, nv = 1;
+    sweep_tile(v, w->fout, w->nr * w->tw, &mb, &nv);
+    return mb;
+}
+
+/* Staged input rows of a chunk: 2 per tile row and 2 more, and 2 more
+ * again where tile rows go in pairs (the pair after the last may run past
+ * the chunk). */
+static int64_t srows(const wconv *w)
+{
+    return 2 * w->nr + 2 + (w->pair ? 2 : 0);
+}
+
+static void wconv_plan(const simd_target *v, wconv *w, int64_t u_base, int64_t t_base)
+{
+    int W = v->width;
+    w->th = (w->out_rows + 1) / 2;
+    w->tw = (w->out_cols + 1) / 2;
+    int64_t nr = chunk_rows(W, w);
+    w->nr = nr;
+    w->nvec = (w->tw + W - 1) / W;
+    w->pitch = 2 * w->nvec * W + 2;
+    if (w->pitch < w->in_pitch)
+        w->pitch = w->in_pitch;
+    w->vp = round16(nr * w->tw + W);
+    w->u_off = round16(u_base);
+    w->s_off = round16(t_base);
+    w->pair = v->cat_lo && 2 * w->tw == W;
+    w->v_off = w->s_off + round16(w->cin * srows(w) * w->pitch);
+    w->m_off = w->v_off + round16(16 * w->cin * w->vp);
+    w->end = w->m_off + 16 * wconv_mb(v, w) * w->vp;
+}
+
+/* The forward pass: U from 0, then its chunk's buffers.  Where the layer
+ * has a data gradient, that too: dxp[c] = sum_f w[f][c] flipped (*) G[f],
+ * G's plane read as rows of pw from 0 (outputs at M = 2 rows + 2), the
+ * padded plane's ph x pw positions out (or only the input's, where unpad
+ * reads nothing else).  The backward pass's scratch, after G and GT: its
+ * U, dUT (weight gradient), then the chunk buffers of the data gradient
+ * or of the weight gradient (one at a time; the staging buffers zero
+ * their own margins). */
+void wino_plan(const emitter *e, const ir_layer *ly, fgeom *g)
+{
+    const simd_target *v = e->simd;
+    int W = v->width;
+    if (!g->wino)
+        return;
+    int64_t pw = ly->padded.d[2], ph = ly->padded.d[1];
+    g->wf = (wconv){ly->name, g->C, g->F, g->psz, pw, ph, ly->out.d[1], ly->out.d[2], g->osz, ly->out.d[2],
+                    0, pw, 0, ly->bias, false, ly->act, 0, 0, 0, 0, 0, 0, false, 0, 0, 0, 0, 0};
+    wconv_plan(v, &g->wf, 0, 16 * g->F * g->C);
+    int64_t need = g->wf.end;
+    bool dx = conv_has_dx(e, ly);
+    g->wino_dx = dx && (ph + 1) / 2 * ((pw + 1) / 2) >= 2 * W;
+    int64_t base = g->wino_dx || !dx ? g->dwt_off : g->scratch;
+    g->wg_dut = round16(base) + (g->wino_dx ? round16(16 * g->F * g->C) : 0);
+    int64_t t0 = g->wg_dut + round16(16 * g->C * g->Fp);
+    if (g->wino_dx) {
+        g->dgemm = false;
+        g->wd = (wconv){arena_printf(emit_arena, "%s_d", ly->name), g->F, g->C, g->gplane, pw, g->gplane / pw,
+                        ph, pw, g->psz, pw, 0, pw, 0, false, true, ACT_NONE, 0, 0, 0, 0, 0, 0, false, 0, 0, 0, 0, 0};
+        if (ly->pad == PAD_VALID || ly->pad == PAD_ZERO || ly->pad == PAD_SAME) {
+            /* unpad reads only the interior: compute that */
+            int64_t oy = ly->pad_lo[0], ox = ly->pad_lo[1];
+            g->wd.out_rows = ly->in.d[1];
+            g->wd.out_cols = ly->in.d[2];
+            g->wd.out_off = g->wd.in_off = oy * pw + ox;
+            g->wd.in_rows -= oy;
+            g->wd.in_cols -= ox;
+        }
+        wconv_plan(v, &g->wd, base, t0);
+        if (g->wd.end > need)
+            need = g->wd.end;
+    }
+    int64_t T = g->wf.nr * g->wf.tw;
+    g->wg_s = t0;
+    g->wg_v = g->wg_s + round16(g->C * srows(&g->wf) * g->wf.pitch);
+    g->wg_gtt = g->wg_v + round16(16 * g->C * g->wf.vp);
+    if (g->wg_gtt + 16 * T * g->Fp > need)
+        need = g->wg_gtt + 16 * T * g->Fp;
+    g->scratch = need;
+}
+
+/* sum_k coef[k * stride] * x[k], k < n, as a SIMD expression (the terms
+ * with coefficient 0 left out, +-1 as additions). */
+static const char *lincomb(const simd_target *v, const double *coef, int stride, const char **x, int n)
+{
+    const char *acc = NULL;
+    for (int k = 0; k < n; k++) {
+        double c = coef[k * stride];
+        if (c == 0)
+            continue;
+        const char *cs = simd(v->splat, arena_printf(emit_arena, "%.9gf", c), 0, 0);
+        if (!acc)
+            acc = c == 1 ? x[k] : c == -1 ? simd(v->sub, v->zero, x[k], 0) : simd(v->fma, cs, x[k], v->zero);
+        else if (c == 1)
+            acc = simd(v->add, acc, x[k], 0);
+        else if (c == -1)
+            acc = simd(v->sub, acc, x[k], 0);
+        else
+            acc = simd(v->fma, cs, x[k], acc);
+    }
+    return acc ? acc : v->zero;
+}
+
+/* NAME_wnu: U[ab][o][i] = (G k GT)[a][b] with k = w[o][i], or w[i][o]
+ * flipped; scalar. */
+static void emit_wu(emitter *e, const wconv *w)
+{
+    emit(e, "static void %s_wnu(const float *restrict w, float *restrict u)", w->name);
+    emit(e, "{");
+    emit(e, "static const float G[4][3] = {{1, 0, 0}, {0.5f, 0.5f, 0.5f}, {0.5f, -0.5f, 0.5f}, {0, 0, 1}};");
+    emit(e, "for (int o = 0; o < %lld; o++)", (long long)w->fout);
+    emit(e, "for (int ch = 0; ch < %lld; ch++) {", (long long)w->cin);
+    if (w->flip)
+        emit(e, "const float *q = w + ((size_t)ch * %lld + o) * 9;", (long long)w->fout);
+    else
+        emit(e, "const float *q = w + ((size_t)o * %lld + ch) * 9;", (long long)w->cin);
+    emit(e, "float k[9], t[4][3];");
+    emit(e, "for (int j = 0; j < 9; j++)");
+    emit(e, "    k[j] = q[%s];", w->flip ? "8 - j" : "j");
+    emit(e, "for (int a = 0; a < 4; a++)");
+    emit(e, "    for (int j = 0; j < 3; j++)");
+    emit(e, "        t[a][j] = G[a][0] * k[j] + G[a][1] * k[3 + j] + G[a][2] * k[6 + j];");
+    emit(e, "for (int a = 0; a < 4; a++)");
+    emit(e, "    for (int b = 0; b < 4; b++)");
+    emit(e, "        u[((size_t)(a * 4 + b) * %lld + o) * %lld + ch] = t[a][0] * G[b][0] + t[a][1] * G[b][1] + t[a][2] * G[b][2];",
+         (long long)w->fout, (long long)w->cin);
+    emit(e, "}");
+    emit(e, "}");
+    emit_blank(e);
+}
+
+/* NAME_wns: the input rows 2*ty0 .. 2*ty0 + 2*nr + 1 of every map into
+ * the staging buffer, zeros past the input's rows and columns. */
+static void emit_wst(emitter *e, const wconv *w)
+{
+    int64_t sr = srows(w);
+    emit(e, "static void %s_wns(const float *restrict xi, float *restrict sg, int ty0)", w->name);
+    emit(e, "{");
+    emit(e, "for (int ch = 0; ch < %lld; ch++)", (long long)w->cin);
+    emit(e, "for (int r = 0; r < %lld; r++) {", (long long)sr);
+    emit(e, "float *dst = sg + ((size_t)ch * %lld + r) * %lld;", (long long)sr, (long long)w->pitch);
+    emit(e, "const int gr = 2 * ty0 + r;");
+    emit(e, "if (gr < %lld)", (long long)w->in_rows);
+    emit(e, "    memcpy(dst, xi + (size_t)ch * %lld + %lld + (size_t)gr * %lld, sizeof(float) * %lld);",
+         (long long)w->in_plane, (long long)w->in_off, (long long)w->in_pitch, (long long)w->in_cols);
+    emit(e, "else");
+    emit(e, "    memset(dst, 0, sizeof(float) * %lld);", (long long)w->in_cols);
+    emit(e, "memset(dst + %lld, 0, sizeof(float) * %lld);", (long long)w->in_cols, (long long)(w->pitch - w->in_cols));
+    emit(e, "}");
+    emit(e, "}");
+    emit_blank(e);
+}
+
+/* NAME_wni: V[ab][c][t] = (BT d B)[a][b] for every tile of the chunk. */
+static void emit_wi(emitter *e, const wconv *w)
+{
+    const simd_target *v = e->simd;
+    int W = v->width;
+    int64_t sr = srows(w), P = w->pitch;
+    emit(e, "CNNC_KERNEL static void %s_wni(const float *restrict sg, float *restrict vv)", w->name);
+    emit(e, "{");
+    emit(e, "for (int ch = 0; ch < %lld; ch++)", (long long)w->cin);
+    emit(e, "for (int ty = 0; ty < %lld; ty += %d)", (long long)w->nr, w->pair ? 2 : 1);
+    emit(e, "for (int tx = 0; tx < %lld; tx += %d) {", (long long)(w->nvec * W), W);
+    emit(e, "const float *sp = sg + ((size_t)ch * %lld + 2 * ty) * %lld + 2 * tx;", (long long)sr, (long long)P);
+    emit(e, "float *vp = vv + (size_t)ch * %lld + ty * %lld + tx;", (long long)w->vp, (long long)w->tw);
+    /* staged rows k, every other column from j: with pairs the tiles of
+     * row ty in the lower half of a vector, of ty + 1 (rows k + 2) in the
+     * upper half */
+    int rows = w->pair ? 6 : 4;
+    for (int k = 0; k < rows; k++)
+        for (int j = 0; j < 4; j++)
+            emit(e, "const %s %s = %s;", v->vec, vname("p", k, j),
+                 simd(v->pick2, simd(v->load, arena_printf(emit_arena, "sp + %lld", (long long)(k * P + j)), 0, 0),
+                      simd(v->load, arena_printf(emit_arena, "sp + %lld", (long long)(k * P + j + W - 1)), 0, 0), 0));
+    const char *r[4][4];
+    for (int i = 0; i < 4; i++) {
+        const char *d[4];
+        for (int j = 0; j < 4; j++)
+            d[j] = w->pair ? simd(v->cat_lo, vname("p", i, j), vname("p", i + 2, j), 0) : vname("p", i, j);
+        for (int b = 0; b < 4; b++) {
+            r[b][i] = vname("r", i, b);
+            emit(e, "const %s %s = %s;", v->vec, r[b][i], lincomb(v, BT[b], 1, d, 4));
+        }
+    }
+    for (int a = 0; a < 4; a++)
+        for (int b = 0; b < 4; b++)
+            emit(e, "%s", simd(v->store, arena_printf(emit_arena, "vp + %lld", (long long)((a * 4 + b) * w->cin * w->vp)),
+                               lincomb(v, BT[a], 1, r[b], 4), 0));
+    emit(e, "}");
+    emit(e, "}");
+    emit_blank(e);
+}
+
+/* One output vector s (n of W valid) at at, with the activation. */
+static void emit_out_store(emitter *e, act_kind act, const char *s, const char *at, int n)
+{
+    const simd_target *v = e->simd;
+    int W = v->width;
+    if (act == ACT_RELU || act == ACT_NONE) {
+        const char *x = act == ACT_RELU ? simd(v->pos, s, s, 0) : s;
+        if (n == W)
+            emit(e, "%s", simd(v->store, at, x, 0));
+        else if (v->storen)
+            emit(e, "%s", simd(v->storen, at, x, arena_printf(emit_arena, "%d", n)));
+        else {
+            emit(e, "{");
+            emit(e, "float t[%d];", W);
+            emit(e, "%s", simd(v->store, "t", x, 0));
+            emit(e, "for (int l = 0; l < %d; l++)", n);
+            emit(e, "    (%s)[l] = t[l];", at);
+            emit(e, "}");
+        }
+        return;
+    }
+    emit(e, "{");
+    emit(e, "float t[%d];", W);
+    emit(e, "%s", simd(v->store, "t", s, 0));
+    emit(e, "for (int l = 0; l < %d; l++)", n);
+    if (act == ACT_SIGMOID)
+        emit(e, "    (%s)[l] = 1.0f / (1.0f + expf(-t[l]));", at);
+    else
+        emit(e, "    (%s)[l] = tanhf(t[l]);", at);
+    emit(e, "}");
+}
+
+/* The tiles tx .. tx + W of a row: Y = AT M A (+ bias) into output rows
+ * yr and yr + out_pitch (the latter if two), nlo / nhi outputs of the two
+ * interleaved halves (0: none). */
+static void emit_wo_block(emitter *e, const wconv *w, const char *tx, int nlo, int nhi)
+{
+    const simd_target *v = e->simd;
+    int W = v->width;
+    const char *m[4][4], *t[2][4];
+    emit(e, "{");
+    for (int a = 0; a < 4; a++)
+        for (int b = 0; b < 4; b++) {
+            m[b][a] = vname("m", a, b);
+            emit(e, "const %s %s = %s;", v->vec, m[b][a],
+                 simd(v->load, arena_printf(emit_arena, "mp + %lld + %s", (long long)((a * 4 + b) * wconv_mb(v, w) * w->vp), tx), 0, 0));
+        }
+    for (int i = 0; i < 2; i++)
+        for (int b = 0; b < 4; b++) {
+            t[i][b] = vname("t", i, b);
+            emit(e, "const %s %s = %s;", v->vec, t[i][b], lincomb(v, AT[i], 1, m[b], 4));
+        }
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            const char *y = lincomb(v, AT[j], 1, t[i], 4);
+            emit(e, "const %s %s = %s;", v->vec, vname("y", i, j), w->bias ? simd(v->add, y, "bv", 0) : y);
+            emit(e, "(void)%s;", vname("y", i, j));
+        }
+        emit(e, "%s", i ? "if (two) {" : "{");
+        if (nlo > 0) {
+            emit(e, "const %s lo = %s;", v->vec, simd(v->zip_lo, vname("y", i, 0), vname("y", i, 1), 0));
+            emit_out_store(e, w->act, "lo", arena_printf(emit_arena, "yr + %lld + 2 * %s", (long long)(i * w->out_pitch), tx), nlo);
+        }
+        if (nhi > 0)
+            emit(e, "const %s hi = %s;", v->vec, simd(v->zip_hi, vname("y", i, 0), vname("y", i, 1), 0));
+        if (nhi > 0)
+            emit_out_store(e, w->act, "hi", arena_printf(emit_arena, "yr + %lld + 2 * %s", (long long)(i * w->out_pitch + W), tx), nhi);
+        emit(e, "}");
+        if (w->pair) {
+            /* the upper half: tile row ty + 1, the same columns */
+            emit(e, "%s", i ? "if (next && twon) {" : "if (next) {");
+            emit(e, "const %s hi = %s;", v->vec, simd(v->zip_hi, vname("y", i, 0), vname("y", i, 1), 0));
+            emit_out_store(e, w->act, "hi", arena_printf(emit_arena, "yr + %lld + 2 * %s", (long long)((i + 2) * w->out_pitch), tx), nlo);
+            emit(e, "}");
+        }
+    }
+    emit(e, "}");
+}
+
+/* NAME_wny: the chunk's outputs from M. */
+static void emit_wo(emitter *e, const wconv *w)
+{
+    const simd_target *v = e->simd;
+    int W = v->width;
+    int64_t full = w->out_cols / (2 * W) * W;
+    emit(e, "CNNC_KERNEL static void %s_wny(const float *restrict mm, const float *restrict b, float *restrict yi, int ty0,",
+         w->name);
+    emit(e, "    int f0, int nf)");
+    emit(e, "{");
+    emit(e, "for (int f = 0; f < nf; f++) {");
+    if (w->bias)
+        emit(e, "const %s bv = %s;", v->vec, simd(v->splat, "b[f0 + f]", 0, 0));
+    else
+        emit(e, "(void)b;");
+    emit(e, "for (int ty = 0; ty < %lld && ty0 + ty < %lld; ty += %d) {", (long long)w->nr, (long long)w->th,
+         w->pair ? 2 : 1);
+    emit(e, "const float *mp = mm + (size_t)f * %lld + ty * %lld;", (long long)w->vp, (long long)w->tw);
+    emit(e, "float *yr = yi + (size_t)(f0 + f) * %lld + %lld + (size_t)(2 * (ty0 + ty)) * %lld;", (long long)w->out_plane,
+         (long long)w->out_off, (long long)w->out_pitch);
+    emit(e, "const int two = 2 * (ty0 + ty) + 1 < %lld;", (long long)w->out_rows);
+    emit(e, "(void)two;");
+    if (w->pair) {
+        emit(e, "const int next = ty + 1 < %lld && ty0 + ty + 1 < %lld;", (long long)w->nr, (long long)w->th);
+        emit(e, "const int twon = 2 * (ty0 + ty + 1) + 1 < %lld;", (long long)w->out_rows);
+    }
+    if (full > 0) {
+        emit(e, "for (int tx = 0; tx < %lld; tx += %d)", (long long)full, W);
+        emit_wo_block(e, w, "tx", W, W);
+    }
+    if (full < w->tw) {
+        int64_t rest = w->out_cols - 2 * full;
+        int nlo = (int)(rest < W ? rest : W), nhi = (int)(rest - W < W ? rest - W : W);
+        emit_wo_block(e, w, arena_printf(emit_arena, "%lld", (long long)full), nlo, nhi);
+    }
+    emit(e, "}");
+    emit(e, "}");
+    emit(e, "}");
+    emit_blank(e);
+}
+
+static sweep wino_sweep(const simd_target *v, const wconv *w)
+{
+    static const int64_t zero[1] = {0};
+    sweep s = {arena_printf(emit_arena, "%s_wnm", w->name), w->fout, w->cin, w->vp, w->vp,
+               w->nr * w->tw, w->cin, 1, 1, zero, zero, false, 0, 0, 1};
+    sweep_tile(v, s.rows, s.span, &s.mb, &s.nv);
+    return s;
+}
+
+static void emit_wconv_kernels(emitter *e, const wconv *w)
+{
+    sweep s = wino_sweep(e->simd, w);
+    emit_sweep(e, &s);
+    emit_wu(e, w);
+    emit_wst(e, w);
+    emit_wi(e, w);
+    emit_wo(e, w);
+}
+
+/* Once per call (in a lane with samples): U from the weights wp. */
+static void emit_wconv_begin(emitter *e, const wconv *w, const char *wp)
+{
+    emit(e, "%s_wnu(%s, c->cs + (size_t)i0 * %lld + %lld);", w->name, wp, (long long)e->cs_max, (long long)w->u_off);
+}
+
+/* The GEMMs of a block of nb filters from f0 (constant or the loop's),
+ * all 16 positions into M, then their outputs. */
+static void wconv_block(emitter *e, const wconv *w, const sweep *s, const char *f0, int64_t nb, const char *b,
+                        const char *yi)
+{
+    int T = s->nv * e->simd->width;
+    emit(e, "for (int pos = 0; pos < 16; pos++) {");
+    emit(e, "const float *w = u + (size_t)pos * %lld + (size_t)%s * %lld;", (long long)(w->fout * w->cin), f0,
+         (long long)w->cin);
+    emit(e, "const float *vin = vv + (size_t)pos * %lld;", (long long)(w->cin * w->vp));
+    emit(e, "float *mo = mm + (size_t)pos * %lld;", (long long)(s->mb * w->vp));
+    emit(e, "for (int p = 0; p < %lld; p += %d)", (long long)s->span, T);
+    emit(e, "    %s_%lld(vin, w, NULL, mo, p < %lld ? p : %lld);", s->name, (long long)nb, (long long)(s->span - T),
+         (long long)(s->span - T));
+    emit(e, "}");
+    emit(e, "%s_wny(mm, %s, %s, ty0, %s, %lld);", w->name, b, yi, f0, (long long)nb);
+}
+
+/* One sample: input planes at xi, outputs at yi, bias at b. */
+static void emit_wconv_sample(emitter *e, const wconv *w, const char *xi, const char *yi, const char *b)
+{
+    sweep s = wino_sweep(e->simd, w);
+    int64_t full = w->fout / s.mb * s.mb;
+    emit(e, "{");
+    emit(e, "float *ws = c->cs + (size_t)i0 * %lld;", (long long)e->cs_max);
+    emit(e, "float *restrict u = ws + %lld, *restrict sg = ws + %lld;", (long long)w->u_off, (long long)w->s_off);
+    emit(e, "float *restrict vv = ws + %lld, *restrict mm = ws + %lld;", (long long)w->v_off, (long long)w->m_off);
+    emit(e, "for (int ty0 = 0; ty0 < %lld; ty0 += %lld) {", (long long)w->th, (long long)w->nr);
+    emit(e, "%s_wns(%s, sg, ty0);", w->name, xi);
+    emit(e, "%s_wni(sg, vv);", w->name);
+    emit(e, "for (int f0 = 0; f0 < %lld; f0 += %d) {", (long long)full, s.mb);
+    wconv_block(e, w, &s, "f0", s.mb, b, yi);
+    emit(e, "}");
+    if (full < w->fout) {
+        emit(e, "{");
+        wconv_block(e, w, &s, arena_printf(emit_arena, "%lld", (long long)full), w->fout - full, b, yi);
+        emit(e, "}");
+    }
+    emit(e, "}");
+    emit(e, "}");
+}
+
+void conv_emit_wino_forward(emitter *e, const ir_layer *ly, const fgeom *g)
+{
+    emit_wconv_kernels(e, &g->wf);
+    emit_forward_head(e, ly, "CNNC_KERNEL ", "");
+    emit(e, "{");
+    emit(e, "const float *restrict b = %s;",
+         ly->bias ? arena_printf(emit_arena, "c->params + %lld", (long long)ly->boff) : "NULL");
+    if (layer_has_pad(ly))
+        emit(e, "%s_pad(i0, i1, x, c->pad_%s);", ly->name, ly->name);
+    emit(e, "const float *restrict xs = %s;",
+         layer_has_pad(ly) ? arena_printf(emit_arena, "c->pad_%s", ly->name) : "x");
+    emit(e, "if (i1 <= i0)");
+    emit(e, "    return;");
+    emit_wconv_begin(e, &g->wf, arena_printf(emit_arena, "c->params + %lld", (long long)ly->woff));
+    emit(e, "for (int i = i0; i < i1; i++)");
+    emit_wconv_sample(e, &g->wf, arena_printf(emit_arena, "xs + (size_t)i * %lld", (long long)(g->C * g->psz)),
+                      arena_printf(emit_arena, "y + (size_t)i * %lld", (long long)(g->F * g->osz)), "b");
+    emit(e, "}");
+    emit_blank(e);
+}
+
+/* ------------------------------------------------------------ data gradient */
+void emit_wino_dgrad_kernels(emitter *e, const ir_layer *ly, const fgeom *g)
+{
+    (void)ly;
+    emit_wconv_kernels(e, &g->wd);
+}
+
+void emit_wino_dgrad_begin(emitter *e, const ir_layer *ly, const fgeom *g)
+{
+    (void)ly;
+    emit(e, "if (dx && i1 > i0) {");
+    emit_wconv_begin(e, &g->wd, "w");
+    emit(e, "}");
+}
+
+/* Sample i: gi its G, di its dxp. */
+void emit_wino_dgrad_sample(emitter *e, const ir_layer *ly, const fgeom *g)
+{
+    (void)ly;
+    emit_wconv_sample(e, &g->wd, "gi", "di", "NULL");
+}
+
+/* ------------------------------------------------------------ weight gradient */
+/* Since Y = AT (U .* V) A is linear in U, dU[ab][f][c] = sum over tiles of
+ * Gt[ab][f] * V[ab][c] with Gt = A dY' AT (dY' = dy * act', zero where a
+ * tile sticks out), and dw = GT dU G once per call.  Per tile position a
+ * GEMM over the chunk's tiles: a tile of mc input maps by nf vectors of
+ * filters keeps dUT[ab][c][f..] in registers, broadcasts V[ab][c][t] and
+ * loads GtT[ab][t][f..], Gt built with the filters in the lanes from the
+ * outer form's GT [p][Fp] (no transposes). */
+
+/* Cost in FMA slots of a step (one tile) of an m x n tile: its FMAs (at
+ * least 8) and its n aligned loads; the broadcasts nearly free, as in the
+ * sweep. */
+static double wg_step(int64_t m, int64_t n)
+{
+    return (double)(m * n > 8 ? m * n : 8) + (double)n;
+}
+
+static void wg_tile(const simd_target *v, const fgeom *g, int *mc, int *nf)
+{
+    int64_t Fv = g->Fp / v->width;
+    double best = 0;
+    for (int n = 1; n <= 4 && n <= Fv; n++) {
+        if (Fv % n)
+            continue;
+        int m = (v->regs - 1 - n) / n;
+        m = m > 16 ? 16 : m;
+        m = m > g->C ? (int)g->C : m;
+        double c = (double)(Fv / n) * ((double)(g->C / m) * wg_step(m, n) + (g->C % m ? wg_step(g->C % m, n) : 0));
+        if (best == 0 || c < best) {
+            best = c;
+            *mc = m;
+            *nf = n;
+        }
+    }
+}
+
+/* NAME_wng: GtT[ab][t][f] of the chunk's tiles from GT. */
+static void emit_wng(emitter *e, const ir_layer *ly, const fgeom *g)
+{
+    const simd_target *v = e->simd;
+    const wconv *w = &g->wf;
+    int64_t pw = ly->padded.d[2], T = w->nr * w->tw, Fp = g->Fp;
+    emit(e, "CNNC_KERNEL static void %s_wng(const float *restrict gt, float *restrict gtt, int ty0)", ly->name);
+    emit(e, "{");
+    emit(e, "for (int ty = 0; ty < %lld && ty0 + ty < %lld; ty++) {", (long long)w->nr, (long long)w->th);
+    emit(e, "const int two = 2 * (ty0 + ty) + 1 < %lld;", (long long)w->out_rows);
+    emit(e, "for (int tx = 0; tx < %lld; tx++) {", (long long)w->tw);
+    emit(e, "const float *p0 = gt + (size_t)(2 * (ty0 + ty) * %lld + 2 * tx) * %lld;", (long long)pw, (long long)Fp);
+    emit(e, "float *q = gtt + (size_t)(ty * %lld + tx) * %lld;", (long long)w->tw, (long long)Fp);
+    emit(e, "for (int f = 0; f < %lld; f += %d) {", (long long)Fp, v->width);
+    const char *d[2][2];
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 2; j++) {
+            d[i][j] = vname("d", i, j);
+            const char *ld = simd(v->load, arena_printf(emit_arena, "p0 + %lld + f", (long long)((i * pw + j) * Fp)), 0, 0);
+            emit(e, "const %s %s = %s;", v->vec, d[i][j], i ? arena_printf(emit_arena, "two ? %s : %s", ld, v->zero) : ld);
+        }
+    double A[4][2];
+    for (int a = 0; a < 4; a++)
+        for (int i = 0; i < 2; i++)
+            A[a][i] = AT[i][a];
+    const char *r[4][2];
+    for (int b = 0; b < 4; b++)
+        for (int i = 0; i < 2; i++) {
+            r[b][i] = vname("r", i, b);
+            emit(e, "const %s %s = %s;", v->vec, r[b][i], lincomb(v, A[b], 1, d[i], 2));
+        }
+    for (int a = 0; a < 4; a++)
+        for (int b = 0; b < 4; b++)
+            emit(e, "%s", simd(v->store, arena_printf(emit_arena, "q + %lld + f", (long long)((a * 4 + b) * T * Fp)),
+                               lincomb(v, A[a], 1, r[b], 2), 0));
+    emit(e, "}");
+    emit(e, "}");
+    emit(e, "}");
+    emit(e, "}");
+    emit_blank(e);
+}
+
+/* d[m][j..] += sum_{t < nt} v[m * vp + t] * gtt[t][j..], m < mc, j < nf vectors. */
+static void emit_wnw_tile(emitter *e, const ir_layer *ly, const fgeom *g, int mc, int nf)
+{
+    const simd_target *v = e->simd;
+    int W = v->width;
+    emit(e, "CNNC_KERNEL static inline void %s_wnw_%d_%d(const float *restrict vv, const float *restrict gtt,",
+         ly->name, mc, nf);
+    emit(e, "    float *restrict d, int nt)");
+    emit(e, "{");
+    for (int m = 0; m < mc; m++)
+        for (int j = 0; j < nf; j++)
+            emit(e, "%s %s = %s;", v->vec, vname("a", m, j),
+                 simd(v->load, arena_printf(emit_arena, "d + %lld", (long long)(m * g->Fp + j * W)), 0, 0));
+    emit(e, "for (int t = 0; t < nt; t++) {");
+    for (int j = 0; j < nf; j++)
+        emit(e, "const %s g%d = %s;", v->vec, j,
+             simd(v->load, arena_printf(emit_arena, "gtt + (size_t)t * %lld + %d", (long long)g->Fp, j * W), 0, 0));
+    for (int m = 0; m < mc; m++) {
+        emit(e, "{");
+        emit(e, "const %s x = %s;", v->vec,
+             simd(v->splat, arena_printf(emit_arena, "vv[%lld + t]", (long long)(m * g->wf.vp)), 0, 0));
+        for (int j = 0; j < nf; j++) {
+            const char *a = vname("a", m, j);
+            emit(e, "%s = %s;", a, simd(v->fma, "x", arena_printf(emit_arena, "g%d", j), a));
+        }
+        emit(e, "}");
+    }
+    emit(e, "}");
+    for (int m = 0; m < mc; m++)
+        for (int j = 0; j < nf; j++)
+            emit(e, "%s", simd(v->store, arena_printf(emit_arena, "d + %lld", (long long)(m * g->Fp + j * W)),
+                               vname("a", m, j), 0));
+    emit(e, "}");
+    emit_blank(e);
+}
+
+void emit_wino_wgrad_kernels(emitter *e, const ir_layer *ly, const fgeom *g)
+{
+    int mc = 1, nf = 1;
+    wg_tile(e->simd, g, &mc, &nf);
+    emit_wng(e, ly, g);
+    emit_wnw_tile(e, ly, g, mc, nf);
+    if (g->C % mc)
+        emit_wnw_tile(e, ly, g, (int)(g->C % mc), nf);
+}
+
+/* dUT, in the lane's first-sample scratch. */
+void emit_wino_wgrad_begin(emitter *e, const ir_layer *ly, const fgeom *g)
+{
+    (void)ly;
+    emit(e, "float *restrict dut = c->cs + (size_t)i0 * %lld + %lld;", (long long)e->cs_max, (long long)g->wg_dut);
+    emit(e, "if (i1 > i0)");
+    emit(e, "    memset(dut, 0, sizeof(float) * %lld);", (long long)(16 * g->C * g->Fp));
+}
+
+static void wnw_calls(emitter *e, const ir_layer *ly, const fgeom *g, int mc, int nf)
+{
+    int W = e->simd->width;
+    int64_t full = g->C / mc * mc, Fv = g->Fp / W, T = g->wf.nr * g->wf.tw;
+    emit(e, "for (int ab = 0; ab < 16; ab++) {");
+    emit(e, "const float *va = vw + (size_t)ab * %lld, *ga = gtt + (size_t)ab * %lld;", (long long)(g->C * g->wf.vp),
+         (long long)(T * g->Fp));
+    emit(e, "float *da = dut + (size_t)ab * %lld;", (long long)(g->C * g->Fp));
+    emit(e, "for (int j0 = 0; j0 < %lld; j0 += %d) {", (long long)Fv, nf);
+    emit(e, "for (int c0 = 0; c0 < %lld; c0 += %d)", (long long)full, mc);
+    emit(e, "    %s_wnw_%d_%d(va + (size_t)c0 * %lld, ga + j0 * %d, da + (size_t)c0 * %lld + j0 * %d, nt);", ly->name, mc,
+         nf, (long long)g->wf.vp, W, (long long)g->Fp, W);
+    if (full < g->C)
+        emit(e, "%s_wnw_%lld_%d(va + %lld, ga + j0 * %d, da + %lld + j0 * %d, nt);", ly->name,
+             (long long)(g->C - full), nf, (long long)(full * g->wf.vp), W, (long long)(full * g->Fp), W);
+    emit(e, "}");
+    emit(e, "}");
+}
+
+/* Samples [s0, s1): their GT (built) and input, chunk by chunk. */
+void emit_wino_wgrad_group(emitter *e, const ir_layer *ly, const fgeom *g)
+{
+    int mc = 1, nf = 1;
+    const wconv *w = &g->wf;
+    wg_tile(e->simd, g, &mc, &nf);
+    emit(e, "for (int i = s0; i < s1; i++) {");
+    emit(e, "float *ws = c->cs + (size_t)i0 * %lld;", (long long)e->cs_max);
+    emit(e, "float *restrict sw = ws + %lld, *restrict vw = ws + %lld, *restrict gtt = ws + %lld;",
+         (long long)g->wg_s, (long long)g->wg_v, (long long)g->wg_gtt);
+    emit(e, "const float *gt = c->cs + (size_t)i * %lld + %lld;", (long long)e->cs_max, (long long)g->gt_off);
+    emit(e, "const float *xi = xs + (size_t)i * %lld;", (long long)(g->C * g->psz));
+    emit(e, "for (int ty0 = 0; ty0 < %lld; ty0 += %lld) {", (long long)w->th, (long long)w->nr);
+    emit(e, "const int nt = (ty0 + %lld < %lld ? %lld : %lld - ty0) * %lld;", (long long)w->nr, (long long)w->th,
+         (long long)w->nr, (long long)w->th, (long long)w->tw);
+    emit(e, "%s_wns(xi, sw, ty0);", w->name);
+    emit(e, "%s_wni(sw, vw);", w->name);
+    emit(e, "%s_wng(gt, gtt, ty0);", ly->name);
+    wnw_calls(e, ly, g, mc, nf);
+    emit(e, "}");
+    emit(e, "}");
+}
+
+/* gw[f][c] += GT dU[f][c] G, from the lane's dUT. */
+void emit_wino_wgrad_end(emitter *e, const ir_layer *ly, const fgeom *g)
+{
+    (void)ly;
+    emit(e, "if (i1 > i0) {");
+    emit(e, "static const float G[4][3] = {{1, 0, 0}, {0.5f, 0.5f, 0.5f}, {0.5f, -0.5f, 0.5f}, {0, 0, 1}};");
+    emit(e, "for (int f = 0; f < %lld; f++)", (long long)g->F);
+    emit(e, "for (int ch = 0; ch < %lld; ch++) {", (long long)g->C);
+    emit(e, "const float *du = dut + (size_t)ch * %lld + f;", (long long)g->Fp);
+    emit(e, "float t[4][3];");
+    emit(e, "for (int a = 0; a < 4; a++)");
+    emit(e, "    for (int j = 0; j < 3; j++)");
+    emit(e, "        t[a][j] = du[(size_t)(a * 4) * %lld] * G[0][j] + du[(size_t)(a * 4 + 1) * %lld] * G[1][j] +",
+         (long long)(g->C * g->Fp), (long long)(g->C * g->Fp));
+    emit(e, "                  du[(size_t)(a * 4 + 2) * %lld] * G[2][j] + du[(size_t)(a * 4 + 3) * %lld] * G[3][j];",
+         (long long)(g->C * g->Fp), (long long)(g->C * g->Fp));
+    emit(e, "float *gq = gw + ((size_t)f * %lld + ch) * 9;", (long long)g->C);
+    emit(e, "for (int i = 0; i < 3; i++)");
+    emit(e, "    for (int j = 0; j < 3; j++)");
+    emit(e, "        gq[i * 3 + j] += G[0][i] * t[0][j] + G[1][i] * t[1][j] + G[2][i] * t[2][j] + G[3][i] * t[3][j];");
+    emit(e, "}");
+    emit(e, "}");
+}
