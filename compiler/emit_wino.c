@@ -302,10 +302,7 @@ static void emit_out_store(emitter *e, act_kind act, const char *s, const char *
     emit(e, "float t[%d];", W);
     emit(e, "%s", simd(v->store, "t", s, 0));
     emit(e, "for (int l = 0; l < %d; l++)", n);
-    if (act == ACT_SIGMOID)
-        emit(e, "    (%s)[l] = 1.0f / (1.0f + expf(-t[l]));", at);
-    else
-        emit(e, "    (%s)[l] = tanhf(t[l]);", at);
+    emit(e, "    (%s)[l] = %s;", at, act_expr(e, act, "t[l]"));
     emit(e, "}");
 }
 
