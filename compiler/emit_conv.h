@@ -10,6 +10,11 @@ typedef struct fgeom {
     int64_t C, F, K, R;          /* input maps, output maps, taps, C*K */
     int64_t psz, span, M, gplane, osz;
     int64_t *koff;               /* [K] */
+    /* Strided layers: p(o) = sum_a stride_a o_a pm_a; sl the last axis's
+     * stride; GT then holds the outputs compact, [osz][Fp] (gtn = osz
+     * positions, else span). */
+    bool strided;
+    int64_t sl, gtn;
     /* Per-sample scratch c->cs: G [F][gplane] at 0; with the outer-product
      * weight gradient also GT [span][Fp] at gt_off and, in the first sample
      * of a lane only, dWT [R][Fp] at dwt_off. */

@@ -19,6 +19,7 @@
 
 typedef struct fltile {
     int64_t oh, ow, pmr;         /* rows and columns of the output; flat row stride of xp */
+    int64_t sc;                  /* flat column stride of xp (the last axis's stride) */
     int nv, mr, mc;
 } fltile;
 
@@ -36,7 +37,8 @@ static fltile fl_shape(const simd_target *v, const ir_layer *ly, const fgeom *g)
     int r = ly->nsp;
     t.ow = ly->out.d[r];
     t.oh = r >= 2 ? ly->out.d[r - 1] : 1;
-    t.pmr = r >= 2 ? ly->padded.d[r] : 0;
+    t.pmr = r >= 2 ? ly->padded.d[r] * ly->stride[r - 2] : 0;
+    t.sc = ly->stride[r - 1];
     t.nv = (int)(g->Fp / v->width);
     return t;
 }
@@ -94,7 +96,7 @@ static void emit_fl_tap(emitter *e, const fltile *t)
             int j = jr * t->mc + jc;
             emit(e, "{");
             emit(e, "const %s xb = %s;", v->vec,
-                 simd(v->splat, arena_printf(emit_arena, "xr[%lld]", (long long)(jr * t->pmr + jc)), 0, 0));
+                 simd(v->splat, arena_printf(emit_arena, "xr[%lld]", (long long)(jr * t->pmr + jc * t->sc)), 0, 0));
             for (int n = 0; n < t->nv; n++)
                 emit(e, "%s = %s;", fl_acc(j, n), simd(v->fma, arena_printf(emit_arena, "w%d", n), "xb", fl_acc(j, n)));
             emit(e, "}");
@@ -159,7 +161,9 @@ static void emit_fl_weights(emitter *e, const ir_layer *ly, const fgeom *g)
 static void emit_fl_calls(emitter *e, const ir_layer *ly, const fgeom *g, const fltile *t)
 {
     int outer = ly->nsp - 2;
-    int64_t pm = t->pmr * (ly->nsp >= 2 ? ly->padded.d[ly->nsp - 1] : 1), om = t->oh * t->ow;
+    int64_t pm = ly->nsp >= 2 ? ly->padded.d[ly->nsp] * ly->padded.d[ly->nsp - 1] : 0, om = t->oh * t->ow;
+    if (outer > 0)
+        pm *= ly->stride[0];
     if (outer > 0)
         emit(e, "for (int o = 0; o < %lld; o++) {", (long long)(g->osz / om));
     emit(e, "const float *xo = xi%s;", outer > 0 ? arena_printf(emit_arena, " + (size_t)o * %lld", (long long)pm) : "");
@@ -168,7 +172,11 @@ static void emit_fl_calls(emitter *e, const ir_layer *ly, const fgeom *g, const 
     emit(e, "const int rr = r < %lld ? r : %lld;", (long long)(t->oh - t->mr), (long long)(t->oh - t->mr));
     emit(e, "for (int q = 0; q < %lld; q += %d) {", (long long)t->ow, t->mc);
     emit(e, "const int qq = q < %lld ? q : %lld;", (long long)(t->ow - t->mc), (long long)(t->ow - t->mc));
-    emit(e, "%s_fl(xo + rr * %lld + qq, wt, yo + rr * %lld + qq);", ly->name, (long long)t->pmr, (long long)t->ow);
+    if (t->sc > 1)
+        emit(e, "%s_fl(xo + rr * %lld + qq * %lld, wt, yo + rr * %lld + qq);", ly->name, (long long)t->pmr,
+             (long long)t->sc, (long long)t->ow);
+    else
+        emit(e, "%s_fl(xo + rr * %lld + qq, wt, yo + rr * %lld + qq);", ly->name, (long long)t->pmr, (long long)t->ow);
     emit(e, "}");
     emit(e, "}");
     if (outer > 0)

@@ -26,7 +26,7 @@ static void plan_scratch(fgeom *g)
 {
     g->outer = 4 * g->Fp <= 5 * g->F;
     g->gt_off = (g->F * g->gplane + 15) / 16 * 16;
-    g->dwt_off = g->gt_off + (g->span * g->Fp + 15) / 16 * 16;
+    g->dwt_off = g->gt_off + (g->gtn * g->Fp + 15) / 16 * 16;
     g->scratch = g->outer ? g->dwt_off + g->R * g->Fp : g->F * g->gplane;
     if (g->lanes && g->scratch < (g->R + 1) * g->Fp)
         g->scratch = (g->R + 1) * g->Fp;
@@ -59,8 +59,12 @@ fgeom make_fgeom(const emitter *e, const ir_layer *ly)
         g.koff[k] = off;
     }
     g.span = 1;
-    for (int a = 0; a < r; a++)
-        g.span += (ly->out.d[a + 1] - 1) * pm[a];
+    for (int a = 0; a < r; a++) {
+        g.span += (ly->out.d[a + 1] - 1) * ly->stride[a] * pm[a];
+        g.strided |= ly->stride[a] != 1;
+    }
+    g.sl = ly->stride[r - 1];
+    g.gtn = g.strided ? g.osz : g.span;
     g.M = g.koff[g.K - 1];
     g.gplane = g.M + g.psz;
     if (e->simd) {
@@ -87,9 +91,6 @@ bool conv_is_fast(const emitter *e, const ir_layer *ly)
 {
     if (!e->simd || ly->kind != LK_CONV)
         return false;
-    for (int a = 0; a < ly->nsp; a++)
-        if (ly->stride[a] != 1)
-            return false;
     fgeom g = make_fgeom(e, ly);
     return g.span >= e->simd->width;
 }
@@ -283,7 +284,7 @@ static int emit_row_loops(emitter *e, const ir_layer *ly, const char **prow, con
     int r = ly->nsp;
     int64_t pm[MAX_SPATIAL], om[MAX_SPATIAL], m = 1, o = 1;
     for (int a = r - 1; a >= 0; a--) {
-        pm[a] = m;
+        pm[a] = m * ly->stride[a];
         om[a] = o;
         m *= ly->padded.d[a + 1];
         o *= ly->out.d[a + 1];
@@ -357,6 +358,17 @@ static void compact_one(emitter *e, const void *ctx, const char *q, int n)
         emit(e, "yr[%s] = sr[%s];", q, q);
 }
 
+/* A row whose outputs sit sl apart in S, one at a time. */
+static void emit_compact_strided(emitter *e, const ir_layer *ly, const fgeom *g, int64_t ow)
+{
+    emit(e, "for (int q = 0; q < %lld; q++) {", (long long)ow);
+    emit(e, "const float s = sr[q * %lld];", (long long)g->sl);
+    const char *val = ly->act == ACT_SIGMOID ? "1.0f / (1.0f + expf(-s))" : ly->act == ACT_TANH ? "tanhf(s)"
+                      : ly->act == ACT_RELU ? "s > 0.0f ? s : 0.0f" : "s";
+    emit(e, "yr[q] = %s;", val);
+    emit(e, "}");
+}
+
 /* S (the flat grid) to y, row by row, with the activation. */
 static void emit_compact(emitter *e, const ir_layer *ly, const fgeom *g)
 {
@@ -367,7 +379,9 @@ static void emit_compact(emitter *e, const ir_layer *ly, const fgeom *g)
     emit(e, "float *yr = yi + f * %lld + %s;", (long long)g->osz, orow);
     int64_t ow = ly->out.d[ly->nsp];
     compact_ctx cc = {ly};
-    if (act_is_pos(ly)) {
+    if (g->sl > 1) {
+        emit_compact_strided(e, ly, g, ow);
+    } else if (act_is_pos(ly)) {
         emit_row(e, ow, compact_vec, compact_one, &cc);
     } else {
         emit(e, "for (int q = 0; q < %lld; q++)", (long long)ow);
@@ -459,7 +473,10 @@ static void build_one(emitter *e, const void *ctx, const char *q, int n)
     else
         emit(e, "const float d = dr[%s];", q);
     emit(e, "if (%s)", b->want_g);
-    emit(e, "    gr[%s] = d;", q);
+    if (b->g->sl > 1)
+        emit(e, "    gr[%s * %lld] = d;", q, (long long)b->g->sl);
+    else
+        emit(e, "    gr[%s] = d;", q);
     if (b->g->outer)
         emit(e, "tr[(size_t)%s * %lld] = d;", q, (long long)b->g->Fp);
     if (b->ly->bias)
@@ -476,8 +493,8 @@ static void emit_build_ptrs(emitter *e, const fgeom *g, const char *prow, const 
     emit(e, "(void)yr;");
     emit(e, "float *gr = gi + f * %lld + %lld + %s;", (long long)g->gplane, (long long)g->M, prow);
     if (g->outer)
-        emit(e, "float *tr = gi + %lld + (size_t)(%s) * %lld + f;", (long long)g->gt_off, prow,
-             (long long)g->Fp);
+        emit(e, "float *tr = gi + %lld + (size_t)(%s) * %lld + f;", (long long)g->gt_off,
+             g->strided ? orow : prow, (long long)g->Fp);
 }
 
 /* Filters outermost, then rows: G is written in order.  (Filters
@@ -496,7 +513,7 @@ static void emit_build_rows(emitter *e, const build_ctx *b)
     int loops = emit_row_loops(e, ly, &prow, &orow);
     emit_build_ptrs(e, b->g, prow, orow);
     int64_t ow = ly->out.d[ly->nsp];
-    if (act_is_pos(ly)) {
+    if (act_is_pos(ly) && b->g->sl == 1) {
         emit_row(e, ow, build_vec, build_one, b);
     } else {
         emit(e, "for (int q = 0; q < %lld; q++) {", (long long)ow);
@@ -522,7 +539,7 @@ static void emit_build_g(emitter *e, const ir_layer *ly, const fgeom *g)
     emit(e, "    memset(gi, 0, sizeof(float) * %lld);", (long long)(g->F * g->gplane));
     if (g->outer)
         emit(e, "memset(gi + %lld, 0, sizeof(float) * %lld);", (long long)g->gt_off,
-             (long long)(g->span * g->Fp));
+             (long long)(g->gtn * g->Fp));
     emit_build_rows(e, &b);
     emit(e, "}");
 }
@@ -531,7 +548,7 @@ static void emit_build_g(emitter *e, const ir_layer *ly, const fgeom *g)
  * cache. */
 static int64_t group_size(const fgeom *g)
 {
-    int64_t per = ((g->outer ? g->span * g->Fp : g->F * g->gplane) + g->C * g->psz) * 4;
+    int64_t per = ((g->outer ? g->gtn * g->Fp : g->F * g->gplane) + g->C * g->psz) * 4;
     int64_t n = 192 * 1024 / per;
     return n < 1 ? 1 : n;
 }
