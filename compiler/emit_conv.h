@@ -28,6 +28,10 @@ typedef struct fgeom {
     bool dgemm;
     int dg_mb, dg_nv;
     int64_t dc_off;
+    /* Strided layers where dgc: G compact [F][osz] at 0; the GEMM over the
+     * outputs only into dcc [K][osz] (after dcol), spread to dcol's flat
+     * positions M + p(o), then the same gather. */
+    bool dgc;
 } fgeom;
 
 fgeom make_fgeom(const emitter *e, const ir_layer *ly);

@@ -440,6 +440,31 @@ typedef struct build_ctx {
     const char *want_g;
 } build_ctx;
 
+/* The step between neighbouring outputs of a row in G: the last axis's
+ * stride on the flat grid, 1 where G is compact (the compact data
+ * gradient of emit_convdg.c). */
+static int64_t g_step(const fgeom *g)
+{
+    return g->dgc ? 1 : g->sl;
+}
+
+/* The vector d of a row whose G positions sit sl apart: its lanes stored
+ * one by one to G (and GT); the bias sum stays in a vector. */
+static void build_vec_strided(emitter *e, const build_ctx *b, const char *q, int n)
+{
+    const simd_target *v = e->simd;
+    if (b->ly->bias)
+        emit(e, "sbv = %s;", simd(v->add, "sbv", "d", 0));
+    emit(e, "float t[%d];", v->width);
+    emit(e, "%s", simd(v->store, "t", "d", 0));
+    emit(e, "for (int l = 0; l < %d; l++) {", n ? n : v->width);
+    emit(e, "if (%s)", b->want_g);
+    emit(e, "    gr[(size_t)(%s + l) * %lld] = t[l];", q, (long long)g_step(b->g));
+    if (b->g->outer)
+        emit(e, "tr[(size_t)(%s + l) * %lld] = t[l];", q, (long long)b->g->Fp);
+    emit(e, "}");
+}
+
 static void build_vec(emitter *e, const void *ctx, const char *q, int n)
 {
     const build_ctx *b = ctx;
@@ -448,6 +473,10 @@ static void build_vec(emitter *e, const void *ctx, const char *q, int n)
     if (b->ly->act == ACT_RELU)
         dv = simd(v->pos, vload(v, arena_printf(emit_arena, "yr + %s", q), n), dv, 0);
     emit(e, "const %s d = %s;", v->vec, dv);
+    if (g_step(b->g) > 1) {
+        build_vec_strided(e, b, q, n);
+        return;
+    }
     emit(e, "if (%s)", b->want_g);
     emit(e, "    %s", vstore(v, arena_printf(emit_arena, "gr + %s", q), "d", n));
     if (b->ly->bias)
@@ -473,8 +502,8 @@ static void build_one(emitter *e, const void *ctx, const char *q, int n)
     else
         emit(e, "const float d = dr[%s];", q);
     emit(e, "if (%s)", b->want_g);
-    if (b->g->sl > 1)
-        emit(e, "    gr[%s * %lld] = d;", q, (long long)b->g->sl);
+    if (g_step(b->g) > 1)
+        emit(e, "    gr[%s * %lld] = d;", q, (long long)g_step(b->g));
     else
         emit(e, "    gr[%s] = d;", q);
     if (b->g->outer)
@@ -491,7 +520,10 @@ static void emit_build_ptrs(emitter *e, const fgeom *g, const char *prow, const 
          (long long)g->osz, orow);
     emit(e, "const float *yr = y + at, *dr = dy + at;");
     emit(e, "(void)yr;");
-    emit(e, "float *gr = gi + f * %lld + %lld + %s;", (long long)g->gplane, (long long)g->M, prow);
+    if (g->dgc)
+        emit(e, "float *gr = gi + f * %lld + %s;", (long long)g->osz, orow);
+    else
+        emit(e, "float *gr = gi + f * %lld + %lld + %s;", (long long)g->gplane, (long long)g->M, prow);
     if (g->outer)
         emit(e, "float *tr = gi + %lld + (size_t)(%s) * %lld + f;", (long long)g->gt_off,
              g->strided ? orow : prow, (long long)g->Fp);
@@ -513,7 +545,7 @@ static void emit_build_rows(emitter *e, const build_ctx *b)
     int loops = emit_row_loops(e, ly, &prow, &orow);
     emit_build_ptrs(e, b->g, prow, orow);
     int64_t ow = ly->out.d[ly->nsp];
-    if (act_is_pos(ly) && b->g->sl == 1) {
+    if (act_is_pos(ly)) {
         emit_row(e, ow, build_vec, build_one, b);
     } else {
         emit(e, "for (int q = 0; q < %lld; q++) {", (long long)ow);
@@ -535,8 +567,10 @@ static void emit_build_g(emitter *e, const ir_layer *ly, const fgeom *g)
     build_ctx b = {ly, g, g->outer ? "dx" : "1"};
     emit(e, "for (int i = s0; i < s1; i++) {");
     emit(e, "float *gi = c->cs + (size_t)i * %lld;", (long long)e->cs_max);
-    emit(e, "if (%s)", b.want_g);
-    emit(e, "    memset(gi, 0, sizeof(float) * %lld);", (long long)(g->F * g->gplane));
+    if (!g->dgc) {
+        emit(e, "if (%s)", b.want_g);
+        emit(e, "    memset(gi, 0, sizeof(float) * %lld);", (long long)(g->F * g->gplane));
+    }
     if (g->outer)
         emit(e, "memset(gi + %lld, 0, sizeof(float) * %lld);", (long long)g->gt_off,
              (long long)(g->gtn * g->Fp));
