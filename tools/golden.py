@@ -462,6 +462,37 @@ network stride_chain {
 }
 """, 3, "--lr 0.2 --momentum 0.9 --weight-decay 0.1"),
 
+    "stride_dgc": (
+        "the compact data gradient of strided layers: 1-D stride 3 "
+        "dilation 2 zero(2) with tanh into 32 filters; 3-D stride "
+        "[1, 2, 2] then [2, 1, 1] (outputs contiguous along rows), sigmoid",
+        """\
+network stride_dgc {
+    input [4, 6, 9, 10];
+    conv a (filters = 16, kernel = 3, stride = [1, 2, 2], padding = zero(1), activation = relu);  # 6x5x5
+    conv b (filters = 32, kernel = [2, 3, 3], stride = [2, 1, 1], activation = sigmoid);         # 3x3x3
+    conv c (filters = 16, kernel = 2, stride = [1, 2, 2], padding = zero(1), activation = tanh);  # 4x2x2
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 3, "--lr 0.2 --momentum 0.9 --weight-decay 0.1"),
+
+    "stride_dgc_1d": (
+        "compact data gradient in 1-D: stride 2, then stride 3 with "
+        "dilation 2 and zero(2), tanh, 32 filters",
+        """\
+network stride_dgc_1d {
+    input [4, 100];
+    conv a (filters = 16, kernel = 5, stride = 2, activation = relu);                                     # 48
+    conv b (filters = 32, kernel = 4, stride = 3, dilation = 2, padding = zero(2), activation = tanh);    # 16
+    conv c (filters = 16, kernel = 3, stride = 2, activation = relu);                                     # 7
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 3, "--lr 0.2 --momentum 0.9 --weight-decay 0.1"),
+
     "conv_pad_1d": (
         "1-D zero / replicate / reflect / circular padding, with stride "
         "2 and 3 and dilation 2; circular(5) on a 13-long signal",
