@@ -137,6 +137,37 @@ static void gather(emitter *e, const ir_layer *ly, const fgeom *g)
     emit_blank(e);
 }
 
+/* Stride 2: a vector of dcc interleaved with zeros (the positions
+ * between outputs, zero in dcol anyway) is two stores; the tail masked
+ * where the flavour can.  Returns the outputs done. */
+static int64_t spread_zip(emitter *e, int64_t ow)
+{
+    const simd_target *v = e->simd;
+    int64_t W = v->width, vw = ow / W * W, rem = ow - vw;
+    if (vw) {
+        emit(e, "for (int q = 0; q < %lld; q += %lld) {", (long long)vw, (long long)W);
+        emit(e, "const %s a = %s;", v->vec, simd(v->load, "s + q", 0, 0));
+        emit(e, "%s", simd(v->store, "d + 2 * q", simd(v->zip_lo, "a", v->zero, 0), 0));
+        emit(e, "%s", simd(v->store, arena_printf(emit_arena, "d + 2 * q + %lld", (long long)W),
+                           simd(v->zip_hi, "a", v->zero, 0), 0));
+        emit(e, "}");
+    }
+    if (!rem || !v->loadn || !v->storen)
+        return vw;
+    const char *n = arena_printf(emit_arena, "%lld", (long long)rem);
+    emit(e, "{");
+    emit(e, "const %s a = %s;", v->vec, simd(v->loadn, arena_printf(emit_arena, "s + %lld", (long long)vw), n, 0));
+    int64_t lo = 2 * rem < W ? 2 * rem : W, hi = 2 * rem - lo;
+    const char *at = arena_printf(emit_arena, "d + %lld", (long long)(2 * vw));
+    emit(e, "%s", lo < W ? simd(v->storen, at, simd(v->zip_lo, "a", v->zero, 0), arena_printf(emit_arena, "%lld", (long long)lo))
+                         : simd(v->store, at, simd(v->zip_lo, "a", v->zero, 0), 0));
+    if (hi)
+        emit(e, "%s", simd(v->storen, arena_printf(emit_arena, "d + %lld", (long long)(2 * vw + W)),
+                           simd(v->zip_hi, "a", v->zero, 0), arena_printf(emit_arena, "%lld", (long long)hi)));
+    emit(e, "}");
+    return ow;
+}
+
 /* dcol[k][M + p(o)] = dcc[k][o] for every tap and output, row by row
  * (NAME_prow: the flat position of each output row, emit_convwg.c). */
 static void spread(emitter *e, const ir_layer *ly, const fgeom *g)
@@ -148,8 +179,11 @@ static void spread(emitter *e, const ir_layer *ly, const fgeom *g)
     emit(e, "    for (int r = 0; r < %lld; r++) {", (long long)(g->osz / ow));
     emit(e, "float *d = dc + k * %lld + %lld + %s_prow[r];", (long long)g->gplane, (long long)g->M, ly->name);
     emit(e, "const float *s = dcc + k * %lld + r * %lld;", (long long)g->osz, (long long)ow);
-    emit(e, "for (int q = 0; q < %lld; q++)", (long long)ow);
-    emit(e, "    d[q * %lld] = s[q];", (long long)g->sl);
+    int64_t done = g->sl == 2 ? spread_zip(e, ow) : 0;
+    if (done < ow) {
+        emit(e, "for (int q = %lld; q < %lld; q++)", (long long)done, (long long)ow);
+        emit(e, "    d[q * %lld] = s[q];", (long long)g->sl);
+    }
     emit(e, "}");
     emit(e, "}");
     emit_blank(e);

@@ -479,14 +479,16 @@ network stride_dgc {
 """, 3, "--lr 0.2 --momentum 0.9 --weight-decay 0.1"),
 
     "stride_dgc_1d": (
-        "compact data gradient in 1-D: stride 2, then stride 3 with "
-        "dilation 2 and zero(2), tanh, 32 filters",
+        "compact data gradient in 1-D: stride 2 zero(1) with 48 outputs "
+        "(whole vectors), stride 3 with dilation 2 and zero(2), tanh, "
+        "32 filters, then stride 2",
         """\
 network stride_dgc_1d {
     input [4, 100];
-    conv a (filters = 16, kernel = 5, stride = 2, activation = relu);                                     # 48
-    conv b (filters = 32, kernel = 4, stride = 3, dilation = 2, padding = zero(2), activation = tanh);    # 16
-    conv c (filters = 16, kernel = 3, stride = 2, activation = relu);                                     # 7
+    conv a (filters = 8, kernel = 5, activation = relu);                                                  # 96
+    conv b (filters = 32, kernel = 4, stride = 2, padding = zero(1), activation = relu);                  # 48
+    conv c (filters = 32, kernel = 4, stride = 3, dilation = 2, padding = zero(2), activation = tanh);    # 16
+    conv d (filters = 16, kernel = 3, stride = 2, activation = relu);                                     # 7
     flatten;
     dense (units = 3);
     loss softmax_cross_entropy;
