@@ -33,14 +33,17 @@ bool conv_has_dx(const emitter *e, const ir_layer *ly)
 /* The compact form for strided layers (with the outer weight gradient,
  * which needs no flat G): the GEMM over the osz outputs instead of the
  * span (stride^d times fewer FMAs), the gather, and the spread of dcc to
- * dcol, a load and a store (2 slots) per float.  0 where it does not
- * apply. */
-static double compact_cost(const simd_target *v, const fgeom *g, int64_t vecs, int *m, int *n)
+ * dcol: a load and a store (2 slots) per float, or with stride 2 a load
+ * and two stores per vector (spread_zip).  0 where it does not apply. */
+static double compact_cost(const simd_target *v, const fgeom *g, int64_t ow, int64_t vecs, int *m, int *n)
 {
     if (!g->strided || !g->outer || g->osz < v->width)
         return 0;
     double c = sweep_tile(v, g->K, g->osz, m, n) * (double)(g->F * g->C);
-    return c + 2.0 * (double)(g->C * g->K * vecs) + 2.0 * (double)(g->C * g->K * g->osz);
+    double spread = 2.0 * (double)g->osz;
+    if (g->sl == 2)
+        spread = 3.0 * (double)(g->osz / ow * ((ow + v->width - 1) / v->width));
+    return c + 2.0 * (double)(g->C * g->K * vecs) + spread * (double)(g->C * g->K);
 }
 
 /* The cost rule, in FMA slots per sample: the sweep costs its tiles over
@@ -63,7 +66,7 @@ void dgrad_plan(const emitter *e, const ir_layer *ly, fgeom *g)
     int64_t vecs = (g->psz + v->width - 1) / v->width;
     gemm += 2.0 * (double)(g->C * g->K * vecs);
     int cm = 1, cn = 1;
-    double comp = compact_cost(v, g, vecs, &cm, &cn);
+    double comp = compact_cost(v, g, ly->out.d[ly->nsp], vecs, &cm, &cn);
     if (comp > 0 && comp < gemm) {
         g->dgc = comp < sweep;
         gemm = comp;
