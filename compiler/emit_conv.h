@@ -1,4 +1,4 @@
-/* emit_conv.h - the flat-grid geometry of a stride-1 convolution, shared by
+/* emit_conv.h - the flat-grid geometry of a convolution, shared by
  * the fast kernels of emit_fast.c (forward, data gradient) and
  * emit_convwg.c (weight gradient). */
 #ifndef CNNC_EMIT_CONV_H

@@ -1,4 +1,4 @@
-/* emit_convdg.c - the "GEMM + col2im" data gradient of the fast stride-1
+/* emit_convdg.c - the "GEMM + col2im" data gradient of the fast
  * convolutions (emit_fast.c), for layers whose output is small next to
  * their input (lenet's c3: 10 x 10 outputs from 14 x 14).
  *
@@ -17,7 +17,11 @@
  * the GEMM writes only inside), so each vector of dxp is K unaligned loads
  * and adds, stored once.  (Adding each row into dxp instead, 25
  * overlapping read-modify-writes per float, stalls on store-to-load
- * forwarding: with masked stores, 8 ns per vector on Zen 4.) */
+ * forwarding: with masked stores, 8 ns per vector on Zen 4.)
+ *
+ * Strided layers (dgc, the compact form): G is compact [F][osz], the GEMM
+ * runs over the outputs only into dcc [K][osz], and a spread puts dcc at
+ * dcol's flat positions M + p(o) before the same gather. */
 #include "emit_conv.h"
 
 /* Whether ly's data gradient is ever computed: not for the first layer

@@ -1,4 +1,4 @@
-/* emit_convwg.c - the weight gradient of the fast stride-1 convolutions
+/* emit_convwg.c - the weight gradient of the fast convolutions
  * (emit_fast.c), in one of two forms over the flat grid of emit_conv.h:
  *
  *   dw[f][r] = sum_{samples, p < span} G(f, p) * x[roff[r] + p]
@@ -12,7 +12,9 @@
  *          that stays in L1, into dWT[r][f] kept in the lane's scratch;
  *          the lane adds dWT, transposed, to its gradient at the end.
  *          Like the forward sweep: aligned vector loads of GT, broadcast
- *          scalars, no horizontal sums.
+ *          scalars, no horizontal sums.  Strided layers keep GT compact,
+ *          GT[o][f] for output o = r*ow + q, and read x at
+ *          prow[r] + q*stride.
  *   dot    otherwise (few filters): a tile of mf filters and mr rows holds
  *          dot products over p in registers, G rows and x rows streamed,
  *          one horizontal sum per tile and group of samples. */

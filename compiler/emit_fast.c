@@ -1,5 +1,5 @@
-/* emit_fast.c - register-tiled SIMD kernels for convolutions with stride 1
- * (any rank, any dilation, any padding), written against the templates of
+/* emit_fast.c - register-tiled SIMD kernels for convolutions (any rank,
+ * stride, dilation, padding), written against the templates of
  * emit_simd.c.  The reference kernels of emit_window.c stay in the
  * generated file as NAME_forward_ref / NAME_backward_ref: they run when the
  * CPU lacks the flavour or CNNC_REFERENCE is set, and tests compare both.
@@ -15,7 +15,11 @@
  * where G holds dy (times the activation's derivative) at M + p(o) and 0
  * elsewhere, M = koff(K-1): the transposed convolution is the same sweep.
  * No read leaves a sample's planes; the last tile of a sweep is shifted
- * back to end at span instead of running past it. */
+ * back to end at span instead of running past it.
+ * Strided layers: p(o) = sum_a stride_a o_a pm_a, the same formulas; the
+ * sweeps then compute stride^d positions per output (their cost rules
+ * count it), the lanes forward, the outer weight gradient and the
+ * compact data gradient (emit_convdg.c) only the outputs. */
 #include "emit_conv.h"
 
 static double sweep_cost(const simd_target *v, int64_t rows, int64_t span);
