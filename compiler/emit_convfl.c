@@ -132,10 +132,56 @@ static void emit_fl_tap(emitter *e, const fltile *t)
 
 /* The results of the tile, relu applied in vectors, transposed to
  * y[f][o] through a small buffer (the other activations in scalars). */
+/* Strided layers whose tile is one vector of columns wide, relu or no
+ * activation: each W x W block of results (positions by filters) is
+ * transposed in registers, log2(W) rounds of zip_lo/zip_hi pairing row j
+ * with row j + W/2, and stored as W rows of y: the scalar transpose cost
+ * as much as the FMAs where the maps are few (3 on s2conv's c1). */
+static bool fl_vtrans(const simd_target *v, const ir_layer *ly, const fgeom *g, const fltile *t)
+{
+    return g->strided && v->width > 1 && t->mc == v->width && (ly->act == ACT_RELU || ly->act == ACT_NONE);
+}
+
+static void emit_fl_vout(emitter *e, const ir_layer *ly, const fgeom *g, const fltile *t)
+{
+    const simd_target *v = e->simd;
+    int W = v->width;
+    for (int jr = 0; jr < t->mr; jr++)
+        for (int n = 0; n < t->nv; n++) {
+            int round = 0;
+            emit(e, "{");
+            for (int j = 0; j < W; j++) {
+                const char *a = fl_acc(jr * t->mc + j, n);
+                emit(e, "const %s %s = %s;", v->vec, vname("t", 0, j), ly->act == ACT_RELU ? simd(v->pos, a, a, 0) : a);
+            }
+            for (int w = W; w > 1; w /= 2, round++)
+                for (int j = 0; j < W / 2; j++) {
+                    const char *a = vname("t", round, j), *b = vname("t", round, j + W / 2);
+                    emit(e, "const %s %s = %s;", v->vec, vname("t", round + 1, 2 * j), simd(v->zip_lo, a, b, 0));
+                    emit(e, "const %s %s = %s;", v->vec, vname("t", round + 1, 2 * j + 1), simd(v->zip_hi, a, b, 0));
+                }
+            for (int f = 0; f < W; f++) {
+                int64_t fi = (int64_t)n * W + f;
+                if (t->nb == 1 && fi >= g->F)
+                    continue;
+                if (t->nb > 1)
+                    emit(e, "if (%lld < fn)", (long long)fi);
+                emit(e, "%s%s", t->nb > 1 ? "    " : "",
+                     simd(v->store, arena_printf(emit_arena, "y + %lld", (long long)(fi * g->osz + jr * t->ow)),
+                          vname("t", round, f), 0));
+            }
+            emit(e, "}");
+        }
+}
+
 static void emit_fl_out(emitter *e, const ir_layer *ly, const fgeom *g, const fltile *t)
 {
     const simd_target *v = e->simd;
     int m = t->mr * t->mc;
+    if (fl_vtrans(v, ly, g, t)) {
+        emit_fl_vout(e, ly, g, t);
+        return;
+    }
     int64_t rs = (int64_t)t->nv * v->width;    /* Fp unless in blocks */
     emit(e, "float r[%lld];", (long long)(m * rs));
     for (int j = 0; j < m; j++)

@@ -495,6 +495,21 @@ network stride_dgc_1d {
 }
 """, 3, "--lr 0.2 --momentum 0.9 --weight-decay 0.1"),
 
+    "stride_vt": (
+        "strided lanes tiles one vector wide, their results transposed in "
+        "registers: 16 maps stride 2 zero(1) relu on 16-wide rows, then "
+        "72 maps (blocks, the last with 8) stride [2, 1], no activation",
+        """\
+network stride_vt {
+    input [3, 32, 32];
+    conv a (filters = 16, kernel = 3, stride = 2, padding = zero(1), activation = relu);  # 16x16
+    conv b (filters = 72, kernel = [3, 1], stride = [2, 1]);                               # 7x16
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 3, "--lr 0.2 --momentum 0.9 --weight-decay 0.1"),
+
     "conv_pad_1d": (
         "1-D zero / replicate / reflect / circular padding, with stride "
         "2 and 3 and dilation 2; circular(5) on a 13-long signal",
