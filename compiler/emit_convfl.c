@@ -162,8 +162,10 @@ static void emit_fl_vout(emitter *e, const ir_layer *ly, const fgeom *g, const f
                 }
             for (int f = 0; f < W; f++) {
                 int64_t fi = (int64_t)n * W + f;
-                if (t->nb == 1 && fi >= g->F)
+                if (t->nb == 1 && fi >= g->F) {
+                    emit(e, "(void)%s;", vname("t", round, f));
                     continue;
+                }
                 if (t->nb > 1)
                     emit(e, "if (%lld < fn)", (long long)fi);
                 emit(e, "%s%s", t->nb > 1 ? "    " : "",
