@@ -107,7 +107,7 @@ char *index_expr(arena *a, const char *var, int rank, const int64_t *mul);
 
 extern arena *emit_arena;
 
-/* emit_fast.c: SIMD kernels for stride-1 convolutions.  A layer for which
+/* emit_fast.c: SIMD kernels for convolutions.  A layer for which
  * conv_is_fast() holds gets NAME_forward/NAME_backward from here and its
  * reference twins NAME_forward_ref/NAME_backward_ref from emit_window.c. */
 bool conv_is_fast(const emitter *e, const ir_layer *ly);

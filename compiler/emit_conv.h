@@ -1,4 +1,4 @@
-/* emit_conv.h - the flat-grid geometry of a stride-1 convolution, shared by
+/* emit_conv.h - the flat-grid geometry of a convolution, shared by
  * the fast kernels of emit_fast.c (forward, data gradient) and
  * emit_convwg.c (weight gradient). */
 #ifndef CNNC_EMIT_CONV_H
@@ -30,6 +30,11 @@ typedef struct fgeom {
     int64_t C, F, K, R;          /* input maps, output maps, taps, C*K */
     int64_t psz, span, M, gplane, osz;
     int64_t *koff;               /* [K] */
+    /* Strided layers: p(o) = sum_a stride_a o_a pm_a; sl the last axis's
+     * stride; GT then holds the outputs compact, [osz][Fp] (gtn = osz
+     * positions, else span). */
+    bool strided;
+    int64_t sl, gtn;
     /* Per-sample scratch c->cs: G [F][gplane] at 0; with the outer-product
      * weight gradient also GT [span][Fp] at gt_off and, in the first sample
      * of a lane only, dWT [R][Fp] at dwt_off. */
@@ -53,6 +58,10 @@ typedef struct fgeom {
      * transformed gradients GtT [16][wf.nr * wf.tw][Fp] at wg_gtt; GT
      * (the outer form's) has a row of zeros after span. */
     int64_t wg_dut, wg_s, wg_v, wg_gtt;
+    /* Strided layers where dgc: G compact [F][osz] at 0; the GEMM over the
+     * outputs only into dcc [K][osz] (after dcol), spread to dcol's flat
+     * positions M + p(o), then the same gather. */
+    bool dgc;
 } fgeom;
 
 /* out[m][p..p+T) = bias[m] + sum_{ch, t} w[m*wr + ch*wc + woff[t]] *

@@ -1,4 +1,4 @@
-/* emit_convdg.c - the "GEMM + col2im" data gradient of the fast stride-1
+/* emit_convdg.c - the "GEMM + col2im" data gradient of the fast
  * convolutions (emit_fast.c), for layers whose output is small next to
  * their input (lenet's c3: 10 x 10 outputs from 14 x 14).
  *
@@ -17,7 +17,11 @@
  * the GEMM writes only inside), so each vector of dxp is K unaligned loads
  * and adds, stored once.  (Adding each row into dxp instead, 25
  * overlapping read-modify-writes per float, stalls on store-to-load
- * forwarding: with masked stores, 8 ns per vector on Zen 4.) */
+ * forwarding: with masked stores, 8 ns per vector on Zen 4.)
+ *
+ * Strided layers (dgc, the compact form): G is compact [F][osz], the GEMM
+ * runs over the outputs only into dcc [K][osz], and a spread puts dcc at
+ * dcol's flat positions M + p(o) before the same gather. */
 #include "emit_conv.h"
 
 /* Whether ly's data gradient is ever computed: not for the first layer
@@ -28,6 +32,22 @@ bool conv_has_dx(const emitter *e, const ir_layer *ly)
         if (!layer_is_view(&e->net->layers[i]))
             return &e->net->layers[i] != ly;
     return true;
+}
+
+/* The compact form for strided layers (with the outer weight gradient,
+ * which needs no flat G): the GEMM over the osz outputs instead of the
+ * span (stride^d times fewer FMAs), the gather, and the spread of dcc to
+ * dcol: a load and a store (2 slots) per float, or with stride 2 a load
+ * and two stores per vector (spread_zip).  0 where it does not apply. */
+static double compact_cost(const simd_target *v, const fgeom *g, int64_t ow, int64_t vecs, int *m, int *n)
+{
+    if (!g->strided || !g->outer || g->osz < v->width)
+        return 0;
+    double c = sweep_tile(v, g->K, g->osz, m, n) * (double)(g->F * g->C);
+    double spread = 2.0 * (double)g->osz;
+    if (g->sl == 2)
+        spread = 3.0 * (double)(g->osz / ow * ((ow + v->width - 1) / v->width));
+    return c + 2.0 * (double)(g->C * g->K * vecs) + spread * (double)(g->C * g->K);
 }
 
 /* The cost rule, in FMA slots per sample: the sweep costs its tiles over
@@ -49,13 +69,21 @@ void dgrad_plan(const emitter *e, const ir_layer *ly, fgeom *g)
     double gemm = sweep_tile(v, g->K, g->span, &m, &n) * (double)(g->F * g->C);
     int64_t vecs = (g->psz + v->width - 1) / v->width;
     gemm += 2.0 * (double)(g->C * g->K * vecs);
+    int cm = 1, cn = 1;
+    double comp = compact_cost(v, g, ly->out.d[ly->nsp], vecs, &cm, &cn);
+    if (comp > 0 && comp < gemm) {
+        g->dgc = comp < sweep;
+        gemm = comp;
+        m = cm;
+        n = cn;
+    }
     g->dgemm = gemm < sweep;
     if (!g->dgemm)
         return;
     g->dg_mb = m;
     g->dg_nv = n;
     g->dc_off = (g->scratch + 15) / 16 * 16;
-    g->scratch = g->dc_off + g->K * g->gplane;
+    g->scratch = g->dc_off + g->K * g->gplane + (g->dgc ? g->K * g->osz : 0);
 }
 
 /* dc[j][M + p..M + p + T) = sum_f w[f*R + j] * G[f][M + p..], j < mb. */
@@ -63,6 +91,7 @@ static void gemm_tile(emitter *e, const ir_layer *ly, const fgeom *g, int mb)
 {
     const simd_target *v = e->simd;
     int W = v->width, nv = g->dg_nv;
+    int64_t gs = g->dgc ? g->osz : g->gplane, go = g->dgc ? 0 : g->M;
     emit(e, "CNNC_KERNEL static inline void %s_dgm_%d(const float *restrict gi, const float *restrict w,",
          ly->name, mb);
     emit(e, "    float *restrict dc, int p)");
@@ -71,7 +100,7 @@ static void gemm_tile(emitter *e, const ir_layer *ly, const fgeom *g, int mb)
         for (int j = 0; j < nv; j++)
             emit(e, "%s %s = %s;", v->vec, vname("a", m, j), v->zero);
     emit(e, "for (int f = 0; f < %lld; f++) {", (long long)g->F);
-    emit(e, "const float *gf = gi + f * %lld + %lld + p;", (long long)g->gplane, (long long)g->M);
+    emit(e, "const float *gf = gi + f * %lld + %lld + p;", (long long)gs, (long long)go);
     emit(e, "const float *wf = w + f * %lld;", (long long)g->R);
     for (int j = 0; j < nv; j++)
         emit(e, "const %s x%d = %s;", v->vec, j, simd(v->load, arena_printf(emit_arena, "gf + %d", j * W), 0, 0));
@@ -87,7 +116,7 @@ static void gemm_tile(emitter *e, const ir_layer *ly, const fgeom *g, int mb)
     for (int m = 0; m < mb; m++)
         for (int j = 0; j < nv; j++)
             emit(e, "%s", simd(v->store, arena_printf(emit_arena, "dc + %lld + p",
-                                                      (long long)(m * g->gplane + g->M + j * W)),
+                                                      (long long)(m * gs + go + j * W)),
                                vname("a", m, j), 0));
     emit(e, "}");
     emit_blank(e);
@@ -115,23 +144,77 @@ static void gather(emitter *e, const ir_layer *ly, const fgeom *g)
     emit_blank(e);
 }
 
+/* Stride 2: a vector of dcc interleaved with zeros (the positions
+ * between outputs, zero in dcol anyway) is two stores; the tail masked
+ * where the flavour can.  Returns the outputs done. */
+static int64_t spread_zip(emitter *e, int64_t ow)
+{
+    const simd_target *v = e->simd;
+    int64_t W = v->width, vw = ow / W * W, rem = ow - vw;
+    if (vw) {
+        emit(e, "for (int q = 0; q < %lld; q += %lld) {", (long long)vw, (long long)W);
+        emit(e, "const %s a = %s;", v->vec, simd(v->load, "s + q", 0, 0));
+        emit(e, "%s", simd(v->store, "d + 2 * q", simd(v->zip_lo, "a", v->zero, 0), 0));
+        emit(e, "%s", simd(v->store, arena_printf(emit_arena, "d + 2 * q + %lld", (long long)W),
+                           simd(v->zip_hi, "a", v->zero, 0), 0));
+        emit(e, "}");
+    }
+    if (!rem || !v->loadn || !v->storen)
+        return vw;
+    const char *n = arena_printf(emit_arena, "%lld", (long long)rem);
+    emit(e, "{");
+    emit(e, "const %s a = %s;", v->vec, simd(v->loadn, arena_printf(emit_arena, "s + %lld", (long long)vw), n, 0));
+    int64_t lo = 2 * rem < W ? 2 * rem : W, hi = 2 * rem - lo;
+    const char *at = arena_printf(emit_arena, "d + %lld", (long long)(2 * vw));
+    emit(e, "%s", lo < W ? simd(v->storen, at, simd(v->zip_lo, "a", v->zero, 0), arena_printf(emit_arena, "%lld", (long long)lo))
+                         : simd(v->store, at, simd(v->zip_lo, "a", v->zero, 0), 0));
+    if (hi)
+        emit(e, "%s", simd(v->storen, arena_printf(emit_arena, "d + %lld", (long long)(2 * vw + W)),
+                           simd(v->zip_hi, "a", v->zero, 0), arena_printf(emit_arena, "%lld", (long long)hi)));
+    emit(e, "}");
+    return ow;
+}
+
+/* dcol[k][M + p(o)] = dcc[k][o] for every tap and output, row by row
+ * (NAME_prow: the flat position of each output row, emit_convwg.c). */
+static void spread(emitter *e, const ir_layer *ly, const fgeom *g)
+{
+    int64_t ow = ly->out.d[ly->nsp];
+    emit(e, "CNNC_KERNEL static inline void %s_dgs(float *restrict dc, const float *restrict dcc)", ly->name);
+    emit(e, "{");
+    emit(e, "for (int k = 0; k < %lld; k++)", (long long)g->K);
+    emit(e, "    for (int r = 0; r < %lld; r++) {", (long long)(g->osz / ow));
+    emit(e, "float *d = dc + k * %lld + %lld + %s_prow[r];", (long long)g->gplane, (long long)g->M, ly->name);
+    emit(e, "const float *s = dcc + k * %lld + r * %lld;", (long long)g->osz, (long long)ow);
+    int64_t done = g->sl == 2 ? spread_zip(e, ow) : 0;
+    if (done < ow) {
+        emit(e, "for (int q = %lld; q < %lld; q++)", (long long)done, (long long)ow);
+        emit(e, "    d[q * %lld] = s[q];", (long long)g->sl);
+    }
+    emit(e, "}");
+    emit(e, "}");
+    emit_blank(e);
+}
+
 void emit_dgrad_kernels(emitter *e, const ir_layer *ly, const fgeom *g)
 {
     gemm_tile(e, ly, g, g->dg_mb);
     if (g->K % g->dg_mb)
         gemm_tile(e, ly, g, (int)(g->K % g->dg_mb));
     gather(e, ly, g);
+    if (g->dgc)
+        spread(e, ly, g);
 }
 
 /* One block of nr rows from k0 of map c: the GEMM over every tile of the
  * span (the last shifted back to end at span). */
 static void block_calls(emitter *e, const fgeom *g, const ir_layer *ly, int64_t k0, int64_t nr)
 {
-    int64_t T = g->dg_nv * e->simd->width;
-    emit(e, "for (int p = 0; p < %lld; p += %lld)", (long long)g->span, (long long)T);
-    emit(e, "    %s_dgm_%lld(gi, w + c0 * %lld + %lld, dc + %lld, p < %lld ? p : %lld);", ly->name,
-         (long long)nr, (long long)g->K, (long long)k0, (long long)(k0 * g->gplane), (long long)(g->span - T),
-         (long long)(g->span - T));
+    int64_t T = g->dg_nv * e->simd->width, n = g->dgc ? g->osz : g->span;
+    emit(e, "for (int p = 0; p < %lld; p += %lld)", (long long)n, (long long)T);
+    emit(e, "    %s_dgm_%lld(gi, w + c0 * %lld + %lld, %s + %lld, p < %lld ? p : %lld);", ly->name,
+         (long long)nr, (long long)g->K, (long long)k0, g->dgc ? "dcc" : "dc",
+         (long long)(k0 * (g->dgc ? g->osz : g->gplane)), (long long)(n - T), (long long)(n - T));
 }
 
 /* Before the samples: dcol's zero margins, in the scratch of the lane's
@@ -144,6 +227,8 @@ void emit_dgrad_begin(emitter *e, const ir_layer *ly, const fgeom *g)
     emit(e, "float *restrict dc = c->cs + (size_t)i0 * %lld + %lld;", (long long)e->cs_max, (long long)g->dc_off);
     emit(e, "if (dx && i1 > i0)");
     emit(e, "    memset(dc, 0, sizeof(float) * %lld);", (long long)(g->K * g->gplane));
+    if (g->dgc)
+        emit(e, "float *restrict dcc = dc + %lld;", (long long)(g->K * g->gplane));
 }
 
 /* The data gradient of sample i: gi its G, di its dxp. */
@@ -155,6 +240,8 @@ void emit_dgrad_sample(emitter *e, const ir_layer *ly, const fgeom *g)
         block_calls(e, g, ly, k0, g->dg_mb);
     if (full < g->K)
         block_calls(e, g, ly, full, g->K - full);
+    if (g->dgc)
+        emit(e, "%s_dgs(dc, dcc);", ly->name);
     emit(e, "%s_dgx(di + c0 * %lld, dc);", ly->name, (long long)g->psz);
     emit(e, "}");
 }

@@ -1,4 +1,4 @@
-/* emit_convfl.c - the forward pass of a stride-1 convolution with the
+/* emit_convfl.c - the forward pass of a convolution (any stride) with the
  * filters in the vector lanes, for layers whose flat-grid sweep
  * (emit_fast.c) would waste much of its work on garbage columns: small
  * outputs such as LeNet's 10x10 (the sweep computes 136 positions for
@@ -19,7 +19,9 @@
 
 typedef struct fltile {
     int64_t oh, ow, pmr;         /* rows and columns of the output; flat row stride of xp */
+    int64_t sc;                  /* flat column stride of xp (the last axis's stride) */
     int nv, mr, mc;
+    int nb;                      /* blocks of nv vectors of filters (strided layers: Fp / W > 4) */
 } fltile;
 
 /* FMA slots of one tap of an m-position, n-vector tile: its FMAs (at
@@ -30,14 +32,41 @@ static double fl_step(int64_t m, int64_t n)
     return (double)(m * n > 8 ? m * n : 8) + (double)n + 0.25 * (double)m;
 }
 
+static double fl_choose(const simd_target *v, fltile *t);
+
+/* Strided layers with more than 4 vectors of filters: blocks of d vectors
+ * (d divides them, d <= 4), the d of the cheapest tiles over all blocks. */
+static void fl_blocks(const simd_target *v, fltile *t)
+{
+    int fv = t->nv, best_d = 1;
+    double best = 0;
+    for (int d = 1; d <= 4; d++) {
+        fltile u = *t;
+        u.nv = d;
+        if (fv % d || 2 * d + 1 > v->regs)
+            continue;
+        double c = fl_choose(v, &u) * (double)(fv / d);
+        if (best == 0 || c < best) {
+            best = c;
+            best_d = d;
+        }
+    }
+    t->nv = best_d;
+    t->nb = fv / best_d;
+}
+
 static fltile fl_shape(const simd_target *v, const ir_layer *ly, const fgeom *g)
 {
     fltile t = {0};
     int r = ly->nsp;
     t.ow = ly->out.d[r];
     t.oh = r >= 2 ? ly->out.d[r - 1] : 1;
-    t.pmr = r >= 2 ? ly->padded.d[r] : 0;
+    t.pmr = r >= 2 ? ly->padded.d[r] * ly->stride[r - 2] : 0;
+    t.sc = ly->stride[r - 1];
     t.nv = (int)(g->Fp / v->width);
+    t.nb = 1;
+    if (g->strided && t.nv > 4)
+        fl_blocks(v, &t);
     return t;
 }
 
@@ -70,7 +99,7 @@ bool conv_lanes_pays(const simd_target *v, const ir_layer *ly, const fgeom *g, d
     fltile t = fl_shape(v, ly, g);
     if (t.nv > 4)
         return false;
-    double c = fl_choose(v, &t) * (double)(g->osz / (t.oh * t.ow));
+    double c = fl_choose(v, &t) * (double)(g->osz / (t.oh * t.ow)) * (double)t.nb;
     return 1.1 * c < sweep_cost;
 }
 
@@ -94,7 +123,7 @@ static void emit_fl_tap(emitter *e, const fltile *t)
             int j = jr * t->mc + jc;
             emit(e, "{");
             emit(e, "const %s xb = %s;", v->vec,
-                 simd(v->splat, arena_printf(emit_arena, "xr[%lld]", (long long)(jr * t->pmr + jc)), 0, 0));
+                 simd(v->splat, arena_printf(emit_arena, "xr[%lld]", (long long)(jr * t->pmr + jc * t->sc)), 0, 0));
             for (int n = 0; n < t->nv; n++)
                 emit(e, "%s = %s;", fl_acc(j, n), simd(v->fma, arena_printf(emit_arena, "w%d", n), "xb", fl_acc(j, n)));
             emit(e, "}");
@@ -104,21 +133,73 @@ static void emit_fl_tap(emitter *e, const fltile *t)
 /* The results of the tile, relu applied in vectors, transposed to
  * y[f][o] through a small buffer (a sigmoid or tanh runs over the whole
  * sample afterwards, in vectors: conv_emit_lanes_forward). */
+/* Strided layers whose tile is one vector of columns wide, relu or no
+ * activation: each W x W block of results (positions by filters) is
+ * transposed in registers, log2(W) rounds of zip_lo/zip_hi pairing row j
+ * with row j + W/2, and stored as W rows of y: the scalar transpose cost
+ * as much as the FMAs where the maps are few (3 on s2conv's c1). */
+static bool fl_vtrans(const simd_target *v, const ir_layer *ly, const fgeom *g, const fltile *t)
+{
+    return g->strided && v->width > 1 && t->mc == v->width && (ly->act == ACT_RELU || ly->act == ACT_NONE);
+}
+
+static void emit_fl_vout(emitter *e, const ir_layer *ly, const fgeom *g, const fltile *t)
+{
+    const simd_target *v = e->simd;
+    int W = v->width;
+    for (int jr = 0; jr < t->mr; jr++)
+        for (int n = 0; n < t->nv; n++) {
+            int round = 0;
+            emit(e, "{");
+            for (int j = 0; j < W; j++) {
+                const char *a = fl_acc(jr * t->mc + j, n);
+                emit(e, "const %s %s = %s;", v->vec, vname("t", 0, j), ly->act == ACT_RELU ? simd(v->pos, a, a, 0) : a);
+            }
+            for (int w = W; w > 1; w /= 2, round++)
+                for (int j = 0; j < W / 2; j++) {
+                    const char *a = vname("t", round, j), *b = vname("t", round, j + W / 2);
+                    emit(e, "const %s %s = %s;", v->vec, vname("t", round + 1, 2 * j), simd(v->zip_lo, a, b, 0));
+                    emit(e, "const %s %s = %s;", v->vec, vname("t", round + 1, 2 * j + 1), simd(v->zip_hi, a, b, 0));
+                }
+            for (int f = 0; f < W; f++) {
+                int64_t fi = (int64_t)n * W + f;
+                if (t->nb == 1 && fi >= g->F) {
+                    emit(e, "(void)%s;", vname("t", round, f));
+                    continue;
+                }
+                if (t->nb > 1)
+                    emit(e, "if (%lld < fn)", (long long)fi);
+                emit(e, "%s%s", t->nb > 1 ? "    " : "",
+                     simd(v->store, arena_printf(emit_arena, "y + %lld", (long long)(fi * g->osz + jr * t->ow)),
+                          vname("t", round, f), 0));
+            }
+            emit(e, "}");
+        }
+}
+
 static void emit_fl_out(emitter *e, const ir_layer *ly, const fgeom *g, const fltile *t)
 {
     const simd_target *v = e->simd;
     int m = t->mr * t->mc;
-    emit(e, "float r[%lld];", (long long)(m * g->Fp));
+    if (fl_vtrans(v, ly, g, t)) {
+        emit_fl_vout(e, ly, g, t);
+        return;
+    }
+    int64_t rs = (int64_t)t->nv * v->width;    /* Fp unless in blocks */
+    emit(e, "float r[%lld];", (long long)(m * rs));
     for (int j = 0; j < m; j++)
         for (int n = 0; n < t->nv; n++) {
             const char *a = fl_acc(j, n);
-            emit(e, "%s", simd(v->store, arena_printf(emit_arena, "r + %lld", (long long)(j * g->Fp + n * v->width)),
+            emit(e, "%s", simd(v->store, arena_printf(emit_arena, "r + %lld", (long long)(j * rs + n * v->width)),
                                ly->act == ACT_RELU ? simd(v->pos, a, a, 0) : a, 0));
         }
-    emit(e, "for (int f = 0; f < %lld; f++)", (long long)g->F);
+    if (t->nb > 1)
+        emit(e, "for (int f = 0; f < fn; f++)");
+    else
+        emit(e, "for (int f = 0; f < %lld; f++)", (long long)g->F);
     emit(e, "    for (int jr = 0; jr < %d; jr++)", t->mr);
     emit(e, "        for (int jc = 0; jc < %d; jc++) {", t->mc);
-    emit(e, "const float s = r[(jr * %d + jc) * %lld + f];", t->mc, (long long)g->Fp);
+    emit(e, "const float s = r[(jr * %d + jc) * %lld + f];", t->mc, (long long)rs);
     emit(e, "y[f * %lld + jr * %lld + jc] = s;", (long long)g->osz, (long long)t->ow);
     emit(e, "}");
 }
@@ -127,7 +208,7 @@ static void emit_fl_tile(emitter *e, const ir_layer *ly, const fgeom *g, const f
 {
     const simd_target *v = e->simd;
     emit(e, "CNNC_KERNEL static inline void %s_fl(const float *restrict xp, const float *restrict wt,", ly->name);
-    emit(e, "    float *restrict y)");
+    emit(e, "    float *restrict y%s)", t->nb > 1 ? ", int fn" : "");
     emit(e, "{");
     for (int j = 0; j < t->mr * t->mc; j++)
         for (int n = 0; n < t->nv; n++)
@@ -159,22 +240,47 @@ static void emit_fl_weights(emitter *e, const ir_layer *ly, const fgeom *g)
         emit(e, "memcpy(wt + %lld, b, sizeof(float) * %lld);", (long long)(g->R * g->Fp), (long long)g->F);
 }
 
+/* Filters in blocks: the block's columns of WT (wb), its maps of y (yb),
+ * how many real filters it has (fn); every tile of the plane per block,
+ * so the block's WT stays in L1. */
+static void emit_fl_block(emitter *e, const fgeom *g, const fltile *t)
+{
+    int64_t bw = (int64_t)t->nv * e->simd->width;
+    emit(e, "for (int bl = 0; bl < %d; bl++) {", t->nb);
+    emit(e, "const float *wb = wt + bl * %lld;", (long long)bw);
+    emit(e, "float *yb = yo + (size_t)bl * %lld;", (long long)(bw * g->osz));
+    emit(e, "const int fn = bl < %d ? %lld : %lld;", t->nb - 1, (long long)bw, (long long)(g->F - (t->nb - 1) * bw));
+}
+
 /* The tile calls over every output plane (outer axes looped). */
 static void emit_fl_calls(emitter *e, const ir_layer *ly, const fgeom *g, const fltile *t)
 {
     int outer = ly->nsp - 2;
-    int64_t pm = t->pmr * (ly->nsp >= 2 ? ly->padded.d[ly->nsp - 1] : 1), om = t->oh * t->ow;
+    int64_t pm = ly->nsp >= 2 ? ly->padded.d[ly->nsp] * ly->padded.d[ly->nsp - 1] : 0, om = t->oh * t->ow;
+    if (outer > 0)
+        pm *= ly->stride[0];
     if (outer > 0)
         emit(e, "for (int o = 0; o < %lld; o++) {", (long long)(g->osz / om));
     emit(e, "const float *xo = xi%s;", outer > 0 ? arena_printf(emit_arena, " + (size_t)o * %lld", (long long)pm) : "");
     emit(e, "float *yo = yi%s;", outer > 0 ? arena_printf(emit_arena, " + (size_t)o * %lld", (long long)om) : "");
+    if (t->nb > 1)
+        emit_fl_block(e, g, t);
     emit(e, "for (int r = 0; r < %lld; r += %d) {", (long long)t->oh, t->mr);
     emit(e, "const int rr = r < %lld ? r : %lld;", (long long)(t->oh - t->mr), (long long)(t->oh - t->mr));
     emit(e, "for (int q = 0; q < %lld; q += %d) {", (long long)t->ow, t->mc);
     emit(e, "const int qq = q < %lld ? q : %lld;", (long long)(t->ow - t->mc), (long long)(t->ow - t->mc));
-    emit(e, "%s_fl(xo + rr * %lld + qq, wt, yo + rr * %lld + qq);", ly->name, (long long)t->pmr, (long long)t->ow);
+    if (t->nb > 1)
+        emit(e, "%s_fl(xo + rr * %lld + qq * %lld, wb, yb + rr * %lld + qq, fn);", ly->name, (long long)t->pmr,
+             (long long)t->sc, (long long)t->ow);
+    else if (t->sc > 1)
+        emit(e, "%s_fl(xo + rr * %lld + qq * %lld, wt, yo + rr * %lld + qq);", ly->name, (long long)t->pmr,
+             (long long)t->sc, (long long)t->ow);
+    else
+        emit(e, "%s_fl(xo + rr * %lld + qq, wt, yo + rr * %lld + qq);", ly->name, (long long)t->pmr, (long long)t->ow);
     emit(e, "}");
     emit(e, "}");
+    if (t->nb > 1)
+        emit(e, "}");
     if (outer > 0)
         emit(e, "}");
 }

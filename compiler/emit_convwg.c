@@ -1,4 +1,4 @@
-/* emit_convwg.c - the weight gradient of the fast stride-1 convolutions
+/* emit_convwg.c - the weight gradient of the fast convolutions
  * (emit_fast.c), in one of two forms over the flat grid of emit_conv.h:
  *
  *   dw[f][r] = sum_{samples, p < span} G(f, p) * x[roff[r] + p]
@@ -12,7 +12,9 @@
  *          that stays in L1, into dWT[r][f] kept in the lane's scratch;
  *          the lane adds dWT, transposed, to its gradient at the end.
  *          Like the forward sweep: aligned vector loads of GT, broadcast
- *          scalars, no horizontal sums.
+ *          scalars, no horizontal sums.  Strided layers keep GT compact,
+ *          GT[o][f] for output o = r*ow + q, and read x at
+ *          prow[r] + q*stride.
  *   dot    otherwise (few filters): a tile of mf filters and mr rows holds
  *          dot products over p in registers, G rows and x rows streamed,
  *          one horizontal sum per tile and group of samples. */
@@ -234,6 +236,14 @@ static oplan choose_plan(const simd_target *v, const fgeom *g)
     return best;
 }
 
+/* Strided: output o = r*ow + q (GT's row) reads x at p = prow[r] + q*sl. */
+static void outer_strided_loop(emitter *e, const ir_layer *ly, const fgeom *g)
+{
+    emit(e, "for (int q = q0; q < q1; q++) {");
+    emit(e, "const int o = r * %lld + q, p = %s_prow[r] + q * %lld;", (long long)ly->out.d[ly->nsp], ly->name,
+         (long long)g->sl);
+}
+
 /* dWT rows of maps c0 + [0, nch), taps k0 + [0, nk), vectors [0, nf) from
  * d: += sum over output rows r0 <= r < r1 and columns q0 <= q < q1, at
  * p = prow[r] + q, of xc[c*psz + koff(k) + p] * GT[p][..]: the real
@@ -251,10 +261,14 @@ static void outer_tile(emitter *e, const ir_layer *ly, const fgeom *g, int vi, c
             emit(e, "%s %s = %s;", v->vec, vname("a", b, j),
                  simd(v->load, arena_printf(emit_arena, "d + %lld", (long long)((b / w->nk * g->K + b % w->nk) * g->Fp + j * W)), 0, 0));
     emit(e, "for (int r = r0; r < r1; r++)");
-    emit(e, "for (int p = %s_prow[r] + q0; p < %s_prow[r] + q1; p++) {", ly->name, ly->name);
+    if (g->strided)
+        outer_strided_loop(e, ly, g);
+    else
+        emit(e, "for (int p = %s_prow[r] + q0; p < %s_prow[r] + q1; p++) {", ly->name, ly->name);
     for (int j = 0; j < nf; j++)
         emit(e, "const %s g%d = %s;", v->vec, j,
-             simd(v->load, arena_printf(emit_arena, "gp + (size_t)p * %lld + %d", (long long)g->Fp, j * W), 0, 0));
+             simd(v->load, arena_printf(emit_arena, "gp + (size_t)%s * %lld + %d", g->strided ? "o" : "p",
+                                        (long long)g->Fp, j * W), 0, 0));
     for (int b = 0; b < rows; b++) {
         int64_t off = b / w->nk * g->psz + g->koff[w->k0 + b % w->nk];
         emit(e, "{");
@@ -281,7 +295,7 @@ static void emit_prow(emitter *e, const ir_layer *ly)
     int r = ly->nsp;
     int64_t n = 1, pm[MAX_SPATIAL], m = 1;
     for (int a = r - 1; a >= 0; a--) {
-        pm[a] = m;
+        pm[a] = m * ly->stride[a];
         m *= ly->padded.d[a + 1];
     }
     for (int a = 0; a < r - 1; a++)
@@ -309,7 +323,7 @@ static ochunk outer_chunk(const emitter *e, const ir_layer *ly, const fgeom *g)
 {
     int64_t pc = 4096 / g->Fp;
     ochunk k = {g->osz / ly->out.d[ly->nsp], ly->out.d[ly->nsp], 1, 0};
-    int64_t pmr = ly->nsp > 1 ? ly->padded.d[ly->nsp] : k.ow;
+    int64_t pmr = ly->nsp > 1 && !g->strided ? ly->padded.d[ly->nsp] : k.ow;
     k.qc = k.ow;
     if (pmr <= pc)
         k.rc = pc / pmr;

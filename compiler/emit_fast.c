@@ -1,5 +1,5 @@
-/* emit_fast.c - register-tiled SIMD kernels for convolutions with stride 1
- * (any rank, any dilation, any padding), written against the templates of
+/* emit_fast.c - register-tiled SIMD kernels for convolutions (any rank,
+ * stride, dilation, padding), written against the templates of
  * emit_simd.c.  The reference kernels of emit_window.c stay in the
  * generated file as NAME_forward_ref / NAME_backward_ref: they run when the
  * CPU lacks the flavour or CNNC_REFERENCE is set, and tests compare both.
@@ -15,7 +15,11 @@
  * where G holds dy (times the activation's derivative) at M + p(o) and 0
  * elsewhere, M = koff(K-1): the transposed convolution is the same sweep.
  * No read leaves a sample's planes; the last tile of a sweep is shifted
- * back to end at span instead of running past it. */
+ * back to end at span instead of running past it.
+ * Strided layers: p(o) = sum_a stride_a o_a pm_a, the same formulas; the
+ * sweeps then compute stride^d positions per output (their cost rules
+ * count it), the lanes forward, the outer weight gradient and the
+ * compact data gradient (emit_convdg.c) only the outputs. */
 #include "emit_conv.h"
 
 static double sweep_cost(const simd_target *v, int64_t rows, int64_t span);
@@ -26,7 +30,7 @@ static void plan_scratch(fgeom *g)
 {
     g->outer = g->wino || 4 * g->Fp <= 5 * g->F;
     g->gt_off = (g->F * g->gplane + 15) / 16 * 16;
-    g->dwt_off = g->gt_off + ((g->span + g->wino) * g->Fp + 15) / 16 * 16;
+    g->dwt_off = g->gt_off + ((g->gtn + g->wino) * g->Fp + 15) / 16 * 16;
     g->scratch = g->outer ? g->dwt_off + g->R * g->Fp : g->F * g->gplane;
     if (g->lanes && g->scratch < (g->R + 1) * g->Fp)
         g->scratch = (g->R + 1) * g->Fp;
@@ -59,8 +63,12 @@ fgeom make_fgeom(const emitter *e, const ir_layer *ly)
         g.koff[k] = off;
     }
     g.span = 1;
-    for (int a = 0; a < r; a++)
-        g.span += (ly->out.d[a + 1] - 1) * pm[a];
+    for (int a = 0; a < r; a++) {
+        g.span += (ly->out.d[a + 1] - 1) * ly->stride[a] * pm[a];
+        g.strided |= ly->stride[a] != 1;
+    }
+    g.sl = ly->stride[r - 1];
+    g.gtn = g.strided ? g.osz : g.span;
     g.M = g.koff[g.K - 1];
     g.gplane = g.M + g.psz;
     if (e->simd) {
@@ -89,9 +97,6 @@ bool conv_is_fast(const emitter *e, const ir_layer *ly)
 {
     if (!e->simd || ly->kind != LK_CONV)
         return false;
-    for (int a = 0; a < ly->nsp; a++)
-        if (ly->stride[a] != 1)
-            return false;
     fgeom g = make_fgeom(e, ly);
     return g.span >= e->simd->width;
 }
@@ -273,7 +278,7 @@ static int emit_row_loops(emitter *e, const ir_layer *ly, const char **prow, con
     int r = ly->nsp;
     int64_t pm[MAX_SPATIAL], om[MAX_SPATIAL], m = 1, o = 1;
     for (int a = r - 1; a >= 0; a--) {
-        pm[a] = m;
+        pm[a] = m * ly->stride[a];
         om[a] = o;
         m *= ly->padded.d[a + 1];
         o *= ly->out.d[a + 1];
@@ -347,6 +352,15 @@ static void compact_one(emitter *e, const void *ctx, const char *q, int n)
         emit(e, "yr[%s] = sr[%s];", q, q);
 }
 
+/* A row whose outputs sit sl apart in S, one at a time. */
+static void emit_compact_strided(emitter *e, const ir_layer *ly, const fgeom *g, int64_t ow)
+{
+    emit(e, "for (int q = 0; q < %lld; q++) {", (long long)ow);
+    emit(e, "const float s = sr[q * %lld];", (long long)g->sl);
+    emit(e, "yr[q] = %s;", ly->act == ACT_RELU ? "s > 0.0f ? s : 0.0f" : "s");
+    emit(e, "}");
+}
+
 /* S (the flat grid) to y, row by row, with relu; a sigmoid or tanh then
  * runs over the sample's whole output (rows are short: a row of 28 left
  * a scalar tail of 4 that cost as much as the vectors). */
@@ -359,7 +373,10 @@ static void emit_compact(emitter *e, const ir_layer *ly, const fgeom *g)
     emit(e, "float *yr = yi + f * %lld + %s;", (long long)g->osz, orow);
     int64_t ow = ly->out.d[ly->nsp];
     compact_ctx cc = {ly};
-    emit_row(e, ow, compact_vec, compact_one, &cc);
+    if (g->sl > 1)
+        emit_compact_strided(e, ly, g, ow);
+    else
+        emit_row(e, ow, compact_vec, compact_one, &cc);
     emit_close(e, loops + 1);
     if (!act_is_pos(ly)) {
         emit(e, "for (int p = 0; p < %lld; p++)", (long long)(g->F * g->osz));
@@ -418,6 +435,31 @@ typedef struct build_ctx {
     const char *want_g;
 } build_ctx;
 
+/* The step between neighbouring outputs of a row in G: the last axis's
+ * stride on the flat grid, 1 where G is compact (the compact data
+ * gradient of emit_convdg.c). */
+static int64_t g_step(const fgeom *g)
+{
+    return g->dgc ? 1 : g->sl;
+}
+
+/* The vector d of a row whose G positions sit sl apart: its lanes stored
+ * one by one to G (and GT); the bias sum stays in a vector. */
+static void build_vec_strided(emitter *e, const build_ctx *b, const char *q, int n)
+{
+    const simd_target *v = e->simd;
+    if (b->ly->bias)
+        emit(e, "sbv = %s;", simd(v->add, "sbv", "d", 0));
+    emit(e, "float t[%d];", v->width);
+    emit(e, "%s", simd(v->store, "t", "d", 0));
+    emit(e, "for (int l = 0; l < %d; l++) {", n ? n : v->width);
+    emit(e, "if (%s)", b->want_g);
+    emit(e, "    gr[(size_t)(%s + l) * %lld] = t[l];", q, (long long)g_step(b->g));
+    if (b->g->outer)
+        emit(e, "tr[(size_t)(%s + l) * %lld] = t[l];", q, (long long)b->g->Fp);
+    emit(e, "}");
+}
+
 static void build_vec(emitter *e, const void *ctx, const char *q, int n)
 {
     const build_ctx *b = ctx;
@@ -426,6 +468,10 @@ static void build_vec(emitter *e, const void *ctx, const char *q, int n)
     if (b->ly->act == ACT_RELU)
         dv = simd(v->pos, vload(v, arena_printf(emit_arena, "yr + %s", q), n), dv, 0);
     emit(e, "const %s d = %s;", v->vec, dv);
+    if (g_step(b->g) > 1) {
+        build_vec_strided(e, b, q, n);
+        return;
+    }
     emit(e, "if (%s)", b->want_g);
     emit(e, "    %s", vstore(v, arena_printf(emit_arena, "gr + %s", q), "d", n));
     if (b->ly->bias)
@@ -453,7 +499,10 @@ static void build_one(emitter *e, const void *ctx, const char *q, int n)
     else
         emit(e, "const float d = dr[%s];", q);
     emit(e, "if (%s)", b->want_g);
-    emit(e, "    gr[%s] = d;", q);
+    if (g_step(b->g) > 1)
+        emit(e, "    gr[%s * %lld] = d;", q, (long long)g_step(b->g));
+    else
+        emit(e, "    gr[%s] = d;", q);
     if (b->g->outer)
         emit(e, "tr[(size_t)%s * %lld] = d;", q, (long long)b->g->Fp);
     if (b->ly->bias)
@@ -468,10 +517,13 @@ static void emit_build_ptrs(emitter *e, const fgeom *g, const char *prow, const 
          (long long)g->osz, orow);
     emit(e, "const float *yr = y + at, *dr = dy + at;");
     emit(e, "(void)yr;");
-    emit(e, "float *gr = gi + f * %lld + %lld + %s;", (long long)g->gplane, (long long)g->M, prow);
+    if (g->dgc)
+        emit(e, "float *gr = gi + f * %lld + %s;", (long long)g->osz, orow);
+    else
+        emit(e, "float *gr = gi + f * %lld + %lld + %s;", (long long)g->gplane, (long long)g->M, prow);
     if (g->outer)
-        emit(e, "float *tr = gi + %lld + (size_t)(%s) * %lld + f;", (long long)g->gt_off, prow,
-             (long long)g->Fp);
+        emit(e, "float *tr = gi + %lld + (size_t)(%s) * %lld + f;", (long long)g->gt_off,
+             g->strided ? orow : prow, (long long)g->Fp);
 }
 
 /* Filters outermost, then rows: G is written in order.  (Filters
@@ -512,11 +564,13 @@ static void emit_build_g(emitter *e, const ir_layer *ly, const fgeom *g)
     build_ctx b = {ly, g, g->outer ? "dx" : "1"};
     emit(e, "for (int i = s0; i < s1; i++) {");
     emit(e, "float *gi = c->cs + (size_t)i * %lld;", (long long)e->cs_max);
-    emit(e, "if (%s)", b.want_g);
-    emit(e, "    memset(gi, 0, sizeof(float) * %lld);", (long long)(g->F * g->gplane));
+    if (!g->dgc) {
+        emit(e, "if (%s)", b.want_g);
+        emit(e, "    memset(gi, 0, sizeof(float) * %lld);", (long long)(g->F * g->gplane));
+    }
     if (g->outer)
         emit(e, "memset(gi + %lld, 0, sizeof(float) * %lld);", (long long)g->gt_off,
-             (long long)((g->span + g->wino) * g->Fp));
+             (long long)((g->gtn + g->wino) * g->Fp));
     emit_build_rows(e, &b);
     emit(e, "}");
 }
@@ -525,7 +579,7 @@ static void emit_build_g(emitter *e, const ir_layer *ly, const fgeom *g)
  * cache. */
 static int64_t group_size(const fgeom *g)
 {
-    int64_t per = ((g->outer ? g->span * g->Fp : g->F * g->gplane) + g->C * g->psz) * 4;
+    int64_t per = ((g->outer ? g->gtn * g->Fp : g->F * g->gplane) + g->C * g->psz) * 4;
     int64_t n = 192 * 1024 / per;
     return n < 1 ? 1 : n;
 }

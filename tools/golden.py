@@ -494,6 +494,129 @@ network wino_wide {
 }
 """, 2, "--lr 0.05 --momentum 0.9"),
 
+    "stride_2d": (
+        "strided 2-D on the fast kernels: stride 2 zero(1), then per-axis "
+        "stride [2, 3] with dilation [1, 2] and replicate padding (3 does "
+        "not divide the width), 32 filters",
+        """\
+network stride_2d {
+    input [3, 17, 19];
+    conv a (filters = 16, kernel = 3, stride = 2, padding = zero(1), activation = relu);                   # 9x10
+    conv b (filters = 32, kernel = 3, stride = [2, 3], dilation = [1, 2], padding = replicate(1), activation = relu);  # 5x3
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 3, "--lr 0.2 --momentum 0.9 --weight-decay 0.1"),
+
+    "stride_1d": (
+        "strided 1-D: stride 3 replicate(2) with 16 filters, then stride 2 "
+        "dilation 2 with 6 filters, then stride 2 valid with 32 filters",
+        """\
+network stride_1d {
+    input [4, 130];
+    conv a (filters = 16, kernel = 5, stride = 3, padding = replicate(2), activation = tanh);  # 44
+    conv b (filters = 6, kernel = 3, stride = 2, dilation = 2, activation = sigmoid);          # 20
+    conv c (filters = 32, kernel = 2, stride = 2, activation = relu);                          # 10
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 3, "--lr 0.2 --momentum 0.9 --weight-decay 0.1"),
+
+    "stride_3d": (
+        "strided 3-D: per-axis stride [2, 1, 3] with zero(1), 16 filters; "
+        "then stride 2 valid with 4 filters",
+        """\
+network stride_3d {
+    input [2, 9, 10, 11];
+    conv a (filters = 16, kernel = [3, 2, 3], stride = [2, 1, 3], padding = zero(1), activation = relu);  # 5x11x4
+    conv b (filters = 4, kernel = 2, stride = 2, activation = tanh);                                      # 2x5x2
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 3, "--lr 0.2 --momentum 0.9 --weight-decay 0.1"),
+
+    "stride_wide": (
+        "strided 2-D with 72 filters (too many for the filters-in-lanes "
+        "forward on AVX-512: the flat-grid sweep), stride 3 valid; then a "
+        "connect table with stride [1, 2]",
+        """\
+network stride_wide {
+    input [3, 26, 25];
+    conv a (filters = 72, kernel = 3, stride = 3, activation = relu);                                  # 8x8
+    conv b (filters = 4, kernel = 2, stride = [1, 2], connect = [[0, 5, 70], [1], [2, 3, 4, 71], [9, 40]], activation = relu);  # 7x4
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 3, "--lr 0.2 --momentum 0.9 --weight-decay 0.1"),
+
+    "stride_chain": (
+        "three chained stride-2 3x3 zero(1) convs 3->16->32->64 with "
+        "symmetric kernels in the middle (the s2conv benchmark's shape, "
+        "smaller)",
+        """\
+network stride_chain {
+    input [3, 18, 18];
+    conv a (filters = 16, kernel = 3, stride = 2, padding = zero(1), activation = relu);                    # 9x9
+    conv b (filters = 32, kernel = 3, stride = 2, padding = zero(1), symmetric = true, activation = relu);  # 5x5
+    conv c (filters = 64, kernel = 3, stride = 2, padding = zero(1), activation = relu);                    # 3x3
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 3, "--lr 0.2 --momentum 0.9 --weight-decay 0.1"),
+
+    "stride_dgc": (
+        "the compact data gradient of strided layers: 1-D stride 3 "
+        "dilation 2 zero(2) with tanh into 32 filters; 3-D stride "
+        "[1, 2, 2] then [2, 1, 1] (outputs contiguous along rows), sigmoid",
+        """\
+network stride_dgc {
+    input [4, 6, 9, 10];
+    conv a (filters = 16, kernel = 3, stride = [1, 2, 2], padding = zero(1), activation = relu);  # 6x5x5
+    conv b (filters = 32, kernel = [2, 3, 3], stride = [2, 1, 1], activation = sigmoid);         # 3x3x3
+    conv c (filters = 16, kernel = 2, stride = [1, 2, 2], padding = zero(1), activation = tanh);  # 4x2x2
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 3, "--lr 0.2 --momentum 0.9 --weight-decay 0.1"),
+
+    "stride_dgc_1d": (
+        "compact data gradient in 1-D: stride 2 zero(1) with 48 outputs "
+        "(whole vectors), stride 3 with dilation 2 and zero(2), tanh, "
+        "32 filters, then stride 2",
+        """\
+network stride_dgc_1d {
+    input [4, 100];
+    conv a (filters = 8, kernel = 5, activation = relu);                                                  # 96
+    conv b (filters = 32, kernel = 4, stride = 2, padding = zero(1), activation = relu);                  # 48
+    conv c (filters = 32, kernel = 4, stride = 3, dilation = 2, padding = zero(2), activation = tanh);    # 16
+    conv d (filters = 16, kernel = 3, stride = 2, activation = relu);                                     # 7
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 3, "--lr 0.2 --momentum 0.9 --weight-decay 0.1"),
+
+    "stride_vt": (
+        "strided lanes tiles one vector wide, their results transposed in "
+        "registers: 16 maps stride 2 zero(1) relu on 16-wide rows, then "
+        "72 maps (blocks, the last with 8) stride [2, 1], no activation",
+        """\
+network stride_vt {
+    input [3, 32, 32];
+    conv a (filters = 16, kernel = 3, stride = 2, padding = zero(1), activation = relu);  # 16x16
+    conv b (filters = 72, kernel = [3, 1], stride = [2, 1]);                               # 7x16
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 3, "--lr 0.2 --momentum 0.9 --weight-decay 0.1"),
+
     "conv_pad_1d": (
         "1-D zero / replicate / reflect / circular padding, with stride "
         "2 and 3 and dilation 2; circular(5) on a 13-long signal",
