@@ -6,7 +6,8 @@
 #                 PyTorch answers, examples, gradcheck, end-to-end training on synthetic
 #                 idx and CIFAR-10 sets, --summary/--emit=dot, an installed cnnc, broken
 #                 input files and flags, SIGKILL and full disks during saves, SIMD
-#                 pooling kernels against their reference twins, and data-parallel
+#                 pooling kernels against their reference twins, which kernel the
+#                 cost rules pick (tests/kernels.sh), and data-parallel
 #                 training over MPI (tests/mpi.sh) when mpicc exists
 #   make test-neon  the ARM NEON flavour: golden suite cross-built for aarch64, run
 #                 under qemu (make deps-neon installs the cross compiler and qemu)
@@ -63,7 +64,7 @@ TOOL_BIN     := $(patsubst tools/%.c,$(B)/%,$(TOOL_SRC))
 .PHONY: bench bench-deps bench-layers
 .PHONY: all deps demo test unit-test error-test mutate-test golden-test example-test train-test \
         gradcheck-test summary-test cifar-test install-test broken-test crash-test install clean \
-        pool-twins-test
+        pool-twins-test kernels-test
 all: $(B)/cnnc $(B)/libcnnrt.a $(TOOL_BIN)
 
 # ---- dependencies (Debian 12; run as root) ----
@@ -120,7 +121,8 @@ $(B)/tests/test_%: tests/unit/test_%.c $(COMPILER_OBJ) $(B)/libcnnrt.a | $(B)/te
 	$(CC) $(ALL_CFLAGS) $(LDSAN) -Icompiler -I$(B)/compiler -Iruntime -o $@ $< $(COMPILER_OBJ) $(B)/libcnnrt.a $(CHECK_LIBS) -lz -lm
 
 test: all unit-test error-test mutate-test golden-test example-test train-test gradcheck-test \
-      summary-test cifar-test install-test broken-test crash-test pool-twins-test mpi-test
+      summary-test cifar-test install-test broken-test crash-test pool-twins-test kernels-test \
+      mpi-test
 	@echo "all test groups passed"
 
 unit-test: $(UNIT_BIN)
@@ -163,6 +165,9 @@ crash-test: all
 # the SIMD pooling kernels against their reference twins: ties, NaN, infinities
 pool-twins-test: all
 	sh tests/pool_twins.sh $(B)
+# which kernel the cost rules give the layers docs/KERNELS.md names
+kernels-test: $(B)/cnnc
+	sh tests/kernels.sh $(B)/cnnc
 
 # Random networks against PyTorch (tools/randnet.py; needs Debian's
 # python3-torch, so not part of `make test`), e.g.

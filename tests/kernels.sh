@@ -1,0 +1,83 @@
+#!/bin/sh
+# kernels.sh CNNC: which kernel the cost rules give each layer (issue 5).
+# The golden tests show that a layer computes the right thing whatever its
+# kernel; this shows that the layers docs/KERNELS.md names take the kernel
+# it says, so a change to a cost rule that quietly sends a layer back to a
+# slower form fails here.  Generation only (no compiler run), for explicit
+# targets, so the answer does not depend on the machine.  Each check looks
+# for the kernel's functions in the generated C (NAME_fl: filters in lanes,
+# NAME_wo*: outer-product weight gradient, NAME_dgm_*: data gradient as a
+# GEMM, NAME_wny / NAME_d_wny: Winograd forward / data gradient, ...).
+cnnc=${1:-build/cnnc}
+d=${TMPDIR:-/tmp}/cnnc_kernels.$$
+mkdir -p "$d" || exit 1
+trap 'rm -rf "$d"' EXIT
+fail=0
+
+gen() { # TARGET NET.net -> $d/TARGET_NAME.c
+    out=$d/$1_$(basename "$2" .net).c
+    "$cnnc" --target="$1" "$2" -o "$out" || { echo "FAIL cnnc --target=$1 $2"; fail=1; }
+}
+
+# has TARGET NET WHAT REGEX: the generated C defines or calls REGEX
+has() {
+    if grep -Eq "$4" "$d/$1_$2.c"; then
+        echo "ok   $1 $2: $3"
+    else
+        printf 'FAIL %s %s: %s (no match for %s)\n' "$1" "$2" "$3" "$4"
+        fail=1
+    fi
+}
+
+# lacks TARGET NET WHAT REGEX: ... does not
+lacks() {
+    if grep -Eq "$4" "$d/$1_$2.c"; then
+        printf 'FAIL %s %s: %s (found %s)\n' "$1" "$2" "$3" "$4"
+        fail=1
+    else
+        echo "ok   $1 $2: $3"
+    fi
+}
+
+cat > "$d/strided.net" <<'EOF'
+network strided {
+    input [3, 32, 32];
+    conv c1 (filters = 16, kernel = 3, stride = 2, padding = zero(1), activation = relu);
+    conv c2 (filters = 32, kernel = 3, stride = 2, padding = zero(1), activation = relu);
+    flatten;
+    dense out (units = 10);
+    loss softmax_cross_entropy;
+}
+EOF
+
+for t in avx512 avx2; do
+    gen $t bench/lenet.net
+    has $t lenet "c3 forward: filters in lanes" '\bc3_fl\('
+    has $t lenet "c3 weight gradient: outer product" '\bc3_wo0_1\('
+    has $t lenet "c3 data gradient: GEMM and gather" '\bc3_dgm_[0-9]+\('
+    has $t lenet "c1 forward: the flat-grid sweep" '\bc1_fw_[0-9]+\('
+    has $t lenet "c1 weight gradient: dot form" '\bc1_wg_[0-9]+x[0-9]+\('
+    lacks $t lenet "c1 (first layer): no data gradient kernel" '\bc1_(dg|dgm_[0-9]+)\('
+    has $t lenet "f5: dense split by units" '\bf5_forward_units\('
+
+    gen $t bench/cifar10_wide.net
+    for l in c2 c3 c4; do
+        has $t cifar10_wide "$l: Winograd forward" "\\b${l}_wny\\("
+        has $t cifar10_wide "$l: Winograd data gradient" "\\b${l}_d_wny\\("
+        has $t cifar10_wide "$l: Winograd weight gradient" "\\b${l}_wnw_[0-9_]+\\("
+    done
+    lacks $t cifar10_wide "c1 (3 input maps): no Winograd" '\bc1_wny\('
+
+    gen $t examples/lenet5_1998.net
+    has $t lenet5_1998 "c5 (kernel = its input): the dense kernels" '\bc5_(forward_units|fw)\('
+    lacks $t lenet5_1998 "c5: no flat-grid sweep" '\bc5_fw_[0-9]+\('
+
+    gen $t "$d/strided.net"
+    for l in c1 c2; do
+        has $t strided "$l (stride 2): fast, filters in lanes" "\\b${l}_fl\\("
+        has $t strided "$l (stride 2): a reference twin beside it" "\\b${l}_forward_ref\\("
+    done
+done
+
+[ "$fail" -eq 0 ] && echo "kernels: all as expected"
+exit "$fail"
