@@ -14,6 +14,7 @@
 # of build/golden; cnnc itself
 # reads CC, CNNC_CFLAGS and CNNC_RUNTIME (the cross compiler, its flags and
 # the cross-built runtime library).  npzcmp runs on the host.
+# GOLDEN_JOBS=J runs J cases at a time (default 2; 1 with GOLDEN_RUN).
 # THREADS=T runs grad and step with --threads T (the answers must not
 # depend on it); TARGET=F compiles with --target=F (avx512, avx2, sse2,
 # neon, generic: every SIMD flavour must give the answers).  Each run is
@@ -86,14 +87,42 @@ else
     done)
 fi
 
+# JOBS workers (default 2, or 1 under an emulator) take every JOBS-th
+# case; each case's messages wait in $OUT/CASE.msg and are printed in
+# order at the end, so the report reads the same for any JOBS.
+JOBS=${GOLDEN_JOBS:-2}
+[ -n "$RUN" ] && JOBS=${GOLDEN_JOBS:-1}
+mkdir -p "$OUT" || exit 1
+worker() {
+    i=0
+    for case in $cases; do
+        if [ $((i % JOBS)) -eq "$1" ] && [ -f "tests/golden/$case/net.net" ]; then
+            if run_case "$case" > "$OUT/$case.msg" 2>&1; then
+                echo ok >> "$OUT/$case.msg"
+            fi
+        fi
+        i=$((i + 1))
+    done
+}
+for case in $cases; do
+    rm -f "$OUT/$case.msg"
+done
+w=0
+while [ "$w" -lt "$JOBS" ]; do
+    worker "$w" &
+    w=$((w + 1))
+done
+wait
+
 for case in $cases; do
     if [ ! -f "tests/golden/$case/net.net" ]; then
         echo "FAIL $case: no tests/golden/$case/net.net"
         fail=$((fail + 1))
-    elif run_case "$case"; then
+    elif [ "$(tail -n 1 "$OUT/$case.msg" 2>/dev/null)" = ok ]; then
         echo "ok   $case"
         pass=$((pass + 1))
     else
+        if [ -s "$OUT/$case.msg" ]; then cat "$OUT/$case.msg"; else echo "FAIL $case: no result"; fi
         fail=$((fail + 1))
     fi
 done
