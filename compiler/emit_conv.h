@@ -83,6 +83,10 @@ void emit_sweep_calls(emitter *e, const sweep *s, const char *in, const char *ou
 
 fgeom make_fgeom(const emitter *e, const ir_layer *ly);
 const char *vname(const char *p, int a, int b);
+/* { xb = splat(src); a<row>_j = fma(xb, <held>j, a<row>_j), j < n }: one
+ * broadcast input times n vectors held in registers, the outer-product
+ * step of the lanes forward, the outer weight gradient and Winograd's. */
+void emit_bcast_fma(emitter *e, const char *src, int row, int n, const char *held);
 /* The sweep's tile (emit_fast.c): the cheapest m x n for rows x span,
  * its cost in FMA slots per step returned. */
 double sweep_tile(const simd_target *v, int64_t rows, int64_t span, int *mb, int *nv);

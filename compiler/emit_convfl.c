@@ -119,20 +119,11 @@ static void emit_fl_tap(emitter *e, const fltile *t)
         emit(e, "const %s w%d = %s;", v->vec, n,
              simd(v->load, arena_printf(emit_arena, "wr + %d", n * v->width), 0, 0));
     for (int jr = 0; jr < t->mr; jr++)
-        for (int jc = 0; jc < t->mc; jc++) {
-            int j = jr * t->mc + jc;
-            emit(e, "{");
-            emit(e, "const %s xb = %s;", v->vec,
-                 simd(v->splat, arena_printf(emit_arena, "xr[%lld]", (long long)(jr * t->pmr + jc * t->sc)), 0, 0));
-            for (int n = 0; n < t->nv; n++)
-                emit(e, "%s = %s;", fl_acc(j, n), simd(v->fma, arena_printf(emit_arena, "w%d", n), "xb", fl_acc(j, n)));
-            emit(e, "}");
-        }
+        for (int jc = 0; jc < t->mc; jc++)
+            emit_bcast_fma(e, arena_printf(emit_arena, "xr[%lld]", (long long)(jr * t->pmr + jc * t->sc)),
+                           jr * t->mc + jc, t->nv, "w");
 }
 
-/* The results of the tile, relu applied in vectors, transposed to
- * y[f][o] through a small buffer (a sigmoid or tanh runs over the whole
- * sample afterwards, in vectors: conv_emit_lanes_forward). */
 /* Strided layers whose tile is one vector of columns wide, relu or no
  * activation: each W x W block of results (positions by filters) is
  * transposed in registers, log2(W) rounds of zip_lo/zip_hi pairing row j
@@ -177,6 +168,9 @@ static void emit_fl_vout(emitter *e, const ir_layer *ly, const fgeom *g, const f
         }
 }
 
+/* The results of the tile, relu applied in vectors, transposed to
+ * y[f][o] through a small buffer (a sigmoid or tanh runs over the whole
+ * sample afterwards, in vectors: conv_emit_lanes_forward). */
 static void emit_fl_out(emitter *e, const ir_layer *ly, const fgeom *g, const fltile *t)
 {
     const simd_target *v = e->simd;

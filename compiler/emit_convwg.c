@@ -271,13 +271,7 @@ static void outer_tile(emitter *e, const ir_layer *ly, const fgeom *g, int vi, c
                                         (long long)g->Fp, j * W), 0, 0));
     for (int b = 0; b < rows; b++) {
         int64_t off = b / w->nk * g->psz + g->koff[w->k0 + b % w->nk];
-        emit(e, "{");
-        emit(e, "const %s xv = %s;", v->vec, simd(v->splat, arena_printf(emit_arena, "xc[p + %lld]", (long long)off), 0, 0));
-        for (int j = 0; j < nf; j++) {
-            const char *a = vname("a", b, j);
-            emit(e, "%s = %s;", a, simd(v->fma, "xv", arena_printf(emit_arena, "g%d", j), a));
-        }
-        emit(e, "}");
+        emit_bcast_fma(e, arena_printf(emit_arena, "xc[p + %lld]", (long long)off), b, nf, "g");
     }
     emit(e, "}");
     for (int b = 0; b < rows; b++)

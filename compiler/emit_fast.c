@@ -115,6 +115,18 @@ const char *vname(const char *p, int a, int b)
     return arena_printf(emit_arena, "%s%d_%d", p, a, b);
 }
 
+void emit_bcast_fma(emitter *e, const char *src, int row, int n, const char *held)
+{
+    const simd_target *v = e->simd;
+    emit(e, "{");
+    emit(e, "const %s xb = %s;", v->vec, simd(v->splat, src, 0, 0));
+    for (int j = 0; j < n; j++) {
+        const char *a = vname("a", row, j);
+        emit(e, "%s = %s;", a, simd(v->fma, "xb", arena_printf(emit_arena, "%s%d", held, j), a));
+    }
+    emit(e, "}");
+}
+
 /* Taps per kernel row when every row repeats the first one's offsets
  * (x and w) from a base: the tile then loops over kernel rows with a
  * table of bases and unrolls one row, which keeps clang's compile time

@@ -599,16 +599,8 @@ static void emit_wnw_tile(emitter *e, const ir_layer *ly, const fgeom *g, int mc
     for (int j = 0; j < nf; j++)
         emit(e, "const %s g%d = %s;", v->vec, j,
              simd(v->load, arena_printf(emit_arena, "gtt + (size_t)t * %lld + %d", (long long)g->Fp, j * W), 0, 0));
-    for (int m = 0; m < mc; m++) {
-        emit(e, "{");
-        emit(e, "const %s x = %s;", v->vec,
-             simd(v->splat, arena_printf(emit_arena, "vv[%lld + t]", (long long)(m * g->wf.vp)), 0, 0));
-        for (int j = 0; j < nf; j++) {
-            const char *a = vname("a", m, j);
-            emit(e, "%s = %s;", a, simd(v->fma, "x", arena_printf(emit_arena, "g%d", j), a));
-        }
-        emit(e, "}");
-    }
+    for (int m = 0; m < mc; m++)
+        emit_bcast_fma(e, arena_printf(emit_arena, "vv[%lld + t]", (long long)(m * g->wf.vp)), m, nf, "g");
     emit(e, "}");
     for (int m = 0; m < mc; m++)
         for (int j = 0; j < nf; j++)
