@@ -333,7 +333,7 @@ hit KILL killed
     ok "rank 1 killed: rank 0's last checkpoint loads" || bad "rank 1 killed: the checkpoint does not load"
 hit STOP stopped CNNRT_MPI_TIMEOUT=2
 [ -n "$victim" ] && [ $rc != 0 ] && [ $rc != 124 ] && [ $secs -le 20 ] &&
-    grep -q "^victim: rank 0 of 2 (on [^)]*): no message from rank 1 for 2 s during \(epoch [0-9]*, step [0-9]* of 94 (the gradient exchange)\|epoch [0-9]*, reading 1500 training records (hearing from every rank)\|evaluating the test set (the gradient exchange)\)" "$t/stopped.err" &&
+    grep -q "^victim: rank 0 of 2 (on [^)]*): no message from rank 1 for 2 s during \(epoch [0-9]*, \|evaluating the test set\|the end of an epoch\)[^(]* ([a-z0-9 ]*): it died, hangs or is far slower" "$t/stopped.err" &&
     ok "rank 1 stopped: rank 0 gives up after CNNRT_MPI_TIMEOUT=2 s and ends the job" ||
     { bad "rank 1 stopped: exit $rc after ${secs} s"; cat "$t/stopped.err"; }
 
