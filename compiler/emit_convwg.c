@@ -206,10 +206,14 @@ static oplan plan_for(const simd_target *v, const fgeom *g, int nf)
 }
 
 /* Cycles of a step of an outer tile of rows x nf, as the forward sweep's
- * tiles: its FMAs (at least 8) and the aligned loads of GT. */
+ * tiles: its FMAs (at least 8), the aligned loads of GT and half a slot
+ * per broadcast.  Where broadcasts are most of the loads they are not
+ * free: cifar10_wide's c1 (27 rows, 32 filters) ran its tiles of 27 rows
+ * x 1 vector at 65 % of the FMA peak, of 9 rows x 2 vectors at 75 %
+ * (c1 backward 3.1 -> 2.9 ms); the half slot picks the second. */
 static double outer_step(int64_t rows, int64_t nf)
 {
-    return (double)(rows * nf > 8 ? rows * nf : 8) + (double)nf;
+    return (double)(rows * nf > 8 ? rows * nf : 8) + (double)nf + 0.5 * (double)rows;
 }
 
 static double plan_cost(const oplan *o, int64_t Fv)
@@ -341,6 +345,23 @@ static void outer_variant_calls(emitter *e, const ir_layer *ly, const fgeom *g, 
     emit(e, "    %s", call);
 }
 
+/* While the tiles of sample i run, the y and dy of the sample the next
+ * group builds its GT from are fetched into L2 a chunk's share at a time:
+ * the build reads them in W streams of each, and with nothing else in
+ * flight it waited on them (cifar10_wide's c1, 32 filters of 32 x 32:
+ * 16 MB per batch; c1 backward 2.9 -> 2.65 ms). */
+static void outer_prefetch(emitter *e, const fgeom *g, const ochunk *k)
+{
+    long long per = (long long)(g->F * g->osz), row = (long long)(g->F * k->ow);
+    emit(e, "if (q0 == 0 && i + (s1 - s0) < i1) {");
+    emit(e, "const float *ny = y + (size_t)(i + s1 - s0) * %lld, *nd = dy + (size_t)(i + s1 - s0) * %lld;", per, per);
+    emit(e, "for (size_t k = (size_t)r0 * %lld; k < (size_t)r1 * %lld; k += 16) {", row, row);
+    emit(e, "CNNC_PREFETCH(ny + k);");
+    emit(e, "CNNC_PREFETCH(nd + k);");
+    emit(e, "}");
+    emit(e, "}");
+}
+
 static void outer_calls(emitter *e, const ir_layer *ly, const fgeom *g, const oplan *o)
 {
     int64_t Fv = g->Fp / e->simd->width, F = Fv / o->nf * o->nf;
@@ -354,6 +375,7 @@ static void outer_calls(emitter *e, const ir_layer *ly, const fgeom *g, const op
          (long long)k.rc, (long long)k.rows);
     emit(e, "const int q1 = q0 + %lld < %lld ? q0 + %lld : %lld;", (long long)k.qc, (long long)k.ow,
          (long long)k.qc, (long long)k.ow);
+    outer_prefetch(e, g, &k);
     for (int q = 0; q < 2; q++) {
         int n = q ? (int)(Fv - F) : o->nf;
         if (!n)
