@@ -622,6 +622,8 @@ static void build_t_vec(emitter *e, const void *ctx, const char *q, int n)
         emit(e, "    %s", vstore(v, arena_printf(emit_arena, "gr + %lld + %s", (long long)(j * gs), q), vname("t", 0, j), n));
     }
     int round = emit_transpose_regs(e);
+    for (int l = n ? n : W; l < W; l++)
+        emit(e, "(void)%s;", vname("t", round, l));
     for (int l = 0; l < (n ? n : W); l++) {
         emit(e, "%s", simd(v->store, arena_printf(emit_arena, "tr + (size_t)(%s + %d) * %lld", q, l, (long long)g->Fp),
                            vname("t", round, l), 0));
