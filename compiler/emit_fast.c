@@ -735,10 +735,12 @@ static void emit_build_t(emitter *e, const build_ctx *b, int64_t ngap)
     const ir_layer *ly = b->ly;
     int W = e->simd->width;
     long long F = (long long)b->g->F, FW = F / W * W;
-    if (ngap) {
-        emit(e, "for (int k = 0; k < %lld; k++)", (long long)ngap);
-        emit(e, "    memset(gi + %lld + %s_gtz[2 * k], 0, sizeof(float) * (size_t)%s_gtz[2 * k + 1]);",
-             (long long)b->g->gt_off, ly->name, ly->name);
+    if (ngap) { /* runs of whole rows of Fp floats: vector stores (a memset call per run cost more) */
+        emit(e, "for (int k = 0; k < %lld; k++) {", (long long)ngap);
+        emit(e, "float *z = gi + %lld + %s_gtz[2 * k];", (long long)b->g->gt_off, ly->name);
+        emit(e, "for (int j = 0; j < %s_gtz[2 * k + 1]; j += %d)", ly->name, W);
+        emit(e, "    %s", simd(e->simd->store, "z + j", e->simd->zero, 0));
+        emit(e, "}");
     }
     if (FW) {
         emit(e, "for (int f0 = 0; f0 < %lld; f0 += %d) {", FW, W);
