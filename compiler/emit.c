@@ -747,6 +747,7 @@ static void emit_source(emitter *e, const char *header_name)
     emit(e, "#include \"%s\"", header_name);
     emit_blank(e);
     emit(e, "#define CNNC_COLD __attribute__((cold)) /* reference twins: compiled for size */");
+    emit(e, "#define CNNC_PREFETCH(p) __builtin_prefetch((p), 0, 2) /* into L2 */");
     emit_rolled_macro(e);
     emit(e, "/* SIMD flavour: %s */", e->simd->name);
     sb_puts(e->out, e->simd->prelude);

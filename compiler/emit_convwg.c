@@ -206,10 +206,14 @@ static oplan plan_for(const simd_target *v, const fgeom *g, int nf)
 }
 
 /* Cycles of a step of an outer tile of rows x nf, as the forward sweep's
- * tiles: its FMAs (at least 8) and the aligned loads of GT. */
+ * tiles: its FMAs (at least 8), the aligned loads of GT and half a slot
+ * per broadcast.  Where broadcasts are most of the loads they are not
+ * free: cifar10_wide's c1 (27 rows, 32 filters) ran its tiles of 27 rows
+ * x 1 vector at 65 % of the FMA peak, of 9 rows x 2 vectors at 75 %
+ * (c1 backward 3.1 -> 2.9 ms); the half slot picks the second. */
 static double outer_step(int64_t rows, int64_t nf)
 {
-    return (double)(rows * nf > 8 ? rows * nf : 8) + (double)nf;
+    return (double)(rows * nf > 8 ? rows * nf : 8) + (double)nf + 0.5 * (double)rows;
 }
 
 static double plan_cost(const oplan *o, int64_t Fv)
@@ -244,27 +248,65 @@ static void outer_strided_loop(emitter *e, const ir_layer *ly, const fgeom *g)
          (long long)g->sl);
 }
 
+/* While the tiles of sample i run, the y and dy of the sample whose GT
+ * the next group builds are fetched into L2, npf lines of each per step
+ * of a tile: the build reads them in W streams of each, and with nothing
+ * else in flight it waited on them (cifar10_wide's c1, 32 filters of
+ * 32 x 32: 16 MB per batch; c1 backward 2.9 -> 2.35 ms; all of them at
+ * the start of a chunk of p stalled the tiles: 2.65 ms).  A chunk of
+ * P steps has P * F floats of each to fetch, 16 a line: the calls of
+ * the chunk take P * npf lines each, in order, until they are covered. */
+static int64_t plan_calls(const oplan *o, int64_t Fv, int64_t *per_block)
+{
+    int64_t n = 0;
+    for (int i = 0; i < o->nv; i++)
+        n += (o->v[i].ce - o->v[i].cb) / o->v[i].cs;
+    if (per_block)
+        *per_block = n;
+    return n * (Fv / o->nf + (Fv % o->nf ? 1 : 0));
+}
+
+/* Lines of y (and of dy) each step of a tile fetches. */
+static int pf_lines(const simd_target *v, const fgeom *g, const oplan *o)
+{
+    int64_t need = (g->F + 15) / 16, calls = plan_calls(o, g->Fp / v->width, NULL);
+    return (int)((need + calls - 1) / calls);
+}
+
+static void emit_tile_prefetch(emitter *e, int npf)
+{
+    emit(e, "if (py) {");
+    for (int m = 0; m < npf; m++) {
+        emit(e, "CNNC_PREFETCH(py + (size_t)%d * t + %d);", 16 * npf, 16 * m);
+        emit(e, "CNNC_PREFETCH(pd + (size_t)%d * t + %d);", 16 * npf, 16 * m);
+    }
+    emit(e, "}");
+    emit(e, "t++;");
+}
+
 /* dWT rows of maps c0 + [0, nch), taps k0 + [0, nk), vectors [0, nf) from
  * d: += sum over output rows r0 <= r < r1 and columns q0 <= q < q1, at
  * p = prow[r] + q, of xc[c*psz + koff(k) + p] * GT[p][..]: the real
  * outputs only, not the garbage columns of the flat grid. */
-static void outer_tile(emitter *e, const ir_layer *ly, const fgeom *g, int vi, const ovariant *w, int nf)
+static void outer_tile(emitter *e, const ir_layer *ly, const fgeom *g, int vi, const ovariant *w, int nf, int npf)
 {
     const simd_target *v = e->simd;
     int W = v->width, rows = w->nch * w->nk;
     emit(e, "CNNC_KERNEL static inline void %s_wo%d_%d(const float *restrict gp, const float *restrict xc,",
          ly->name, vi, nf);
-    emit(e, "    float *restrict d, int r0, int r1, int q0, int q1)");
+    emit(e, "    float *restrict d, int r0, int r1, int q0, int q1, const float *py, const float *pd)");
     emit(e, "{");
     for (int b = 0; b < rows; b++)
         for (int j = 0; j < nf; j++)
             emit(e, "%s %s = %s;", v->vec, vname("a", b, j),
                  simd(v->load, arena_printf(emit_arena, "d + %lld", (long long)((b / w->nk * g->K + b % w->nk) * g->Fp + j * W)), 0, 0));
+    emit(e, "int t = 0;");
     emit(e, "for (int r = r0; r < r1; r++)");
     if (g->strided)
         outer_strided_loop(e, ly, g);
     else
         emit(e, "for (int p = %s_prow[r] + q0; p < %s_prow[r] + q1; p++) {", ly->name, ly->name);
+    emit_tile_prefetch(e, npf);
     for (int j = 0; j < nf; j++)
         emit(e, "const %s g%d = %s;", v->vec, j,
              simd(v->load, arena_printf(emit_arena, "gp + (size_t)%s * %lld + %d", g->strided ? "o" : "p",
@@ -326,10 +368,16 @@ static ochunk outer_chunk(const emitter *e, const ir_layer *ly, const fgeom *g)
     return k;
 }
 
-static void outer_variant_calls(emitter *e, const ir_layer *ly, const fgeom *g, int vi, const ovariant *w, int n)
+/* The calls of variant w; kx: the index of the call among the chunk's
+ * (a C expression), which picks its share of the lines to prefetch. */
+static void outer_variant_calls(emitter *e, const ir_layer *ly, const fgeom *g, int vi, const ovariant *w, int n,
+                                const char *kx, int64_t kn)
 {
-    const char *call = arena_printf(emit_arena, "%s_wo%d_%d(gp, xi + c0 * %lld, dwt + ((size_t)c0 * %lld + %d) * %lld + j0 * %d, r0, r1, q0, q1);",
-                                    ly->name, vi, n, (long long)g->psz, (long long)g->K, w->k0, (long long)g->Fp, e->simd->width);
+    const char *k = arena_printf(emit_arena, "(%s + (c0 - %lld) / %lld)", kx, (long long)w->cb, (long long)w->cs);
+    const char *call = arena_printf(emit_arena, "%s_wo%d_%d(gp, xi + c0 * %lld, dwt + ((size_t)c0 * %lld + %d) * %lld + j0 * %d, r0, r1, q0, q1, "
+                                    "ny && %s < %lld ? ny + (size_t)%s * pfn : NULL, ny && %s < %lld ? nd + (size_t)%s * pfn : NULL);",
+                                    ly->name, vi, n, (long long)g->psz, (long long)g->K, w->k0, (long long)g->Fp, e->simd->width,
+                                    k, (long long)kn, k, k, (long long)kn, k);
     if (w->ce - w->cb == w->cs) {
         emit(e, "{");
         emit(e, "const int c0 = %lld;", (long long)w->cb);
@@ -341,9 +389,25 @@ static void outer_variant_calls(emitter *e, const ir_layer *ly, const fgeom *g, 
     emit(e, "    %s", call);
 }
 
+/* The chunk's share of the next group's y and dy (emit_tile_prefetch):
+ * P = (r1 - r0) * (q1 - q0) outputs of every filter from pfb on, in
+ * pfn floats per call; none after the lane's last group. */
+static void outer_prefetch(emitter *e, const fgeom *g, const ochunk *k, int npf)
+{
+    long long per = (long long)(g->F * g->osz);
+    emit(e, "const int pfn = (r1 - r0) * (q1 - q0) * %d;", 16 * npf);
+    emit(e, "const size_t pfb = ((size_t)r0 * %lld + (size_t)q0 * (size_t)(r1 - r0)) * %lld;", (long long)k->ow,
+         (long long)g->F);
+    emit(e, "const float *ny = i + (s1 - s0) < i1 ? y + (size_t)(i + s1 - s0) * %lld + pfb : NULL;", per);
+    emit(e, "const float *nd = ny ? dy + (size_t)(i + s1 - s0) * %lld + pfb : NULL;", per);
+}
+
 static void outer_calls(emitter *e, const ir_layer *ly, const fgeom *g, const oplan *o)
 {
-    int64_t Fv = g->Fp / e->simd->width, F = Fv / o->nf * o->nf;
+    int64_t Fv = g->Fp / e->simd->width, F = Fv / o->nf * o->nf, nb;
+    int npf = pf_lines(e->simd, g, o);
+    int64_t kn = (g->F + 16 * npf - 1) / (16 * npf);
+    plan_calls(o, Fv, &nb);
     ochunk k = outer_chunk(e, ly, g);
     emit(e, "for (int i = s0; i < s1; i++) {");
     emit(e, "const float *gt = c->cs + (size_t)i * %lld + %lld;", (long long)e->cs_max, (long long)g->gt_off);
@@ -354,6 +418,7 @@ static void outer_calls(emitter *e, const ir_layer *ly, const fgeom *g, const op
          (long long)k.rc, (long long)k.rows);
     emit(e, "const int q1 = q0 + %lld < %lld ? q0 + %lld : %lld;", (long long)k.qc, (long long)k.ow,
          (long long)k.qc, (long long)k.ow);
+    outer_prefetch(e, g, &k, npf);
     for (int q = 0; q < 2; q++) {
         int n = q ? (int)(Fv - F) : o->nf;
         if (!n)
@@ -365,8 +430,11 @@ static void outer_calls(emitter *e, const ir_layer *ly, const fgeom *g, const op
             emit(e, "for (int j0 = 0; j0 < %lld; j0 += %d) {", (long long)F, o->nf);
         }
         emit(e, "const float *gp = gt + j0 * %d;", e->simd->width);
-        for (int i = 0; i < o->nv; i++)
-            outer_variant_calls(e, ly, g, i, &o->v[i], n);
+        for (int i = 0, vo = 0; i < o->nv; i++) {
+            const char *kx = arena_printf(emit_arena, "(j0 / %d * %lld + %d)", o->nf, (long long)nb, vo);
+            outer_variant_calls(e, ly, g, i, &o->v[i], n, kx, kn);
+            vo += (int)((o->v[i].ce - o->v[i].cb) / o->v[i].cs);
+        }
         emit(e, "}");
     }
     emit(e, "}");
@@ -376,10 +444,11 @@ static void outer_calls(emitter *e, const ir_layer *ly, const fgeom *g, const op
 static void outer_kernels(emitter *e, const ir_layer *ly, const fgeom *g, const oplan *o)
 {
     int fr = (int)(g->Fp / e->simd->width % o->nf);
+    int npf = pf_lines(e->simd, g, o);
     for (int i = 0; i < o->nv; i++) {
-        outer_tile(e, ly, g, i, &o->v[i], o->nf);
+        outer_tile(e, ly, g, i, &o->v[i], o->nf, npf);
         if (fr)
-            outer_tile(e, ly, g, i, &o->v[i], fr);
+            outer_tile(e, ly, g, i, &o->v[i], fr, npf);
     }
 }
 

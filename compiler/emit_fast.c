@@ -22,6 +22,8 @@
  * compact data gradient (emit_convdg.c) only the outputs. */
 #include "emit_conv.h"
 
+#include <string.h>
+
 static double sweep_cost(const simd_target *v, int64_t rows, int64_t span);
 
 /* The outer-product weight gradient (emit_convwg.c) pays where F fills
@@ -567,11 +569,197 @@ static void emit_build_rows(emitter *e, const build_ctx *b)
     emit(e, "}");
 }
 
+/* ---- the build of GT in W x W blocks (outer form, G's rows contiguous)
+ * Stored filter by filter, each float of GT went to its own 128-byte row:
+ * with 32 filters every store missed L1 (cifar10_wide's c1: two thirds of
+ * its backward pass).  Instead a block of W filters loads W vectors of d
+ * (one per filter, W positions), transposes them in registers (log2(W)
+ * rounds of zip_lo/zip_hi) and stores W vectors, one row of GT each; the
+ * sum of those rows is the block's bias sum.  Rows of GT that are not
+ * outputs (and the padding filters) are zeroed once, not the whole of GT. */
+typedef struct tblock {
+    const build_ctx *b;
+    int nf;                      /* filters of the block, the rest zero */
+} tblock;
+
+static bool build_t_applies(const emitter *e, const ir_layer *ly, const fgeom *g)
+{
+    return g->outer && g_step(g) == 1 && act_is_pos(ly) && e->simd->zip_lo;
+}
+
+/* Transposes t0_0 .. t0_{W-1} in registers; returns the round whose
+ * names hold the result (row j = lane j of every input). */
+static int emit_transpose_regs(emitter *e)
+{
+    const simd_target *v = e->simd;
+    int W = v->width, round = 0;
+    for (int w = W; w > 1; w /= 2, round++)
+        for (int j = 0; j < W / 2; j++) {
+            const char *a = vname("t", round, j), *c = vname("t", round, j + W / 2);
+            emit(e, "const %s %s = %s;", v->vec, vname("t", round + 1, 2 * j), simd(v->zip_lo, a, c, 0));
+            emit(e, "const %s %s = %s;", v->vec, vname("t", round + 1, 2 * j + 1), simd(v->zip_hi, a, c, 0));
+        }
+    return round;
+}
+
+static void build_t_vec(emitter *e, const void *ctx, const char *q, int n)
+{
+    const tblock *t = ctx;
+    const fgeom *g = t->b->g;
+    const simd_target *v = e->simd;
+    int W = v->width;
+    int64_t gs = g->dgc ? g->osz : g->gplane;
+    for (int j = 0; j < W; j++) {
+        if (j >= t->nf) {
+            emit(e, "const %s %s = %s;", v->vec, vname("t", 0, j), v->zero);
+            continue;
+        }
+        const char *dv = vload(v, arena_printf(emit_arena, "dr + %lld + %s", (long long)(j * g->osz), q), n);
+        if (t->b->ly->act == ACT_RELU)
+            dv = simd(v->pos, vload(v, arena_printf(emit_arena, "yr + %lld + %s", (long long)(j * g->osz), q), n), dv, 0);
+        emit(e, "const %s %s = %s;", v->vec, vname("t", 0, j), dv);
+        emit(e, "if (%s)", t->b->want_g);
+        emit(e, "    %s", vstore(v, arena_printf(emit_arena, "gr + %lld + %s", (long long)(j * gs), q), vname("t", 0, j), n));
+    }
+    int round = emit_transpose_regs(e);
+    for (int l = n ? n : W; l < W; l++)
+        emit(e, "(void)%s;", vname("t", round, l));
+    for (int l = 0; l < (n ? n : W); l++) {
+        emit(e, "%s", simd(v->store, arena_printf(emit_arena, "tr + (size_t)(%s + %d) * %lld", q, l, (long long)g->Fp),
+                           vname("t", round, l), 0));
+        if (t->b->ly->bias)
+            emit(e, "sbt = %s;", simd(v->add, "sbt", vname("t", round, l), 0));
+    }
+}
+
+/* One position q of the block where the flavour has no masked loads. */
+static void build_t_one(emitter *e, const void *ctx, const char *q, int n)
+{
+    const tblock *t = ctx;
+    const fgeom *g = t->b->g;
+    (void)n;
+    emit(e, "for (int j = 0; j < %d; j++) {", e->simd->width);
+    emit(e, "float d = 0.0f;");
+    emit(e, "if (j < %d) {", t->nf);
+    if (t->b->ly->act == ACT_RELU)
+        emit(e, "d = yr[j * %lld + %s] > 0.0f ? dr[j * %lld + %s] : 0.0f;", (long long)g->osz, q, (long long)g->osz, q);
+    else
+        emit(e, "d = dr[j * %lld + %s];", (long long)g->osz, q);
+    emit(e, "if (%s)", t->b->want_g);
+    emit(e, "    gr[j * %lld + %s] = d;", (long long)(g->dgc ? g->osz : g->gplane), q);
+    if (t->b->ly->bias)
+        emit(e, "gb[f0 + j] += d;");
+    emit(e, "}");
+    emit(e, "tr[(size_t)%s * %lld + j] = d;", q, (long long)g->Fp);
+    emit(e, "}");
+}
+
+/* Filters [f0, f0 + nf) of sample i, every output row. */
+static void build_t_block(emitter *e, const build_ctx *b, int nf)
+{
+    const simd_target *v = e->simd;
+    const fgeom *g = b->g;
+    const char *prow, *orow;
+    if (b->ly->bias)
+        emit(e, "%s sbt = %s;", v->vec, v->zero);
+    int loops = emit_row_loops(e, b->ly, &prow, &orow);
+    emit(e, "const size_t at = (size_t)i * %lld + (size_t)f0 * %lld + %s;", (long long)(g->F * g->osz),
+         (long long)g->osz, orow);
+    emit(e, "const float *yr = y + at, *dr = dy + at;");
+    emit(e, "(void)yr;");
+    if (g->dgc)
+        emit(e, "float *gr = gi + f0 * %lld + %s;", (long long)g->osz, orow);
+    else
+        emit(e, "float *gr = gi + f0 * %lld + %lld + %s;", (long long)g->gplane, (long long)g->M, prow);
+    emit(e, "float *tr = gi + %lld + (size_t)(%s) * %lld + f0;", (long long)g->gt_off,
+         g->strided ? orow : prow, (long long)g->Fp);
+    tblock t = {b, nf};
+    emit_row(e, b->ly->out.d[b->ly->nsp], build_t_vec, build_t_one, &t);
+    emit_close(e, loops);
+    if (b->ly->bias) {
+        emit(e, "float sb[%d];", v->width);
+        emit(e, "%s", simd(v->store, "sb", "sbt", 0));
+        emit(e, "for (int j = 0; j < %d; j++)", nf);
+        emit(e, "    gb[f0 + j] += sb[j];");
+    }
+}
+
+/* The rows of GT [gtn + wino][Fp] that no output writes, as runs
+ * {start, count} of floats: NAME_gtz. */
+static int64_t gt_gaps(const ir_layer *ly, const fgeom *g, int64_t *runs)
+{
+    int64_t rows = g->gtn + g->wino, ow = ly->out.d[ly->nsp], n = 0;
+    int64_t pm[MAX_SPATIAL], m = 1;
+    for (int a = ly->nsp - 1; a >= 0; a--) {
+        pm[a] = m;
+        m *= ly->padded.d[a + 1];
+    }
+    bool *hit = arena_alloc(emit_arena, (size_t)rows * sizeof *hit);
+    memset(hit, 0, (size_t)rows * sizeof *hit);
+    for (int64_t o = 0; o < g->osz; o += ow) {
+        int64_t p = 0, rest = o / ow;
+        for (int a = ly->nsp - 2; a >= 0; a--) {
+            p += rest % ly->out.d[a + 1] * pm[a];
+            rest /= ly->out.d[a + 1];
+        }
+        for (int64_t q = 0; q < ow; q++)
+            hit[(g->strided ? o : p) + q] = true;
+    }
+    for (int64_t r = 0; r < rows; r++)
+        if (!hit[r] && (r == 0 || hit[r - 1])) {
+            int64_t k = r;
+            while (k < rows && !hit[k])
+                k++;
+            runs[2 * n] = r * g->Fp;
+            runs[2 * n + 1] = (k - r) * g->Fp;
+            n++;
+        }
+    return n;
+}
+
+/* NAME_gtz at file scope, before the backward pass; the number of runs. */
+static int64_t emit_gt_gaps(emitter *e, const ir_layer *ly, const fgeom *g)
+{
+    if (!build_t_applies(e, ly, g))
+        return 0;
+    int64_t *runs = arena_alloc(emit_arena, (size_t)(g->gtn + g->wino + 1) * 2 * sizeof *runs);
+    int64_t n = gt_gaps(ly, g, runs);
+    if (n)
+        emit_table(e, "int", arena_printf(emit_arena, "%s_gtz", ly->name), runs, 2 * n);
+    return n;
+}
+
+/* Sample i's GT (and G where dx) in blocks of W filters. */
+static void emit_build_t(emitter *e, const build_ctx *b, int64_t ngap)
+{
+    const ir_layer *ly = b->ly;
+    int W = e->simd->width;
+    long long F = (long long)b->g->F, FW = F / W * W;
+    if (ngap) { /* runs of whole rows of Fp floats: vector stores (a memset call per run cost more) */
+        emit(e, "for (int k = 0; k < %lld; k++) {", (long long)ngap);
+        emit(e, "float *z = gi + %lld + %s_gtz[2 * k];", (long long)b->g->gt_off, ly->name);
+        emit(e, "for (int j = 0; j < %s_gtz[2 * k + 1]; j += %d)", ly->name, W);
+        emit(e, "    %s", simd(e->simd->store, "z + j", e->simd->zero, 0));
+        emit(e, "}");
+    }
+    if (FW) {
+        emit(e, "for (int f0 = 0; f0 < %lld; f0 += %d) {", FW, W);
+        build_t_block(e, b, W);
+        emit(e, "}");
+    }
+    if (FW < F) {
+        emit(e, "{");
+        emit(e, "const int f0 = %lld;", FW);
+        build_t_block(e, b, (int)(F - FW));
+        emit(e, "}");
+    }
+}
+
 /* The gradient at the layer's output, d = dy * act'(y), row by row, into
  * G for samples [s0, s1) (zeros, then d at M + p(o)) when the data
  * gradient is wanted or the weight gradient is the dot form; into GT
  * (zeros, then d at [p(o)][f]) for the outer form; bias sums. */
-static void emit_build_g(emitter *e, const ir_layer *ly, const fgeom *g)
+static void emit_build_g(emitter *e, const ir_layer *ly, const fgeom *g, int64_t ngap)
 {
     build_ctx b = {ly, g, g->outer ? "dx" : "1"};
     emit(e, "for (int i = s0; i < s1; i++) {");
@@ -579,6 +767,11 @@ static void emit_build_g(emitter *e, const ir_layer *ly, const fgeom *g)
     if (!g->dgc) {
         emit(e, "if (%s)", b.want_g);
         emit(e, "    memset(gi, 0, sizeof(float) * %lld);", (long long)(g->F * g->gplane));
+    }
+    if (build_t_applies(e, ly, g)) {
+        emit_build_t(e, &b, ngap);
+        emit(e, "}");
+        return;
     }
     if (g->outer)
         emit(e, "memset(gi + %lld, 0, sizeof(float) * %lld);", (long long)g->gt_off,
@@ -612,6 +805,7 @@ void conv_emit_fast_backward(emitter *e, const ir_layer *ly)
         emit_dgrad_kernels(e, ly, &g);
     else if (dxk)
         emit_sweep(e, &s);
+    int64_t ngap = emit_gt_gaps(e, ly, &g);
     emit_backward_head(e, ly, "CNNC_KERNEL ", "");
     emit(e, "{");
     emit(e, "const float *restrict w = c->params + %lld;", (long long)ly->woff);
@@ -633,7 +827,7 @@ void conv_emit_fast_backward(emitter *e, const ir_layer *ly)
     emit(e, "for (int s0 = i0; s0 < i1; s0 += %lld) {", (long long)group_size(&g));
     emit(e, "const int s1 = s0 + %lld < i1 ? s0 + %lld : i1;", (long long)group_size(&g),
          (long long)group_size(&g));
-    emit_build_g(e, ly, &g);
+    emit_build_g(e, ly, &g, ngap);
     if (g.wino)
         emit_wino_wgrad_group(e, ly, &g);
     else

@@ -53,7 +53,7 @@ EOF
 for t in avx512 avx2; do
     gen $t bench/lenet.net
     has $t lenet "c3 forward: filters in lanes" '\bc3_fl\('
-    has $t lenet "c3 weight gradient: outer product" '\bc3_wo0_1\('
+    has $t lenet "c3 weight gradient: outer product" '\bc3_wo[0-9]+_[0-9]+\('
     has $t lenet "c3 data gradient: GEMM and gather" '\bc3_dgm_[0-9]+\('
     has $t lenet "c1 forward: the flat-grid sweep" '\bc1_fw_[0-9]+\('
     has $t lenet "c1 weight gradient: dot form" '\bc1_wg_[0-9]+x[0-9]+\('
@@ -67,6 +67,7 @@ for t in avx512 avx2; do
         has $t cifar10_wide "$l: Winograd weight gradient" "\\b${l}_wnw_[0-9_]+\\("
     done
     lacks $t cifar10_wide "c1 (3 input maps): no Winograd" '\bc1_wny\('
+    has $t cifar10_wide "c1 weight gradient: outer tiles of 2 vectors of filters" '\bc1_wo[0-9]+_2\('
 
     gen $t examples/lenet5_1998.net
     has $t lenet5_1998 "c5 (kernel = its input): the dense kernels" '\bc5_(forward_units|fw)\('
