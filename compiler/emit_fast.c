@@ -431,7 +431,7 @@ void conv_emit_fast_forward(emitter *e, const ir_layer *ly)
          layer_has_pad(ly) ? arena_printf(emit_arena, "c->pad_%s", ly->name) : "x");
     emit(e, "for (int i = i0; i < i1; i++) {");
     emit(e, "const float *xi = xs + (size_t)i * %lld;", (long long)(g.C * g.psz));
-    emit(e, "float *si = c->cs + (size_t)i * %lld;", (long long)e->cs_max);
+    emit(e, "float *si = c->cs + (size_t)i0 * %lld;", (long long)e->cs_max);
     emit(e, "float *yi = y + (size_t)i * %lld;", (long long)(g.F * g.osz));
     emit_sweep_calls(e, &s, "xi", "si");
     emit_compact(e, ly, &g);
@@ -575,14 +575,16 @@ static void emit_build_g(emitter *e, const ir_layer *ly, const fgeom *g)
 {
     build_ctx b = {ly, g, g->outer ? "dx" : "1"};
     emit(e, "for (int i = s0; i < s1; i++) {");
-    emit(e, "float *gi = c->cs + (size_t)i * %lld;", (long long)e->cs_max);
+    emit(e, "float *gi = c->cs + (size_t)(i0 + i - s0) * %lld;", (long long)e->cs_max);
     if (!g->dgc) {
-        emit(e, "if (%s)", b.want_g);
+        emit(e, "if (s0 == i0 && %s)", b.want_g);
         emit(e, "    memset(gi, 0, sizeof(float) * %lld);", (long long)(g->F * g->gplane));
     }
-    if (g->outer)
-        emit(e, "memset(gi + %lld, 0, sizeof(float) * %lld);", (long long)g->gt_off,
+    if (g->outer) {
+        emit(e, "if (s0 == i0)");
+        emit(e, "    memset(gi + %lld, 0, sizeof(float) * %lld);", (long long)g->gt_off,
              (long long)((g->gtn + g->wino) * g->Fp));
+    }
     emit_build_rows(e, &b);
     emit(e, "}");
 }
@@ -642,7 +644,7 @@ void conv_emit_fast_backward(emitter *e, const ir_layer *ly)
         emit(e, "if (!dx)");
         emit(e, "    continue;");
         emit(e, "for (int i = s0; i < s1; i++) {");
-        emit(e, "const float *gi = c->cs + (size_t)i * %lld;", (long long)e->cs_max);
+        emit(e, "const float *gi = c->cs + (size_t)(i0 + i - s0) * %lld;", (long long)e->cs_max);
         emit(e, "float *di = dxs + (size_t)i * %lld;", (long long)(g.C * g.psz));
         if (g.wino_dx)
             emit_wino_dgrad_sample(e, ly, &g);
