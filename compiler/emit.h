@@ -18,6 +18,8 @@ typedef struct simd_target {
      * at $1 + lane, never touching the others), zeros elsewhere; NULL
      * where lanes cannot be chosen at no cost (only avx512 has it). */
     const char *loadm;
+    /* storem: $2's lanes set in the constant bit mask $3 to $1 + lane. */
+    const char *storem;
     const char *pos;          /* $2 where $1 > 0, else 0 (relu and its derivative) */
     /* Pooling (emit_fastpool.c).  storen/iloadn/istoren: masked store of
      * $3 / load of $2 lanes, NULL with loadn.  pick2: x[0], x[2], .. of the
