@@ -139,7 +139,7 @@ void wino_plan(const emitter *e, const ir_layer *ly, fgeom *g)
     g->wg_dut = round16(base) + (g->wino_dx ? round16(16 * g->F * g->C) : 0);
     int64_t t0 = g->wg_dut + round16(16 * g->C * g->Fp);
     if (g->wino_dx) {
-        g->dgemm = false;
+        g->dgemm = g->dgc = g->dgr = false; /* Winograd reads the flat G */
         g->wd = (wconv){arena_printf(emit_arena, "%s_d", ly->name), g->F, g->C, g->gplane, pw, g->gplane / pw,
                         ph, pw, g->psz, pw, 0, pw, 0, false, true, ACT_NONE, 0, 0, 0, 0, 0, 0, false, 0, 0, 0, 0, 0};
         if (ly->pad == PAD_VALID || ly->pad == PAD_ZERO || ly->pad == PAD_SAME) {
