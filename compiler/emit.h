@@ -14,6 +14,12 @@ typedef struct simd_target {
     const char *cpu_check;    /* C expression: the running CPU has the flavour */
     const char *vec, *zero, *load, *store, *splat, *fma, *add, *sub, *hsum;
     const char *loadn;        /* masked load of $2 floats, or NULL */
+    /* loadm: the lanes of $1 set in the constant bit mask $2 (the floats
+     * at $1 + lane, never touching the others), zeros elsewhere; NULL
+     * where lanes cannot be chosen at no cost (only avx512 has it). */
+    const char *loadm;
+    /* storem: $2's lanes set in the constant bit mask $3 to $1 + lane. */
+    const char *storem;
     const char *pos;          /* $2 where $1 > 0, else 0 (relu and its derivative) */
     /* Pooling (emit_fastpool.c).  storen/iloadn/istoren: masked store of
      * $3 / load of $2 lanes, NULL with loadn.  pick2: x[0], x[2], .. of the

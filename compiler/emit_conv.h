@@ -62,6 +62,10 @@ typedef struct fgeom {
      * outputs only into dcc [K][osz] (after dcol), spread to dcol's flat
      * positions M + p(o), then the same gather. */
     bool dgc;
+    /* Stride-1 2-D layers whose padded rows fit a vector where dgr (with
+     * dgc): no dcol; each row of dxp sums dcc's output rows, every tap's
+     * row loaded into the lanes it lands on (loadm). */
+    bool dgr;
 } fgeom;
 
 /* out[m][p..p+T) = bias[m] + sum_{ch, t} w[m*wr + ch*wc + woff[t]] *

@@ -21,7 +21,12 @@
  *
  * Strided layers (dgc, the compact form): G is compact [F][osz], the GEMM
  * runs over the outputs only into dcc [K][osz], and a spread puts dcc at
- * dcol's flat positions M + p(o) before the same gather. */
+ * dcol's flat positions M + p(o) before the same gather.
+ *
+ * Stride-1 2-D layers whose padded rows fit a vector (dgr, AVX-512: lenet
+ * and cifar10_conv's c3) use the compact G too, and no dcol: each row y
+ * of dxp adds, for each tap (k0, k1), dcc's output row y - k0*d0 loaded
+ * into lanes k1*d1 .. k1*d1 + ow by a masked load (loadm). */
 #include "emit_conv.h"
 
 /* Whether ly's data gradient is ever computed: not for the first layer
@@ -50,6 +55,21 @@ static double compact_cost(const simd_target *v, const fgeom *g, int64_t ow, int
     return c + 2.0 * (double)(g->C * g->K * vecs) + spread * (double)(g->C * g->K);
 }
 
+/* The compact form without dcol (dgr) for stride-1 2-D layers whose
+ * padded rows fit a vector, where the flavour picks lanes (loadm): the
+ * GEMM over the osz outputs, then each output row of each tap is one
+ * masked load (2 slots) added into the dxp row it lands on.  lenet's c3:
+ * 7 vectors of outputs instead of 9 of span, 250 loads a map instead of
+ * 325, no spread.  0 where it does not apply. */
+static double rows_cost(const simd_target *v, const ir_layer *ly, const fgeom *g, int *m, int *n)
+{
+    if (!v->loadm || !v->storen || g->strided || ly->nsp != 2 || !g->outer || g->osz < v->width ||
+        ly->padded.d[2] > v->width)
+        return 0;
+    double c = sweep_tile(v, g->K, g->osz, m, n) * (double)(g->F * g->C);
+    return c + 2.0 * (double)(g->C * g->K * ly->out.d[1]);
+}
+
 /* The cost rule, in FMA slots per sample: the sweep costs its tiles over
  * the padded plane (C rows, F*K steps); the GEMM its tiles over the span
  * (K rows, F steps, C times), plus the gather (C*K loads of 2 slots per
@@ -71,8 +91,11 @@ void dgrad_plan(const emitter *e, const ir_layer *ly, fgeom *g)
     gemm += 2.0 * (double)(g->C * g->K * vecs);
     int cm = 1, cn = 1;
     double comp = compact_cost(v, g, ly->out.d[ly->nsp], vecs, &cm, &cn);
+    if (comp <= 0 || comp >= gemm)
+        comp = rows_cost(v, ly, g, &cm, &cn);
     if (comp > 0 && comp < gemm) {
         g->dgc = comp < sweep;
+        g->dgr = g->dgc && !g->strided;
         gemm = comp;
         m = cm;
         n = cn;
@@ -83,7 +106,7 @@ void dgrad_plan(const emitter *e, const ir_layer *ly, fgeom *g)
     g->dg_mb = m;
     g->dg_nv = n;
     g->dc_off = (g->scratch + 15) / 16 * 16;
-    g->scratch = g->dc_off + g->K * g->gplane + (g->dgc ? g->K * g->osz : 0);
+    g->scratch = g->dc_off + (g->dgr ? 0 : g->K * g->gplane) + (g->dgc ? g->K * g->osz : 0);
 }
 
 /* dc[j][M + p..M + p + T) = sum_f w[f*R + j] * G[f][M + p..], j < mb. */
@@ -196,11 +219,50 @@ static void spread(emitter *e, const ir_layer *ly, const fgeom *g)
     emit_blank(e);
 }
 
+/* dgr: dxp row y = sum over taps (k0, k1) with o0 = y - k0*d0 an output
+ * row of dcc[k0*K1 + k1][o0][..] in lanes k1*d1 .. k1*d1 + ow (every
+ * lane of the row, zeros past pw: stored whole). */
+static void row_gather(emitter *e, const ir_layer *ly, const fgeom *g)
+{
+    const simd_target *v = e->simd;
+    int64_t ph = ly->padded.d[1], pw = ly->padded.d[2], oh = ly->out.d[1], ow = ly->out.d[2];
+    int64_t K0 = ly->kernel[0], K1 = ly->kernel[1], d0 = ly->dilation[0], d1 = ly->dilation[1];
+    emit(e, "CNNC_KERNEL static inline void %s_dgr(float *restrict di, const float *restrict dcc)", ly->name);
+    emit(e, "{");
+    emit(e, "for (int y = 0; y < %lld; y++) {", (long long)ph);
+    emit(e, "const int ka = y < %lld ? 0 : (y - %lld) / %lld;", (long long)oh, (long long)(oh - d0), (long long)d0);
+    emit(e, "const int kb = y / %lld < %lld ? y / %lld : %lld;", (long long)d0, (long long)(K0 - 1), (long long)d0,
+         (long long)(K0 - 1));
+    emit(e, "%s s0 = %s, s1 = %s;", v->vec, v->zero, v->zero);
+    emit(e, "for (int k0 = ka; k0 <= kb; k0++) {");
+    emit(e, "const float *r = dcc + (size_t)k0 * %lld + (size_t)(y - k0 * %lld) * %lld;", (long long)(K1 * g->osz),
+         (long long)d0, (long long)ow);
+    for (int64_t k1 = 0; k1 < K1; k1++) {
+        const char *s = k1 % 2 ? "s1" : "s0";
+        unsigned long long mask = ((1ull << ow) - 1ull) << (k1 * d1);
+        const char *at = arena_printf(emit_arena, "r + %lld", (long long)(k1 * g->osz - k1 * d1));
+        emit(e, "%s = %s;", s, simd(v->add, s, simd(v->loadm, at, arena_printf(emit_arena, "0x%llxu", mask), 0), 0));
+    }
+    emit(e, "}");
+    const char *at = arena_printf(emit_arena, "di + y * %lld", (long long)pw);
+    if (pw == v->width)
+        emit(e, "%s", simd(v->store, at, simd(v->add, "s0", "s1", 0), 0));
+    else
+        emit(e, "%s", simd(v->storen, at, simd(v->add, "s0", "s1", 0), arena_printf(emit_arena, "%lld", (long long)pw)));
+    emit(e, "}");
+    emit(e, "}");
+    emit_blank(e);
+}
+
 void emit_dgrad_kernels(emitter *e, const ir_layer *ly, const fgeom *g)
 {
     gemm_tile(e, ly, g, g->dg_mb);
     if (g->K % g->dg_mb)
         gemm_tile(e, ly, g, (int)(g->K % g->dg_mb));
+    if (g->dgr) {
+        row_gather(e, ly, g);
+        return;
+    }
     gather(e, ly, g);
     if (g->dgc)
         spread(e, ly, g);
@@ -224,6 +286,11 @@ void emit_dgrad_begin(emitter *e, const ir_layer *ly, const fgeom *g)
     (void)ly;
     if (!g->dgemm)
         return;
+    if (g->dgr) {
+        emit(e, "float *restrict dcc = c->cs + (size_t)i0 * %lld + %lld;", (long long)e->cs_max,
+             (long long)g->dc_off);
+        return;
+    }
     emit(e, "float *restrict dc = c->cs + (size_t)i0 * %lld + %lld;", (long long)e->cs_max, (long long)g->dc_off);
     emit(e, "if (dx && i1 > i0)");
     emit(e, "    memset(dc, 0, sizeof(float) * %lld);", (long long)(g->K * g->gplane));
@@ -240,8 +307,11 @@ void emit_dgrad_sample(emitter *e, const ir_layer *ly, const fgeom *g)
         block_calls(e, g, ly, k0, g->dg_mb);
     if (full < g->K)
         block_calls(e, g, ly, full, g->K - full);
-    if (g->dgc)
+    if (g->dgr)
+        emit(e, "%s_dgr(di + c0 * %lld, dcc);", ly->name, (long long)g->psz);
+    else if (g->dgc)
         emit(e, "%s_dgs(dc, dcc);", ly->name);
-    emit(e, "%s_dgx(di + c0 * %lld, dc);", ly->name, (long long)g->psz);
+    if (!g->dgr)
+        emit(e, "%s_dgx(di + c0 * %lld, dc);", ly->name, (long long)g->psz);
     emit(e, "}");
 }

@@ -48,7 +48,7 @@ static void dot_tile(emitter *e, const ir_layer *ly, const fgeom *g, int mf, int
     int64_t W = v->width, vspan = g->span / W * W;
     emit(e, "CNNC_KERNEL static inline void %s_wg_%dx%d(const %s_ctx *c, const float *restrict xs,",
          ly->name, mf, mr, e->prefix);
-    emit(e, "    int f0, int r0, float *restrict gw, int s0, int s1)");
+    emit(e, "    int f0, int r0, float *restrict gw, int i0, int s0, int s1)");
     emit(e, "{");
     for (int a = 0; a < mf; a++)
         for (int b = 0; b < mr; b++) {
@@ -56,7 +56,7 @@ static void dot_tile(emitter *e, const ir_layer *ly, const fgeom *g, int mf, int
             emit(e, "float %s = 0.0f;", vname("t", a, b));
         }
     emit(e, "for (int i = s0; i < s1; i++) {");
-    emit(e, "const float *gi = c->cs + (size_t)i * %lld + (size_t)f0 * %lld + %lld;", (long long)e->cs_max,
+    emit(e, "const float *gi = c->cs + (size_t)(i0 + i - s0) * %lld + (size_t)f0 * %lld + %lld;", (long long)e->cs_max,
          (long long)g->gplane, (long long)g->M);
     for (int b = 0; b < mr; b++)
         emit(e, "const float *x%d = xs + (size_t)i * %lld + %s_roff[r0 + %d];", b,
@@ -138,15 +138,15 @@ static void dot_calls(emitter *e, const ir_layer *ly, const fgeom *g, int mf, in
     int64_t fr = g->F - F, rr = g->R - R;
     emit(e, "for (int f0 = 0; f0 < %lld; f0 += %d) {", (long long)F, mf);
     emit(e, "for (int r0 = 0; r0 < %lld; r0 += %d)", (long long)R, mr);
-    emit(e, "    %s_wg_%dx%d(c, xs, f0, r0, gw, s0, s1);", ly->name, mf, mr);
+    emit(e, "    %s_wg_%dx%d(c, xs, f0, r0, gw, i0, s0, s1);", ly->name, mf, mr);
     if (rr)
-        emit(e, "%s_wg_%dx%lld(c, xs, f0, %lld, gw, s0, s1);", ly->name, mf, (long long)rr, (long long)R);
+        emit(e, "%s_wg_%dx%lld(c, xs, f0, %lld, gw, i0, s0, s1);", ly->name, mf, (long long)rr, (long long)R);
     emit(e, "}");
     if (fr) {
         emit(e, "for (int r0 = 0; r0 < %lld; r0 += %d)", (long long)R, mr);
-        emit(e, "    %s_wg_%lldx%d(c, xs, %lld, r0, gw, s0, s1);", ly->name, (long long)fr, mr, (long long)F);
+        emit(e, "    %s_wg_%lldx%d(c, xs, %lld, r0, gw, i0, s0, s1);", ly->name, (long long)fr, mr, (long long)F);
         if (rr)
-            emit(e, "%s_wg_%lldx%lld(c, xs, %lld, %lld, gw, s0, s1);", ly->name, (long long)fr,
+            emit(e, "%s_wg_%lldx%lld(c, xs, %lld, %lld, gw, i0, s0, s1);", ly->name, (long long)fr,
                  (long long)rr, (long long)F, (long long)R);
     }
 }
@@ -410,7 +410,7 @@ static void outer_calls(emitter *e, const ir_layer *ly, const fgeom *g, const op
     plan_calls(o, Fv, &nb);
     ochunk k = outer_chunk(e, ly, g);
     emit(e, "for (int i = s0; i < s1; i++) {");
-    emit(e, "const float *gt = c->cs + (size_t)i * %lld + %lld;", (long long)e->cs_max, (long long)g->gt_off);
+    emit(e, "const float *gt = c->cs + (size_t)(i0 + i - s0) * %lld + %lld;", (long long)e->cs_max, (long long)g->gt_off);
     emit(e, "const float *xi = xs + (size_t)i * %lld;", (long long)(g->C * g->psz));
     emit(e, "for (int r0 = 0; r0 < %lld; r0 += %lld)", (long long)k.rows, (long long)k.rc);
     emit(e, "for (int q0 = 0; q0 < %lld; q0 += %lld) {", (long long)k.ow, (long long)k.qc);

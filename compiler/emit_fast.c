@@ -433,7 +433,7 @@ void conv_emit_fast_forward(emitter *e, const ir_layer *ly)
          layer_has_pad(ly) ? arena_printf(emit_arena, "c->pad_%s", ly->name) : "x");
     emit(e, "for (int i = i0; i < i1; i++) {");
     emit(e, "const float *xi = xs + (size_t)i * %lld;", (long long)(g.C * g.psz));
-    emit(e, "float *si = c->cs + (size_t)i * %lld;", (long long)e->cs_max);
+    emit(e, "float *si = c->cs + (size_t)i0 * %lld;", (long long)e->cs_max);
     emit(e, "float *yi = y + (size_t)i * %lld;", (long long)(g.F * g.osz));
     emit_sweep_calls(e, &s, "xi", "si");
     emit_compact(e, ly, &g);
@@ -735,8 +735,9 @@ static void emit_build_t(emitter *e, const build_ctx *b, int64_t ngap)
     const ir_layer *ly = b->ly;
     int W = e->simd->width;
     long long F = (long long)b->g->F, FW = F / W * W;
-    if (ngap) { /* runs of whole rows of Fp floats: vector stores (a memset call per run cost more) */
-        emit(e, "for (int k = 0; k < %lld; k++) {", (long long)ngap);
+    if (ngap) { /* runs of whole rows of Fp floats: vector stores (a memset call per run cost more);
+                 * once per call: a group's samples reuse the lane's first slots */
+        emit(e, "for (int k = 0; k < (s0 == i0 ? %lld : 0); k++) {", (long long)ngap);
         emit(e, "float *z = gi + %lld + %s_gtz[2 * k];", (long long)b->g->gt_off, ly->name);
         emit(e, "for (int j = 0; j < %s_gtz[2 * k + 1]; j += %d)", ly->name, W);
         emit(e, "    %s", simd(e->simd->store, "z + j", e->simd->zero, 0));
@@ -763,9 +764,9 @@ static void emit_build_g(emitter *e, const ir_layer *ly, const fgeom *g, int64_t
 {
     build_ctx b = {ly, g, g->outer ? "dx" : "1"};
     emit(e, "for (int i = s0; i < s1; i++) {");
-    emit(e, "float *gi = c->cs + (size_t)i * %lld;", (long long)e->cs_max);
+    emit(e, "float *gi = c->cs + (size_t)(i0 + i - s0) * %lld;", (long long)e->cs_max);
     if (!g->dgc) {
-        emit(e, "if (%s)", b.want_g);
+        emit(e, "if (s0 == i0 && %s)", b.want_g);
         emit(e, "    memset(gi, 0, sizeof(float) * %lld);", (long long)(g->F * g->gplane));
     }
     if (build_t_applies(e, ly, g)) {
@@ -773,9 +774,11 @@ static void emit_build_g(emitter *e, const ir_layer *ly, const fgeom *g, int64_t
         emit(e, "}");
         return;
     }
-    if (g->outer)
-        emit(e, "memset(gi + %lld, 0, sizeof(float) * %lld);", (long long)g->gt_off,
+    if (g->outer) {
+        emit(e, "if (s0 == i0)");
+        emit(e, "    memset(gi + %lld, 0, sizeof(float) * %lld);", (long long)g->gt_off,
              (long long)((g->gtn + g->wino) * g->Fp));
+    }
     emit_build_rows(e, &b);
     emit(e, "}");
 }
@@ -836,7 +839,7 @@ void conv_emit_fast_backward(emitter *e, const ir_layer *ly)
         emit(e, "if (!dx)");
         emit(e, "    continue;");
         emit(e, "for (int i = s0; i < s1; i++) {");
-        emit(e, "const float *gi = c->cs + (size_t)i * %lld;", (long long)e->cs_max);
+        emit(e, "const float *gi = c->cs + (size_t)(i0 + i - s0) * %lld;", (long long)e->cs_max);
         emit(e, "float *di = dxs + (size_t)i * %lld;", (long long)(g.C * g.psz));
         if (g.wino_dx)
             emit_wino_dgrad_sample(e, ly, &g);

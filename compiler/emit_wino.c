@@ -139,7 +139,7 @@ void wino_plan(const emitter *e, const ir_layer *ly, fgeom *g)
     g->wg_dut = round16(base) + (g->wino_dx ? round16(16 * g->F * g->C) : 0);
     int64_t t0 = g->wg_dut + round16(16 * g->C * g->Fp);
     if (g->wino_dx) {
-        g->dgemm = false;
+        g->dgemm = g->dgc = g->dgr = false; /* Winograd reads the flat G */
         g->wd = (wconv){arena_printf(emit_arena, "%s_d", ly->name), g->F, g->C, g->gplane, pw, g->gplane / pw,
                         ph, pw, g->psz, pw, 0, pw, 0, false, true, ACT_NONE, 0, 0, 0, 0, 0, 0, false, 0, 0, 0, 0, 0};
         if (ly->pad == PAD_VALID || ly->pad == PAD_ZERO || ly->pad == PAD_SAME) {
@@ -658,7 +658,7 @@ void emit_wino_wgrad_group(emitter *e, const ir_layer *ly, const fgeom *g)
     emit(e, "float *ws = c->cs + (size_t)i0 * %lld;", (long long)e->cs_max);
     emit(e, "float *restrict sw = ws + %lld, *restrict vw = ws + %lld, *restrict gtt = ws + %lld;",
          (long long)g->wg_s, (long long)g->wg_v, (long long)g->wg_gtt);
-    emit(e, "const float *gt = c->cs + (size_t)i * %lld + %lld;", (long long)e->cs_max, (long long)g->gt_off);
+    emit(e, "const float *gt = c->cs + (size_t)(i0 + i - s0) * %lld + %lld;", (long long)e->cs_max, (long long)g->gt_off);
     emit(e, "const float *xi = xs + (size_t)i * %lld;", (long long)(g->C * g->psz));
     emit(e, "for (int ty0 = 0; ty0 < %lld; ty0 += %lld) {", (long long)w->th, (long long)w->nr);
     emit(e, "const int nt = (ty0 + %lld < %lld ? %lld : %lld - ty0) * %lld;", (long long)w->nr, (long long)w->th,

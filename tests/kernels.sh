@@ -58,6 +58,8 @@ for t in avx512 avx2; do
     has $t lenet "c1 forward: the flat-grid sweep" '\bc1_fw_[0-9]+\('
     has $t lenet "c1 weight gradient: dot form" '\bc1_wg_[0-9]+x[0-9]+\('
     lacks $t lenet "c1 (first layer): no data gradient kernel" '\bc1_(dg|dgm_[0-9]+)\('
+    gen $t bench/cifar10_conv.net
+    has $t cifar10_conv "c3 data gradient: GEMM" '\bc3_dgm_[0-9]+\('
     has $t lenet "f5: dense split by units" '\bf5_forward_units\('
 
     gen $t bench/cifar10_wide.net
@@ -68,6 +70,14 @@ for t in avx512 avx2; do
     done
     lacks $t cifar10_wide "c1 (3 input maps): no Winograd" '\bc1_wny\('
     has $t cifar10_wide "c1 weight gradient: outer tiles of 2 vectors of filters" '\bc1_wo[0-9]+_2\('
+done
+# rows of 14 fit a 16-float vector: the compact GEMM and the row gather
+has avx512 lenet "c3 data gradient: compact GEMM, row gather" '\bc3_dgr\('
+has avx512 cifar10_conv "c3 data gradient: compact GEMM, row gather" '\bc3_dgr\('
+lacks avx512 lenet "c3: no dcol gather" '\bc3_dgx\('
+has avx2 lenet "c3 data gradient: flat GEMM and gather (no loadm)" '\bc3_dgx\('
+has avx2 cifar10_conv "c3 data gradient: flat GEMM and gather (no loadm)" '\bc3_dgx\('
+for t in avx512 avx2; do
 
     gen $t examples/lenet5_1998.net
     has $t lenet5_1998 "c5 (kernel = its input): the dense kernels" '\bc5_(forward_units|fw)\('

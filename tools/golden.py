@@ -585,6 +585,23 @@ network stride_dgc {
 }
 """, 3, "--lr 0.2 --momentum 0.9 --weight-decay 0.1"),
 
+    "conv_dgr": (
+        "the compact data gradient of stride-1 layers whose padded rows "
+        "fit a vector (a row gather from the outputs, AVX-512): zero(1) "
+        "with 16-float rows, dilation [2, 3], zero(2) into 32 filters",
+        """\
+network conv_dgr {
+    input [3, 12, 14];
+    conv a (filters = 6, kernel = 3, padding = zero(1), activation = relu);                  # 12x14
+    conv b (filters = 16, kernel = 3, padding = zero(1), activation = relu);                 # 12x14
+    conv c (filters = 16, kernel = [3, 2], dilation = [2, 3], activation = tanh);            # 8x11
+    conv d (filters = 32, kernel = 5, padding = zero(2), activation = sigmoid);              # 8x11
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 3, "--lr 0.2 --momentum 0.9 --weight-decay 0.1"),
+
     "stride_dgc_1d": (
         "compact data gradient in 1-D: stride 2 zero(1) with 48 outputs "
         "(whole vectors), stride 3 with dilation 2 and zero(2), tanh, "
