@@ -55,9 +55,6 @@ typedef struct fgeom {
      * with the kernel flipped and transposed). */
     bool wino, wino_dx;
     wconv wf, wd;
-    /* The weight gradient's F(2x2, 3x3) chunks: wf itself where wf.m is
-     * 2, else the same layer cut in 2x2 tiles (NAME_wg_*). */
-    wconv ww;
     /* Its weight gradient: per lane dUT [16][C][Fp] at wg_dut, staged
      * input rows at wg_s and V [16][C][wf.vp] (wf's chunks), the chunk's
      * transformed gradients GtT [16][wf.nr * wf.tw][Fp] at wg_gtt; GT

@@ -1,8 +1,8 @@
 /* emit_wino.c - Winograd F(2x2, 3x3) and F(4x4, 3x3) convolutions of 2-D
  * stride-1 3x3 layers (Lavin & Gray 2015), chosen over the flat-grid
  * sweep of emit_fast.c by wino_plan; F4 where its tiles fill a vector
- * (wino_m; the F4 transforms are described before emit_wi4), the weight
- * gradient always on F2 tiles (g->ww).  F2 first:
+ * (wino_m; the F4 transforms are described before emit_wi4), in all three
+ * passes (the weight gradient: before emit_wng4).  F2 first:
  *
  * The output is cut into th x tw tiles of 2 x 2; tile (ty, tx) reads the
  * 4 x 4 input patch d at rows 2ty.., columns 2tx.. of the padded input and
@@ -33,6 +33,11 @@
 
 static const double BT[4][4] = {{1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, 1, 0, -1}};
 static const double AT[2][4] = {{1, 1, 1, 0}, {0, 1, -1, -1}};
+static const double AT4[4][6] = {{1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}};
+#define G4_TABLE                                                                                                       \
+    "static const float G[6][3] = {{0.25f, 0, 0}, {-1.0f / 6, -1.0f / 6, -1.0f / 6}, "                                  \
+    "{-1.0f / 6, 1.0f / 6, -1.0f / 6}, {1.0f / 24, 1.0f / 12, 1.0f / 6}, {1.0f / 24, -1.0f / 12, 1.0f / 6}, {0, 0, 1}};"
+#define G2_TABLE "static const float G[4][3] = {{1, 0, 0}, {0.5f, 0.5f, 0.5f}, {0.5f, -0.5f, 0.5f}, {0, 0, 1}};"
 
 static int64_t round16(int64_t n)
 {
@@ -123,7 +128,9 @@ static void wconv_plan(const simd_target *v, wconv *w, int64_t u_base, int64_t t
     w->end = w->m_off + npos(w) * wconv_mb(v, w) * w->vp;
 }
 
-/* F(4x4, 3x3) where its tiles fill a vector, else F(2x2, 3x3).  F4 does
+/* F(4x4, 3x3) where its tiles fill a vector, else F(2x2, 3x3) (all three
+ * passes the same: the weight gradient shares the forward's chunks and
+ * input transform).  F4 does
  * 36 multiply-adds per 16 outputs and map pair against F2's 16 per 4
  * (44 % fewer); its transforms cost about as much per output but gather
  * and scatter through L1 (NAME_w4i, NAME_w4y).  cifar10_wide on AVX-512
@@ -152,13 +159,8 @@ void wino_plan(const emitter *e, const ir_layer *ly, fgeom *g)
     int64_t pw = ly->padded.d[2], ph = ly->padded.d[1];
     g->wf = (wconv){ly->name, g->C, g->F, g->psz, pw, ph, ly->out.d[1], ly->out.d[2], g->osz, ly->out.d[2],
                     0, pw, 0, ly->bias, false, ly->act, 0, 0, 0, 0, 0, 0, false, 0, 0, 0, 0, 0, 2};
-    g->ww = g->wf;
-    g->ww.name = arena_printf(emit_arena, "%s_wg", ly->name);
     g->wf.m = wino_m(v, &g->wf);
-    if (g->wf.m == 2)
-        g->ww = g->wf;
     wconv_plan(v, &g->wf, 0, npos(&g->wf) * g->F * g->C);
-    wconv_plan(v, &g->ww, 0, 0);
     int64_t need = g->wf.end;
     bool dx = conv_has_dx(e, ly);
     g->wino_dx = dx && (ph + 1) / 2 * ((pw + 1) / 2) >= 2 * W;
@@ -181,18 +183,18 @@ void wino_plan(const emitter *e, const ir_layer *ly, fgeom *g)
         nu = npos(&g->wd) * g->F * g->C;
     }
     g->wg_dut = round16(base) + round16(nu);
-    int64_t t0 = g->wg_dut + round16(16 * g->C * g->Fp);
+    int64_t t0 = g->wg_dut + round16(npos(&g->wf) * g->C * g->Fp);
     if (g->wino_dx) {
         wconv_plan(v, &g->wd, base, t0);
         if (g->wd.end > need)
             need = g->wd.end;
     }
-    int64_t T = g->ww.nr * g->ww.tw;
+    int64_t T = g->wf.nr * g->wf.tw;
     g->wg_s = t0;
-    g->wg_v = g->wg_s + round16(g->C * srows(&g->ww) * g->ww.pitch);
-    g->wg_gtt = g->wg_v + round16(16 * g->C * g->ww.vp);
-    if (g->wg_gtt + 16 * T * g->Fp > need)
-        need = g->wg_gtt + 16 * T * g->Fp;
+    g->wg_v = g->wg_s + round16(g->C * srows(&g->wf) * g->wf.pitch);
+    g->wg_gtt = g->wg_v + round16(npos(&g->wf) * g->C * g->wf.vp);
+    if (g->wg_gtt + npos(&g->wf) * T * g->Fp > need)
+        need = g->wg_gtt + npos(&g->wf) * T * g->Fp;
     g->scratch = need;
 }
 
@@ -205,7 +207,7 @@ static const char *lincomb(const simd_target *v, const double *coef, int stride,
         double c = coef[k * stride];
         if (c == 0)
             continue;
-        const char *cs = simd(v->splat, arena_printf(emit_arena, "%.9gf", c), 0, 0);
+        const char *cs = simd(v->splat, arena_printf(emit_arena, "%#.9gf", c), 0, 0);
         if (!acc)
             acc = c == 1 ? x[k] : c == -1 ? simd(v->sub, v->zero, x[k], 0) : simd(v->fma, cs, x[k], v->zero);
         else if (c == 1)
@@ -225,12 +227,7 @@ static void emit_wu(emitter *e, const wconv *w)
     int n = w->m + 2;
     emit(e, "static void %s_wnu(const float *restrict w, float *restrict u)", w->name);
     emit(e, "{");
-    if (w->m == 2)
-        emit(e, "static const float G[4][3] = {{1, 0, 0}, {0.5f, 0.5f, 0.5f}, {0.5f, -0.5f, 0.5f}, {0, 0, 1}};");
-    else
-        emit(e, "static const float G[6][3] = {{0.25f, 0, 0}, {-1.0f / 6, -1.0f / 6, -1.0f / 6}, "
-                "{-1.0f / 6, 1.0f / 6, -1.0f / 6}, {1.0f / 24, 1.0f / 12, 1.0f / 6}, "
-                "{1.0f / 24, -1.0f / 12, 1.0f / 6}, {0, 0, 1}};");
+    emit(e, "%s", w->m == 2 ? G2_TABLE : G4_TABLE);
     emit(e, "for (int o = 0; o < %lld; o++)", (long long)w->fout);
     emit(e, "for (int ch = 0; ch < %lld; ch++) {", (long long)w->cin);
     if (w->flip)
@@ -771,7 +768,7 @@ static void wg_tile(const simd_target *v, const fgeom *g, int *mc, int *nf)
 static void emit_wng(emitter *e, const ir_layer *ly, const fgeom *g)
 {
     const simd_target *v = e->simd;
-    const wconv *w = &g->ww;
+    const wconv *w = &g->wf;
     int64_t pw = ly->padded.d[2], T = w->nr * w->tw, Fp = g->Fp;
     emit(e, "CNNC_KERNEL static void %s_wng(const float *restrict gt, float *restrict gtt, int ty0)", ly->name);
     emit(e, "{");
@@ -809,6 +806,61 @@ static void emit_wng(emitter *e, const ir_layer *ly, const fgeom *g)
     emit_blank(e);
 }
 
+/* NAME_wng (F4): GtT[ab][t][f] = (A dY' AT)[a][b], A = AT4 transposed,
+ * from the 4x4 outputs of each tile (zero where they stick out: guards
+ * only where the output is not whole tiles); V is NAME_w4i's, dw = GT dU
+ * G with the 6x3 G.  The same GEMM tiles over 36 positions: cifar10_wide
+ * on AVX-512, backward ms per batch of 64, F2 -> F4 weight gradient (both
+ * with the F4 data gradient): c2 19.4-20.1 -> 16.3-16.9, c3 9.3-9.7 ->
+ * 8.0-8.3, c4 14.8-15.4 -> 13.2-13.6. */
+static void emit_wng4(emitter *e, const ir_layer *ly, const fgeom *g)
+{
+    const simd_target *v = e->simd;
+    const wconv *w = &g->wf;
+    int64_t pw = ly->padded.d[2], T = w->nr * w->tw, Fp = g->Fp;
+    emit(e, "CNNC_KERNEL static void %s_wng(const float *restrict gt, float *restrict gtt, int ty0)", ly->name);
+    emit(e, "{");
+    emit(e, "for (int ty = 0; ty < %lld && ty0 + ty < %lld; ty++) {", (long long)w->nr, (long long)w->th);
+    emit(e, "const int rows = %lld - 4 * (ty0 + ty);", (long long)w->out_rows);
+    emit(e, "(void)rows;");
+    emit(e, "for (int tx = 0; tx < %lld; tx++) {", (long long)w->tw);
+    emit(e, "const int cols = %lld - 4 * tx;", (long long)w->out_cols);
+    emit(e, "(void)cols;");
+    emit(e, "const float *p0 = gt + (size_t)(4 * (ty0 + ty) * %lld + 4 * tx) * %lld;", (long long)pw, (long long)Fp);
+    emit(e, "float *q = gtt + (size_t)(ty * %lld + tx) * %lld;", (long long)w->tw, (long long)Fp);
+    emit(e, "for (int f = 0; f < %lld; f += %d) {", (long long)Fp, v->width);
+    const char *d[4][4];
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 4; j++) {
+            d[i][j] = vname("d", i, j);
+            const char *ld = simd(v->load, arena_printf(emit_arena, "p0 + %lld + f", (long long)((i * pw + j) * Fp)), 0, 0);
+            const char *cond = NULL;
+            if (w->out_rows % 4 && w->out_cols % 4)
+                cond = arena_printf(emit_arena, "rows > %d && cols > %d", i, j);
+            else if (w->out_rows % 4)
+                cond = arena_printf(emit_arena, "rows > %d", i);
+            else if (w->out_cols % 4)
+                cond = arena_printf(emit_arena, "cols > %d", j);
+            emit(e, "const %s %s = %s;", v->vec, d[i][j],
+                 cond && (i || j) ? arena_printf(emit_arena, "%s ? %s : %s", cond, ld, v->zero) : ld);
+        }
+    const char *r[6][4];
+    for (int b = 0; b < 6; b++)
+        for (int i = 0; i < 4; i++) {
+            r[b][i] = vname("r", i, b);
+            emit(e, "const %s %s = %s;", v->vec, r[b][i], lincomb(v, &AT4[0][b], 6, d[i], 4));
+        }
+    for (int a = 0; a < 6; a++)
+        for (int b = 0; b < 6; b++)
+            emit(e, "%s", simd(v->store, arena_printf(emit_arena, "q + %lld + f", (long long)((a * 6 + b) * T * Fp)),
+                               lincomb(v, &AT4[0][a], 6, r[b], 4), 0));
+    emit(e, "}");
+    emit(e, "}");
+    emit(e, "}");
+    emit(e, "}");
+    emit_blank(e);
+}
+
 /* d[m][j..] += sum_{t < nt} v[m * vp + t] * gtt[t][j..], m < mc, j < nf vectors. */
 static void emit_wnw_tile(emitter *e, const ir_layer *ly, const fgeom *g, int mc, int nf)
 {
@@ -827,7 +879,7 @@ static void emit_wnw_tile(emitter *e, const ir_layer *ly, const fgeom *g, int mc
         emit(e, "const %s g%d = %s;", v->vec, j,
              simd(v->load, arena_printf(emit_arena, "gtt + (size_t)t * %lld + %d", (long long)g->Fp, j * W), 0, 0));
     for (int m = 0; m < mc; m++)
-        emit_bcast_fma(e, arena_printf(emit_arena, "vv[%lld + t]", (long long)(m * g->ww.vp)), m, nf, "g");
+        emit_bcast_fma(e, arena_printf(emit_arena, "vv[%lld + t]", (long long)(m * g->wf.vp)), m, nf, "g");
     emit(e, "}");
     for (int m = 0; m < mc; m++)
         for (int j = 0; j < nf; j++)
@@ -841,11 +893,10 @@ void emit_wino_wgrad_kernels(emitter *e, const ir_layer *ly, const fgeom *g)
 {
     int mc = 1, nf = 1;
     wg_tile(e->simd, g, &mc, &nf);
-    if (g->ww.m != g->wf.m) {
-        emit_wst(e, &g->ww);
-        emit_wi(e, &g->ww);
-    }
-    emit_wng(e, ly, g);
+    if (g->wf.m == 4)
+        emit_wng4(e, ly, g);
+    else
+        emit_wng(e, ly, g);
     emit_wnw_tile(e, ly, g, mc, nf);
     if (g->C % mc)
         emit_wnw_tile(e, ly, g, (int)(g->C % mc), nf);
@@ -857,24 +908,24 @@ void emit_wino_wgrad_begin(emitter *e, const ir_layer *ly, const fgeom *g)
     (void)ly;
     emit(e, "float *restrict dut = c->cs + (size_t)i0 * %lld + %lld;", (long long)e->cs_max, (long long)g->wg_dut);
     emit(e, "if (i1 > i0)");
-    emit(e, "    memset(dut, 0, sizeof(float) * %lld);", (long long)(16 * g->C * g->Fp));
+    emit(e, "    memset(dut, 0, sizeof(float) * %lld);", (long long)(npos(&g->wf) * g->C * g->Fp));
 }
 
 static void wnw_calls(emitter *e, const ir_layer *ly, const fgeom *g, int mc, int nf)
 {
     int W = e->simd->width;
-    int64_t full = g->C / mc * mc, Fv = g->Fp / W, T = g->ww.nr * g->ww.tw;
-    emit(e, "for (int ab = 0; ab < 16; ab++) {");
-    emit(e, "const float *va = vw + (size_t)ab * %lld, *ga = gtt + (size_t)ab * %lld;", (long long)(g->C * g->ww.vp),
+    int64_t full = g->C / mc * mc, Fv = g->Fp / W, T = g->wf.nr * g->wf.tw;
+    emit(e, "for (int ab = 0; ab < %d; ab++) {", npos(&g->wf));
+    emit(e, "const float *va = vw + (size_t)ab * %lld, *ga = gtt + (size_t)ab * %lld;", (long long)(g->C * g->wf.vp),
          (long long)(T * g->Fp));
     emit(e, "float *da = dut + (size_t)ab * %lld;", (long long)(g->C * g->Fp));
     emit(e, "for (int j0 = 0; j0 < %lld; j0 += %d) {", (long long)Fv, nf);
     emit(e, "for (int c0 = 0; c0 < %lld; c0 += %d)", (long long)full, mc);
     emit(e, "    %s_wnw_%d_%d(va + (size_t)c0 * %lld, ga + j0 * %d, da + (size_t)c0 * %lld + j0 * %d, nt);", ly->name, mc,
-         nf, (long long)g->ww.vp, W, (long long)g->Fp, W);
+         nf, (long long)g->wf.vp, W, (long long)g->Fp, W);
     if (full < g->C)
         emit(e, "%s_wnw_%lld_%d(va + %lld, ga + j0 * %d, da + %lld + j0 * %d, nt);", ly->name,
-             (long long)(g->C - full), nf, (long long)(full * g->ww.vp), W, (long long)(full * g->Fp), W);
+             (long long)(g->C - full), nf, (long long)(full * g->wf.vp), W, (long long)(full * g->Fp), W);
     emit(e, "}");
     emit(e, "}");
 }
@@ -883,7 +934,7 @@ static void wnw_calls(emitter *e, const ir_layer *ly, const fgeom *g, int mc, in
 void emit_wino_wgrad_group(emitter *e, const ir_layer *ly, const fgeom *g)
 {
     int mc = 1, nf = 1;
-    const wconv *w = &g->ww;
+    const wconv *w = &g->wf;
     wg_tile(e->simd, g, &mc, &nf);
     emit(e, "for (int i = s0; i < s1; i++) {");
     emit(e, "float *ws = c->cs + (size_t)i0 * %lld;", (long long)e->cs_max);
@@ -895,7 +946,7 @@ void emit_wino_wgrad_group(emitter *e, const ir_layer *ly, const fgeom *g)
     emit(e, "const int nt = (ty0 + %lld < %lld ? %lld : %lld - ty0) * %lld;", (long long)w->nr, (long long)w->th,
          (long long)w->nr, (long long)w->th, (long long)w->tw);
     emit(e, "%s_wns(xi, sw, ty0);", w->name);
-    emit(e, "%s_wni(sw, vw);", w->name);
+    emit(e, "%s_%s(sw, vw);", w->name, w->m == 4 ? "w4i" : "wni");
     emit(e, "%s_wng(gt, gtt, ty0);", ly->name);
     wnw_calls(e, ly, g, mc, nf);
     emit(e, "}");
@@ -906,22 +957,29 @@ void emit_wino_wgrad_group(emitter *e, const ir_layer *ly, const fgeom *g)
 void emit_wino_wgrad_end(emitter *e, const ir_layer *ly, const fgeom *g)
 {
     (void)ly;
+    int n = g->wf.m + 2;
+    long long st = (long long)(g->C * g->Fp);
     emit(e, "if (i1 > i0) {");
-    emit(e, "static const float G[4][3] = {{1, 0, 0}, {0.5f, 0.5f, 0.5f}, {0.5f, -0.5f, 0.5f}, {0, 0, 1}};");
+    emit(e, "%s", n == 4 ? G2_TABLE : G4_TABLE);
     emit(e, "for (int f = 0; f < %lld; f++)", (long long)g->F);
     emit(e, "for (int ch = 0; ch < %lld; ch++) {", (long long)g->C);
     emit(e, "const float *du = dut + (size_t)ch * %lld + f;", (long long)g->Fp);
-    emit(e, "float t[4][3];");
-    emit(e, "for (int a = 0; a < 4; a++)");
-    emit(e, "    for (int j = 0; j < 3; j++)");
-    emit(e, "        t[a][j] = du[(size_t)(a * 4) * %lld] * G[0][j] + du[(size_t)(a * 4 + 1) * %lld] * G[1][j] +",
-         (long long)(g->C * g->Fp), (long long)(g->C * g->Fp));
-    emit(e, "                  du[(size_t)(a * 4 + 2) * %lld] * G[2][j] + du[(size_t)(a * 4 + 3) * %lld] * G[3][j];",
-         (long long)(g->C * g->Fp), (long long)(g->C * g->Fp));
+    emit(e, "float t[%d][3];", n);
+    emit(e, "for (int a = 0; a < %d; a++)", n);
+    emit(e, "for (int j = 0; j < 3; j++) {");
+    emit(e, "float s = 0.0f;");
+    emit(e, "for (int b = 0; b < %d; b++)", n);
+    emit(e, "    s += du[(size_t)(a * %d + b) * %lld] * G[b][j];", n, st);
+    emit(e, "t[a][j] = s;");
+    emit(e, "}");
     emit(e, "float *gq = gw + ((size_t)f * %lld + ch) * 9;", (long long)g->C);
     emit(e, "for (int i = 0; i < 3; i++)");
-    emit(e, "    for (int j = 0; j < 3; j++)");
-    emit(e, "        gq[i * 3 + j] += G[0][i] * t[0][j] + G[1][i] * t[1][j] + G[2][i] * t[2][j] + G[3][i] * t[3][j];");
+    emit(e, "for (int j = 0; j < 3; j++) {");
+    emit(e, "float s = 0.0f;");
+    emit(e, "for (int a = 0; a < %d; a++)", n);
+    emit(e, "    s += G[a][i] * t[a][j];");
+    emit(e, "gq[i * 3 + j] += s;");
+    emit(e, "}");
     emit(e, "}");
     emit(e, "}");
 }

@@ -81,7 +81,7 @@ for t in avx512 avx2; do
         has $t cifar10_wide "$l: Winograd F(4x4) forward" "\\b${l}_w4y\\("
         has $t cifar10_wide "$l: Winograd F(4x4) data gradient" "\\b${l}_d_w4y\\("
         has $t cifar10_wide "$l: Winograd weight gradient" "\\b${l}_wnw_[0-9_]+\\("
-        has $t cifar10_wide "$l: its weight gradient on F(2x2) tiles" "\\b${l}_wg_wni\\("
+        has $t cifar10_wide "$l: its weight gradient on F(4x4) tiles" "\\b${l}_w4i\\(sw, vw\\)"
         lacks $t cifar10_wide "$l: no F(2x2) forward" "\\b${l}_wny\\("
     done
     lacks $t cifar10_wide "c1 (3 input maps): no Winograd" '\bc1_wny\('
