@@ -50,15 +50,16 @@ typedef struct fgeom {
     bool dgemm;
     int dg_mb, dg_nv;
     int64_t dc_off;
-    /* Winograd F(2x2, 3x3) (emit_wino.c) where wino: the forward pass wf
-     * and, where wino_dx, the data gradient wd (the same algorithm on G
-     * with the kernel flipped and transposed). */
+    /* Winograd F(2x2, 3x3) or F(4x4, 3x3) (emit_wino.c) where wino: the
+     * forward pass wf and, where wino_dx, the data gradient wd (the same
+     * algorithm on G with the kernel flipped and transposed; its own m). */
     bool wino, wino_dx;
     wconv wf, wd;
-    /* Its weight gradient: per lane dUT [16][C][Fp] at wg_dut, staged
-     * input rows at wg_s and V [16][C][wf.vp] (wf's chunks), the chunk's
-     * transformed gradients GtT [16][wf.nr * wf.tw][Fp] at wg_gtt; GT
-     * (the outer form's) has a row of zeros after span. */
+    /* Its weight gradient (wf's tiles, n = (wf.m + 2)^2 positions): per
+     * lane dUT [n][C][Fp] at wg_dut, staged input rows at wg_s and V
+     * [n][C][wf.vp] (wf's chunks), the chunk's transformed gradients GtT
+     * [n][wf.nr * wf.tw][Fp] at wg_gtt; GT (the outer form's) has a row of
+     * zeros after span. */
     int64_t wg_dut, wg_s, wg_v, wg_gtt;
     /* Strided layers where dgc: G compact [F][osz] at 0; the GEMM over the
      * outputs only into dcc [K][osz] (after dcol), spread to dcol's flat
