@@ -6,14 +6,15 @@
 
 #include "emit.h"
 
-/* A Winograd F(2x2, 3x3) convolution (emit_wino.c): out[o] = bias +
- * sum_i w[o][i] (3x3 correlation) in[i], every input map a plane of
- * in_rows rows of in_pitch floats (zeros beyond), the output out_rows x
- * out_cols at pitch out_pitch; flip: the weights are w[i][o] flipped
- * (the data gradient).  Tiles of 2x2 outputs, th x tw, in chunks of nr
- * tile rows; the lane's first-sample scratch holds U [16][fout][cin] at
- * u_off, the staged rows [cin][2*nr + 2][pitch] at s_off, V
- * [16][cin][vp] at v_off and M [16][fout][vp] at m_off, up to end. */
+/* A Winograd F(m x m, 3x3) convolution, m = 2 or 4 (emit_wino.c):
+ * out[o] = bias + sum_i w[o][i] (3x3 correlation) in[i], every input map
+ * a plane of in_rows rows of in_pitch floats (zeros beyond), the output
+ * out_rows x out_cols at pitch out_pitch; flip: the weights are w[i][o]
+ * flipped (the data gradient).  Tiles of m x m outputs, th x tw, in
+ * chunks of nr tile rows; with n = (m + 2)^2 transformed positions the
+ * lane's first-sample scratch holds U [n][fout][cin] at u_off, the staged
+ * rows [cin][m*nr + 2][pitch] at s_off, V [n][cin][vp] at v_off and M
+ * [n][fout][vp] at m_off, up to end. */
 typedef struct wconv {
     const char *name;
     int64_t cin, fout, in_plane, in_pitch, in_rows;
@@ -24,6 +25,7 @@ typedef struct wconv {
     int64_t th, tw, nr, nvec, pitch, vp;
     bool pair;                   /* tw is half a vector: two tile rows a vector */
     int64_t u_off, s_off, v_off, m_off, end;
+    int m;                       /* outputs a tile side: 2 or 4 */
 } wconv;
 
 typedef struct fgeom {
@@ -48,15 +50,16 @@ typedef struct fgeom {
     bool dgemm;
     int dg_mb, dg_nv;
     int64_t dc_off;
-    /* Winograd F(2x2, 3x3) (emit_wino.c) where wino: the forward pass wf
-     * and, where wino_dx, the data gradient wd (the same algorithm on G
-     * with the kernel flipped and transposed). */
+    /* Winograd F(2x2, 3x3) or F(4x4, 3x3) (emit_wino.c) where wino: the
+     * forward pass wf and, where wino_dx, the data gradient wd (the same
+     * algorithm on G with the kernel flipped and transposed; its own m). */
     bool wino, wino_dx;
     wconv wf, wd;
-    /* Its weight gradient: per lane dUT [16][C][Fp] at wg_dut, staged
-     * input rows at wg_s and V [16][C][wf.vp] (wf's chunks), the chunk's
-     * transformed gradients GtT [16][wf.nr * wf.tw][Fp] at wg_gtt; GT
-     * (the outer form's) has a row of zeros after span. */
+    /* Its weight gradient (wf's tiles, n = (wf.m + 2)^2 positions): per
+     * lane dUT [n][C][Fp] at wg_dut, staged input rows at wg_s and V
+     * [n][C][wf.vp] (wf's chunks), the chunk's transformed gradients GtT
+     * [n][wf.nr * wf.tw][Fp] at wg_gtt; GT (the outer form's) has a row of
+     * zeros after span. */
     int64_t wg_dut, wg_s, wg_v, wg_gtt;
     /* Strided layers where dgc: G compact [F][osz] at 0; the GEMM over the
      * outputs only into dcc [K][osz] (after dcol), spread to dcol's flat

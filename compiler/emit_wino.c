@@ -1,6 +1,8 @@
-/* emit_wino.c - Winograd F(2x2, 3x3) forward pass of 2-D stride-1 3x3
- * convolutions (Lavin & Gray 2015), chosen over the flat-grid sweep of
- * emit_fast.c by wino_plan.
+/* emit_wino.c - Winograd F(2x2, 3x3) and F(4x4, 3x3) convolutions of 2-D
+ * stride-1 3x3 layers (Lavin & Gray 2015), chosen over the flat-grid
+ * sweep of emit_fast.c by wino_plan; F4 where its tiles fill a vector
+ * (wino_m; the F4 transforms are described before emit_wi4), in all three
+ * passes (the weight gradient: before emit_wng4).  F2 first:
  *
  * The output is cut into th x tw tiles of 2 x 2; tile (ty, tx) reads the
  * 4 x 4 input patch d at rows 2ty.., columns 2tx.. of the padded input and
@@ -31,6 +33,11 @@
 
 static const double BT[4][4] = {{1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, 1, 0, -1}};
 static const double AT[2][4] = {{1, 1, 1, 0}, {0, 1, -1, -1}};
+static const double AT4[4][6] = {{1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}};
+#define G4_TABLE                                                                                                       \
+    "static const float G[6][3] = {{0.25f, 0, 0}, {-1.0f / 6, -1.0f / 6, -1.0f / 6}, "                                  \
+    "{-1.0f / 6, 1.0f / 6, -1.0f / 6}, {1.0f / 24, 1.0f / 12, 1.0f / 6}, {1.0f / 24, -1.0f / 12, 1.0f / 6}, {0, 0, 1}};"
+#define G2_TABLE "static const float G[4][3] = {{1, 0, 0}, {0.5f, 0.5f, 0.5f}, {0.5f, -0.5f, 0.5f}, {0, 0, 1}};"
 
 static int64_t round16(int64_t n)
 {
@@ -86,32 +93,53 @@ static int wconv_mb(const simd_target *v, const wconv *w)
     return mb;
 }
 
-/* Staged input rows of a chunk: 2 per tile row and 2 more, and 2 more
+/* Transformed positions of a tile: (m + 2)^2. */
+static int npos(const wconv *w)
+{
+    return (w->m + 2) * (w->m + 2);
+}
+
+/* Staged input rows of a chunk: m per tile row and 2 more, and 2 more
  * again where tile rows go in pairs (the pair after the last may run past
  * the chunk). */
 static int64_t srows(const wconv *w)
 {
-    return 2 * w->nr + 2 + (w->pair ? 2 : 0);
+    return w->m * w->nr + 2 + (w->pair ? 2 : 0);
 }
 
 static void wconv_plan(const simd_target *v, wconv *w, int64_t u_base, int64_t t_base)
 {
-    int W = v->width;
-    w->th = (w->out_rows + 1) / 2;
-    w->tw = (w->out_cols + 1) / 2;
+    int W = v->width, m = w->m;
+    w->th = (w->out_rows + m - 1) / m;
+    w->tw = (w->out_cols + m - 1) / m;
     int64_t nr = chunk_rows(W, w);
     w->nr = nr;
     w->nvec = (w->tw + W - 1) / W;
-    w->pitch = 2 * w->nvec * W + 2;
+    /* F2 loads whole vectors of tiles; F4 gathers scalars */
+    w->pitch = m == 2 ? 2 * w->nvec * W + 2 : m * w->tw + 2;
     if (w->pitch < w->in_pitch)
         w->pitch = w->in_pitch;
     w->vp = round16(nr * w->tw + W);
     w->u_off = round16(u_base);
     w->s_off = round16(t_base);
-    w->pair = v->cat_lo && 2 * w->tw == W;
+    w->pair = m == 2 && v->cat_lo && 2 * w->tw == W;
     w->v_off = w->s_off + round16(w->cin * srows(w) * w->pitch);
-    w->m_off = w->v_off + round16(16 * w->cin * w->vp);
-    w->end = w->m_off + 16 * wconv_mb(v, w) * w->vp;
+    w->m_off = w->v_off + round16(npos(w) * w->cin * w->vp);
+    w->end = w->m_off + npos(w) * wconv_mb(v, w) * w->vp;
+}
+
+/* F(4x4, 3x3) where its tiles fill a vector, else F(2x2, 3x3) (all three
+ * passes the same: the weight gradient shares the forward's chunks and
+ * input transform).  F4 does
+ * 36 multiply-adds per 16 outputs and map pair against F2's 16 per 4
+ * (44 % fewer); its transforms cost about as much per output but gather
+ * and scatter through L1 (NAME_w4i, NAME_w4y).  cifar10_wide on AVX-512
+ * (bench/layers.py, ms per batch of 64, F2 -> F4): c2 forward 8.3 ->
+ * 6.9, c3 3.5 -> 2.95, c4 6.9 -> 5.5. */
+static int wino_m(const simd_target *v, const wconv *w)
+{
+    int64_t t4 = (w->out_rows + 3) / 4 * ((w->out_cols + 3) / 4);
+    return t4 >= v->width ? 4 : 2;
 }
 
 /* The forward pass: U from 0, then its chunk's buffers.  Where the layer
@@ -130,18 +158,18 @@ void wino_plan(const emitter *e, const ir_layer *ly, fgeom *g)
         return;
     int64_t pw = ly->padded.d[2], ph = ly->padded.d[1];
     g->wf = (wconv){ly->name, g->C, g->F, g->psz, pw, ph, ly->out.d[1], ly->out.d[2], g->osz, ly->out.d[2],
-                    0, pw, 0, ly->bias, false, ly->act, 0, 0, 0, 0, 0, 0, false, 0, 0, 0, 0, 0};
-    wconv_plan(v, &g->wf, 0, 16 * g->F * g->C);
+                    0, pw, 0, ly->bias, false, ly->act, 0, 0, 0, 0, 0, 0, false, 0, 0, 0, 0, 0, 2};
+    g->wf.m = wino_m(v, &g->wf);
+    wconv_plan(v, &g->wf, 0, npos(&g->wf) * g->F * g->C);
     int64_t need = g->wf.end;
     bool dx = conv_has_dx(e, ly);
     g->wino_dx = dx && (ph + 1) / 2 * ((pw + 1) / 2) >= 2 * W;
     int64_t base = g->wino_dx || !dx ? g->dwt_off : g->scratch;
-    g->wg_dut = round16(base) + (g->wino_dx ? round16(16 * g->F * g->C) : 0);
-    int64_t t0 = g->wg_dut + round16(16 * g->C * g->Fp);
+    int64_t nu = 0;
     if (g->wino_dx) {
         g->dgemm = g->dgc = g->dgr = false; /* Winograd reads the flat G */
         g->wd = (wconv){arena_printf(emit_arena, "%s_d", ly->name), g->F, g->C, g->gplane, pw, g->gplane / pw,
-                        ph, pw, g->psz, pw, 0, pw, 0, false, true, ACT_NONE, 0, 0, 0, 0, 0, 0, false, 0, 0, 0, 0, 0};
+                        ph, pw, g->psz, pw, 0, pw, 0, false, true, ACT_NONE, 0, 0, 0, 0, 0, 0, false, 0, 0, 0, 0, 0, 2};
         if (ly->pad == PAD_VALID || ly->pad == PAD_ZERO || ly->pad == PAD_SAME) {
             /* unpad reads only the interior: compute that */
             int64_t oy = ly->pad_lo[0], ox = ly->pad_lo[1];
@@ -151,6 +179,12 @@ void wino_plan(const emitter *e, const ir_layer *ly, fgeom *g)
             g->wd.in_rows -= oy;
             g->wd.in_cols -= ox;
         }
+        g->wd.m = wino_m(v, &g->wd);
+        nu = npos(&g->wd) * g->F * g->C;
+    }
+    g->wg_dut = round16(base) + round16(nu);
+    int64_t t0 = g->wg_dut + round16(npos(&g->wf) * g->C * g->Fp);
+    if (g->wino_dx) {
         wconv_plan(v, &g->wd, base, t0);
         if (g->wd.end > need)
             need = g->wd.end;
@@ -158,9 +192,9 @@ void wino_plan(const emitter *e, const ir_layer *ly, fgeom *g)
     int64_t T = g->wf.nr * g->wf.tw;
     g->wg_s = t0;
     g->wg_v = g->wg_s + round16(g->C * srows(&g->wf) * g->wf.pitch);
-    g->wg_gtt = g->wg_v + round16(16 * g->C * g->wf.vp);
-    if (g->wg_gtt + 16 * T * g->Fp > need)
-        need = g->wg_gtt + 16 * T * g->Fp;
+    g->wg_gtt = g->wg_v + round16(npos(&g->wf) * g->C * g->wf.vp);
+    if (g->wg_gtt + npos(&g->wf) * T * g->Fp > need)
+        need = g->wg_gtt + npos(&g->wf) * T * g->Fp;
     g->scratch = need;
 }
 
@@ -173,7 +207,7 @@ static const char *lincomb(const simd_target *v, const double *coef, int stride,
         double c = coef[k * stride];
         if (c == 0)
             continue;
-        const char *cs = simd(v->splat, arena_printf(emit_arena, "%.9gf", c), 0, 0);
+        const char *cs = simd(v->splat, arena_printf(emit_arena, "%#.9gf", c), 0, 0);
         if (!acc)
             acc = c == 1 ? x[k] : c == -1 ? simd(v->sub, v->zero, x[k], 0) : simd(v->fma, cs, x[k], v->zero);
         else if (c == 1)
@@ -190,31 +224,32 @@ static const char *lincomb(const simd_target *v, const double *coef, int stride,
  * flipped; scalar. */
 static void emit_wu(emitter *e, const wconv *w)
 {
+    int n = w->m + 2;
     emit(e, "static void %s_wnu(const float *restrict w, float *restrict u)", w->name);
     emit(e, "{");
-    emit(e, "static const float G[4][3] = {{1, 0, 0}, {0.5f, 0.5f, 0.5f}, {0.5f, -0.5f, 0.5f}, {0, 0, 1}};");
+    emit(e, "%s", w->m == 2 ? G2_TABLE : G4_TABLE);
     emit(e, "for (int o = 0; o < %lld; o++)", (long long)w->fout);
     emit(e, "for (int ch = 0; ch < %lld; ch++) {", (long long)w->cin);
     if (w->flip)
         emit(e, "const float *q = w + ((size_t)ch * %lld + o) * 9;", (long long)w->fout);
     else
         emit(e, "const float *q = w + ((size_t)o * %lld + ch) * 9;", (long long)w->cin);
-    emit(e, "float k[9], t[4][3];");
+    emit(e, "float k[9], t[%d][3];", n);
     emit(e, "for (int j = 0; j < 9; j++)");
     emit(e, "    k[j] = q[%s];", w->flip ? "8 - j" : "j");
-    emit(e, "for (int a = 0; a < 4; a++)");
+    emit(e, "for (int a = 0; a < %d; a++)", n);
     emit(e, "    for (int j = 0; j < 3; j++)");
     emit(e, "        t[a][j] = G[a][0] * k[j] + G[a][1] * k[3 + j] + G[a][2] * k[6 + j];");
-    emit(e, "for (int a = 0; a < 4; a++)");
-    emit(e, "    for (int b = 0; b < 4; b++)");
-    emit(e, "        u[((size_t)(a * 4 + b) * %lld + o) * %lld + ch] = t[a][0] * G[b][0] + t[a][1] * G[b][1] + t[a][2] * G[b][2];",
-         (long long)w->fout, (long long)w->cin);
+    emit(e, "for (int a = 0; a < %d; a++)", n);
+    emit(e, "    for (int b = 0; b < %d; b++)", n);
+    emit(e, "        u[((size_t)(a * %d + b) * %lld + o) * %lld + ch] = t[a][0] * G[b][0] + t[a][1] * G[b][1] + t[a][2] * G[b][2];",
+         n, (long long)w->fout, (long long)w->cin);
     emit(e, "}");
     emit(e, "}");
     emit_blank(e);
 }
 
-/* NAME_wns: the input rows 2*ty0 .. 2*ty0 + 2*nr + 1 of every map into
+/* NAME_wns: the input rows m*ty0 .. m*ty0 + srows - 1 of every map into
  * the staging buffer, zeros past the input's rows and columns. */
 static void emit_wst(emitter *e, const wconv *w)
 {
@@ -224,7 +259,7 @@ static void emit_wst(emitter *e, const wconv *w)
     emit(e, "for (int ch = 0; ch < %lld; ch++)", (long long)w->cin);
     emit(e, "for (int r = 0; r < %lld; r++) {", (long long)sr);
     emit(e, "float *dst = sg + ((size_t)ch * %lld + r) * %lld;", (long long)sr, (long long)w->pitch);
-    emit(e, "const int gr = 2 * ty0 + r;");
+    emit(e, "const int gr = %d * ty0 + r;", w->m);
     emit(e, "if (gr < %lld)", (long long)w->in_rows);
     emit(e, "    memcpy(dst, xi + (size_t)ch * %lld + %lld + (size_t)gr * %lld, sizeof(float) * %lld);",
          (long long)w->in_plane, (long long)w->in_off, (long long)w->in_pitch, (long long)w->in_cols);
@@ -353,6 +388,190 @@ static void emit_wo_block(emitter *e, const wconv *w, const char *tx, int nlo, i
     emit(e, "}");
 }
 
+/* ------------------------------------------------------------ F(4x4, 3x3)
+ * The same chunks, GEMMs and U, with 6x6 input patches at 4ty, 4tx and
+ * 36 positions.  Tiles of 4 columns would leave most lanes idle if the
+ * transforms held one tile row in the lanes (cifar10_wide's c3/c4 have 4
+ * tiles a row), so both transforms run element-wise over the chunk's
+ * tiles t = ty * tw + tx: NAME_w4i gathers each map's 36 patch values
+ * into planes dd[kl][t] (scalar copies, in L1) and transforms them a
+ * vector of tiles at a time; NAME_w4y transforms a vector of tiles of M
+ * into planes yb[ij][t] and scatters them into the rows of y.  Points 0,
+ * +-1, +-2 and infinity (Lavin & Gray): BT, G, AT below, each 1-D
+ * transform with its shared sub-expressions. */
+
+/* out[b] = sum_l BT[b][l] d[l] for the 6 x 6 BT; p a unique prefix. */
+static void bt6(emitter *e, const char *p, const char **d, const char **out)
+{
+    const simd_target *v = e->simd;
+    const char *m4 = simd(v->splat, "-4.0f", 0, 0), *m5 = simd(v->splat, "-5.0f", 0, 0);
+    const char *four = simd(v->splat, "4.0f", 0, 0), *two = simd(v->splat, "2.0f", 0, 0);
+    const char *mtwo = simd(v->splat, "-2.0f", 0, 0);
+    const char *n[4];
+    for (int i = 0; i < 4; i++)
+        n[i] = arena_printf(emit_arena, "%s_%c", p, "abcs"[i]);
+    emit(e, "const %s %s = %s;", v->vec, n[0], simd(v->fma, m4, d[2], d[4]));
+    emit(e, "const %s %s = %s;", v->vec, n[1], simd(v->fma, m4, d[1], d[3]));
+    emit(e, "const %s %s = %s;", v->vec, n[2], simd(v->sub, d[4], d[2], 0));
+    emit(e, "const %s %s = %s;", v->vec, n[3], simd(v->sub, d[3], d[1], 0));
+    const char *x[6] = {simd(v->fma, four, d[0], simd(v->fma, m5, d[2], d[4])), simd(v->add, n[0], n[1], 0),
+                        simd(v->sub, n[0], n[1], 0), simd(v->fma, two, n[3], n[2]), simd(v->fma, mtwo, n[3], n[2]),
+                        simd(v->fma, four, d[1], simd(v->fma, m5, d[3], d[5]))};
+    for (int i = 0; i < 6; i++)
+        emit(e, "const %s %s = %s;", v->vec, out[i], x[i]);
+}
+
+/* out[i] = sum_a AT[i][a] m[a] for the 4 x 6 AT. */
+static void at6(emitter *e, const char *p, const char **m, const char **out)
+{
+    const simd_target *v = e->simd;
+    const char *n[4];
+    for (int i = 0; i < 4; i++)
+        n[i] = arena_printf(emit_arena, "%s_%c", p, "sdtf"[i]);
+    emit(e, "const %s %s = %s;", v->vec, n[0], simd(v->add, m[1], m[2], 0));
+    emit(e, "const %s %s = %s;", v->vec, n[1], simd(v->sub, m[1], m[2], 0));
+    emit(e, "const %s %s = %s;", v->vec, n[2], simd(v->add, m[3], m[4], 0));
+    emit(e, "const %s %s = %s;", v->vec, n[3], simd(v->sub, m[3], m[4], 0));
+    const char *x[4] = {simd(v->add, simd(v->add, m[0], n[0], 0), n[2], 0),
+                        simd(v->fma, simd(v->splat, "2.0f", 0, 0), n[3], n[1]),
+                        simd(v->fma, simd(v->splat, "4.0f", 0, 0), n[2], n[0]),
+                        simd(v->add, simd(v->fma, simd(v->splat, "8.0f", 0, 0), n[3], n[1]), m[5], 0)};
+    for (int i = 0; i < 4; i++)
+        emit(e, "const %s %s = %s;", v->vec, out[i], x[i]);
+}
+
+/* Tiles of a chunk rounded up to whole vectors: the planes' pitch. */
+static int64_t tiles_vec(const simd_target *v, const wconv *w)
+{
+    int W = v->width;
+    return (w->nr * w->tw + W - 1) / W * W;
+}
+
+/* NAME_w4i (F4's NAME_wni): per map, the gather into dd, then V = BT d B. */
+static void emit_wi4(emitter *e, const wconv *w)
+{
+    const simd_target *v = e->simd;
+    int64_t sr = srows(w), P = w->pitch, T = w->nr * w->tw, D = tiles_vec(v, w);
+    emit(e, "CNNC_KERNEL static void %s_w4i(const float *restrict sg, float *restrict vv)", w->name);
+    emit(e, "{");
+    emit(e, "float dd[%lld], sk[%lld];", (long long)(36 * D), (long long)(4 * T));
+    if (D > T) {
+        emit(e, "for (int q = 0; q < 36; q++)");
+        emit(e, "    for (int t = %lld; t < %lld; t++)", (long long)T, (long long)D);
+        emit(e, "        dd[q * %lld + t] = 0.0f;", (long long)D);
+    }
+    emit(e, "for (int ch = 0; ch < %lld; ch++) {", (long long)w->cin);
+    emit(e, "const float *sc = sg + (size_t)ch * %lld;", (long long)(sr * P));
+    emit(e, "for (int k = 0; k < 6; k++) {");
+    emit(e, "float *dk = dd + k * %lld;", (long long)(6 * D));
+    emit(e, "for (int ty = 0; ty < %lld; ty++)", (long long)w->nr);
+    emit(e, "    memcpy(sk + ty * %lld, sc + (4 * ty + k) * %lld, sizeof(float) * %lld);", (long long)(4 * w->tw),
+         (long long)P, (long long)(4 * w->tw));
+    emit(e, "for (int t = 0; t < %lld; t++) {", (long long)T);
+    for (int l = 0; l < 4; l++)
+        emit(e, "dk[%lld + t] = sk[4 * t + %d];", (long long)(l * D), l);
+    emit(e, "}");
+    emit(e, "for (int t = 0; t < %lld; t++) {", (long long)(T - 1));
+    emit(e, "dk[%lld + t] = dk[t + 1];", (long long)(4 * D));
+    emit(e, "dk[%lld + t] = dk[%lld + t + 1];", (long long)(5 * D), (long long)D);
+    emit(e, "}");
+    emit(e, "for (int ty = 0; ty < %lld; ty++) {", (long long)w->nr);
+    emit(e, "dk[%lld + ty * %lld] = sc[(4 * ty + k) * %lld + %lld];", (long long)(4 * D + w->tw - 1), (long long)w->tw,
+         (long long)P, (long long)(4 * w->tw));
+    emit(e, "dk[%lld + ty * %lld] = sc[(4 * ty + k) * %lld + %lld];", (long long)(5 * D + w->tw - 1), (long long)w->tw,
+         (long long)P, (long long)(4 * w->tw + 1));
+    emit(e, "}");
+    emit(e, "}");
+    emit(e, "float *vq = vv + (size_t)ch * %lld;", (long long)w->vp);
+    emit(e, "for (int t = 0; t < %lld; t += %d) {", (long long)T, v->width);
+    const char *r[6][6];
+    for (int k = 0; k < 6; k++) {
+        const char *d[6];
+        for (int l = 0; l < 6; l++) {
+            d[l] = vname("d", k, l);
+            r[l][k] = vname("r", k, l);
+            emit(e, "const %s %s = %s;", v->vec, d[l],
+                 simd(v->load, arena_printf(emit_arena, "dd + %lld + t", (long long)((k * 6 + l) * D)), 0, 0));
+        }
+        const char *out[6] = {r[0][k], r[1][k], r[2][k], r[3][k], r[4][k], r[5][k]};
+        bt6(e, vname("h", k, 0), d, out);
+    }
+    for (int b = 0; b < 6; b++) {
+        const char *out[6];
+        for (int a = 0; a < 6; a++)
+            out[a] = vname("x", a, b);
+        bt6(e, vname("c", b, 0), r[b], out);
+        for (int a = 0; a < 6; a++)
+            emit(e, "%s", simd(v->store, arena_printf(emit_arena, "vq + %lld + t", (long long)((a * 6 + b) * w->cin * w->vp)),
+                               out[a], 0));
+    }
+    emit(e, "}");
+    emit(e, "}");
+    emit(e, "}");
+    emit_blank(e);
+}
+
+/* NAME_w4y (F4's NAME_wny): per filter, Y = AT M A + bias (and relu) into planes
+ * yb[ij][t], then into y's rows (other activations there). */
+static void emit_wo4(emitter *e, const wconv *w)
+{
+    const simd_target *v = e->simd;
+    int64_t T = w->nr * w->tw, D = tiles_vec(v, w), mb = wconv_mb(v, w);
+    bool vec_act = w->act == ACT_RELU || w->act == ACT_NONE;
+    emit(e, "CNNC_KERNEL static void %s_w4y(const float *restrict mm, const float *restrict b, float *restrict yi, int ty0,",
+         w->name);
+    emit(e, "    int f0, int nf)");
+    emit(e, "{");
+    emit(e, "float yb[%lld], ob[%lld];", (long long)(16 * D), (long long)(4 * T));
+    emit(e, "for (int f = 0; f < nf; f++) {");
+    if (w->bias)
+        emit(e, "const %s bv = %s;", v->vec, simd(v->splat, "b[f0 + f]", 0, 0));
+    else
+        emit(e, "(void)b;");
+    emit(e, "const float *mp = mm + (size_t)f * %lld;", (long long)w->vp);
+    emit(e, "for (int t = 0; t < %lld; t += %d) {", (long long)T, v->width);
+    const char *tt[4][6];
+    for (int b = 0; b < 6; b++) {
+        const char *m[6];
+        for (int a = 0; a < 6; a++) {
+            m[a] = vname("m", a, b);
+            emit(e, "const %s %s = %s;", v->vec, m[a],
+                 simd(v->load, arena_printf(emit_arena, "mp + %lld + t", (long long)((a * 6 + b) * mb * w->vp)), 0, 0));
+        }
+        const char *out[4] = {vname("t", 0, b), vname("t", 1, b), vname("t", 2, b), vname("t", 3, b)};
+        for (int i = 0; i < 4; i++)
+            tt[i][b] = out[i];
+        at6(e, vname("k", b, 0), m, out);
+    }
+    for (int i = 0; i < 4; i++) {
+        const char *out[4] = {vname("y", i, 0), vname("y", i, 1), vname("y", i, 2), vname("y", i, 3)};
+        at6(e, vname("o", i, 0), tt[i], out);
+        for (int j = 0; j < 4; j++) {
+            const char *y = w->bias ? simd(v->add, out[j], "bv", 0) : out[j];
+            if (w->act == ACT_RELU)
+                y = simd(v->pos, y, y, 0);
+            emit(e, "%s", simd(v->store, arena_printf(emit_arena, "yb + %lld + t", (long long)((i * 4 + j) * D)), y, 0));
+        }
+    }
+    emit(e, "}");
+    emit(e, "float *yo = yi + (size_t)(f0 + f) * %lld + %lld;", (long long)w->out_plane, (long long)w->out_off);
+    emit(e, "for (int i = 0; i < 4; i++) {");
+    emit(e, "const float *src = yb + i * %lld;", (long long)(4 * D));
+    emit(e, "for (int t = 0; t < %lld; t++) {", (long long)T);
+    for (int j = 0; j < 4; j++) {
+        const char *x = arena_printf(emit_arena, "src[%lld + t]", (long long)(j * D));
+        emit(e, "ob[4 * t + %d] = %s;", j, vec_act ? x : act_expr(e, w->act, x));
+    }
+    emit(e, "}");
+    emit(e, "for (int ty = 0; ty < %lld && 4 * (ty0 + ty) + i < %lld; ty++)", (long long)w->nr, (long long)w->out_rows);
+    emit(e, "    memcpy(yo + (size_t)(4 * (ty0 + ty) + i) * %lld, ob + ty * %lld, sizeof(float) * %lld);",
+         (long long)w->out_pitch, (long long)(4 * w->tw), (long long)w->out_cols);
+    emit(e, "}");
+    emit(e, "}");
+    emit(e, "}");
+    emit_blank(e);
+}
+
 /* NAME_wny: the chunk's outputs from M. */
 static void emit_wo(emitter *e, const wconv *w)
 {
@@ -409,8 +628,13 @@ static void emit_wconv_kernels(emitter *e, const wconv *w)
     emit_sweep(e, &s);
     emit_wu(e, w);
     emit_wst(e, w);
-    emit_wi(e, w);
-    emit_wo(e, w);
+    if (w->m == 4) {
+        emit_wi4(e, w);
+        emit_wo4(e, w);
+    } else {
+        emit_wi(e, w);
+        emit_wo(e, w);
+    }
 }
 
 /* Once per call (in a lane with samples): U from the weights wp. */
@@ -420,12 +644,12 @@ static void emit_wconv_begin(emitter *e, const wconv *w, const char *wp)
 }
 
 /* The GEMMs of a block of nb filters from f0 (constant or the loop's),
- * all 16 positions into M, then their outputs. */
+ * all positions into M, then their outputs. */
 static void wconv_block(emitter *e, const wconv *w, const sweep *s, const char *f0, int64_t nb, const char *b,
                         const char *yi)
 {
     int T = s->nv * e->simd->width;
-    emit(e, "for (int pos = 0; pos < 16; pos++) {");
+    emit(e, "for (int pos = 0; pos < %d; pos++) {", npos(w));
     emit(e, "const float *w = u + (size_t)pos * %lld + (size_t)%s * %lld;", (long long)(w->fout * w->cin), f0,
          (long long)w->cin);
     emit(e, "const float *vin = vv + (size_t)pos * %lld;", (long long)(w->cin * w->vp));
@@ -434,7 +658,7 @@ static void wconv_block(emitter *e, const wconv *w, const sweep *s, const char *
     emit(e, "    %s_%lld(vin, w, NULL, mo, p < %lld ? p : %lld);", s->name, (long long)nb, (long long)(s->span - T),
          (long long)(s->span - T));
     emit(e, "}");
-    emit(e, "%s_wny(mm, %s, %s, ty0, %s, %lld);", w->name, b, yi, f0, (long long)nb);
+    emit(e, "%s_%s(mm, %s, %s, ty0, %s, %lld);", w->name, w->m == 4 ? "w4y" : "wny", b, yi, f0, (long long)nb);
 }
 
 /* One sample: input planes at xi, outputs at yi, bias at b. */
@@ -448,7 +672,7 @@ static void emit_wconv_sample(emitter *e, const wconv *w, const char *xi, const 
     emit(e, "float *restrict vv = ws + %lld, *restrict mm = ws + %lld;", (long long)w->v_off, (long long)w->m_off);
     emit(e, "for (int ty0 = 0; ty0 < %lld; ty0 += %lld) {", (long long)w->th, (long long)w->nr);
     emit(e, "%s_wns(%s, sg, ty0);", w->name, xi);
-    emit(e, "%s_wni(sg, vv);", w->name);
+    emit(e, "%s_%s(sg, vv);", w->name, w->m == 4 ? "w4i" : "wni");
     emit(e, "for (int f0 = 0; f0 < %lld; f0 += %d) {", (long long)full, s.mb);
     wconv_block(e, w, &s, "f0", s.mb, b, yi);
     emit(e, "}");
@@ -582,6 +806,61 @@ static void emit_wng(emitter *e, const ir_layer *ly, const fgeom *g)
     emit_blank(e);
 }
 
+/* NAME_wng (F4): GtT[ab][t][f] = (A dY' AT)[a][b], A = AT4 transposed,
+ * from the 4x4 outputs of each tile (zero where they stick out: guards
+ * only where the output is not whole tiles); V is NAME_w4i's, dw = GT dU
+ * G with the 6x3 G.  The same GEMM tiles over 36 positions: cifar10_wide
+ * on AVX-512, backward ms per batch of 64, F2 -> F4 weight gradient (both
+ * with the F4 data gradient): c2 19.4-20.1 -> 16.3-16.9, c3 9.3-9.7 ->
+ * 8.0-8.3, c4 14.8-15.4 -> 13.2-13.6. */
+static void emit_wng4(emitter *e, const ir_layer *ly, const fgeom *g)
+{
+    const simd_target *v = e->simd;
+    const wconv *w = &g->wf;
+    int64_t pw = ly->padded.d[2], T = w->nr * w->tw, Fp = g->Fp;
+    emit(e, "CNNC_KERNEL static void %s_wng(const float *restrict gt, float *restrict gtt, int ty0)", ly->name);
+    emit(e, "{");
+    emit(e, "for (int ty = 0; ty < %lld && ty0 + ty < %lld; ty++) {", (long long)w->nr, (long long)w->th);
+    emit(e, "const int rows = %lld - 4 * (ty0 + ty);", (long long)w->out_rows);
+    emit(e, "(void)rows;");
+    emit(e, "for (int tx = 0; tx < %lld; tx++) {", (long long)w->tw);
+    emit(e, "const int cols = %lld - 4 * tx;", (long long)w->out_cols);
+    emit(e, "(void)cols;");
+    emit(e, "const float *p0 = gt + (size_t)(4 * (ty0 + ty) * %lld + 4 * tx) * %lld;", (long long)pw, (long long)Fp);
+    emit(e, "float *q = gtt + (size_t)(ty * %lld + tx) * %lld;", (long long)w->tw, (long long)Fp);
+    emit(e, "for (int f = 0; f < %lld; f += %d) {", (long long)Fp, v->width);
+    const char *d[4][4];
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 4; j++) {
+            d[i][j] = vname("d", i, j);
+            const char *ld = simd(v->load, arena_printf(emit_arena, "p0 + %lld + f", (long long)((i * pw + j) * Fp)), 0, 0);
+            const char *cond = NULL;
+            if (w->out_rows % 4 && w->out_cols % 4)
+                cond = arena_printf(emit_arena, "rows > %d && cols > %d", i, j);
+            else if (w->out_rows % 4)
+                cond = arena_printf(emit_arena, "rows > %d", i);
+            else if (w->out_cols % 4)
+                cond = arena_printf(emit_arena, "cols > %d", j);
+            emit(e, "const %s %s = %s;", v->vec, d[i][j],
+                 cond && (i || j) ? arena_printf(emit_arena, "%s ? %s : %s", cond, ld, v->zero) : ld);
+        }
+    const char *r[6][4];
+    for (int b = 0; b < 6; b++)
+        for (int i = 0; i < 4; i++) {
+            r[b][i] = vname("r", i, b);
+            emit(e, "const %s %s = %s;", v->vec, r[b][i], lincomb(v, &AT4[0][b], 6, d[i], 4));
+        }
+    for (int a = 0; a < 6; a++)
+        for (int b = 0; b < 6; b++)
+            emit(e, "%s", simd(v->store, arena_printf(emit_arena, "q + %lld + f", (long long)((a * 6 + b) * T * Fp)),
+                               lincomb(v, &AT4[0][a], 6, r[b], 4), 0));
+    emit(e, "}");
+    emit(e, "}");
+    emit(e, "}");
+    emit(e, "}");
+    emit_blank(e);
+}
+
 /* d[m][j..] += sum_{t < nt} v[m * vp + t] * gtt[t][j..], m < mc, j < nf vectors. */
 static void emit_wnw_tile(emitter *e, const ir_layer *ly, const fgeom *g, int mc, int nf)
 {
@@ -614,7 +893,10 @@ void emit_wino_wgrad_kernels(emitter *e, const ir_layer *ly, const fgeom *g)
 {
     int mc = 1, nf = 1;
     wg_tile(e->simd, g, &mc, &nf);
-    emit_wng(e, ly, g);
+    if (g->wf.m == 4)
+        emit_wng4(e, ly, g);
+    else
+        emit_wng(e, ly, g);
     emit_wnw_tile(e, ly, g, mc, nf);
     if (g->C % mc)
         emit_wnw_tile(e, ly, g, (int)(g->C % mc), nf);
@@ -626,14 +908,14 @@ void emit_wino_wgrad_begin(emitter *e, const ir_layer *ly, const fgeom *g)
     (void)ly;
     emit(e, "float *restrict dut = c->cs + (size_t)i0 * %lld + %lld;", (long long)e->cs_max, (long long)g->wg_dut);
     emit(e, "if (i1 > i0)");
-    emit(e, "    memset(dut, 0, sizeof(float) * %lld);", (long long)(16 * g->C * g->Fp));
+    emit(e, "    memset(dut, 0, sizeof(float) * %lld);", (long long)(npos(&g->wf) * g->C * g->Fp));
 }
 
 static void wnw_calls(emitter *e, const ir_layer *ly, const fgeom *g, int mc, int nf)
 {
     int W = e->simd->width;
     int64_t full = g->C / mc * mc, Fv = g->Fp / W, T = g->wf.nr * g->wf.tw;
-    emit(e, "for (int ab = 0; ab < 16; ab++) {");
+    emit(e, "for (int ab = 0; ab < %d; ab++) {", npos(&g->wf));
     emit(e, "const float *va = vw + (size_t)ab * %lld, *ga = gtt + (size_t)ab * %lld;", (long long)(g->C * g->wf.vp),
          (long long)(T * g->Fp));
     emit(e, "float *da = dut + (size_t)ab * %lld;", (long long)(g->C * g->Fp));
@@ -664,7 +946,7 @@ void emit_wino_wgrad_group(emitter *e, const ir_layer *ly, const fgeom *g)
     emit(e, "const int nt = (ty0 + %lld < %lld ? %lld : %lld - ty0) * %lld;", (long long)w->nr, (long long)w->th,
          (long long)w->nr, (long long)w->th, (long long)w->tw);
     emit(e, "%s_wns(xi, sw, ty0);", w->name);
-    emit(e, "%s_wni(sw, vw);", w->name);
+    emit(e, "%s_%s(sw, vw);", w->name, w->m == 4 ? "w4i" : "wni");
     emit(e, "%s_wng(gt, gtt, ty0);", ly->name);
     wnw_calls(e, ly, g, mc, nf);
     emit(e, "}");
@@ -675,22 +957,29 @@ void emit_wino_wgrad_group(emitter *e, const ir_layer *ly, const fgeom *g)
 void emit_wino_wgrad_end(emitter *e, const ir_layer *ly, const fgeom *g)
 {
     (void)ly;
+    int n = g->wf.m + 2;
+    long long st = (long long)(g->C * g->Fp);
     emit(e, "if (i1 > i0) {");
-    emit(e, "static const float G[4][3] = {{1, 0, 0}, {0.5f, 0.5f, 0.5f}, {0.5f, -0.5f, 0.5f}, {0, 0, 1}};");
+    emit(e, "%s", n == 4 ? G2_TABLE : G4_TABLE);
     emit(e, "for (int f = 0; f < %lld; f++)", (long long)g->F);
     emit(e, "for (int ch = 0; ch < %lld; ch++) {", (long long)g->C);
     emit(e, "const float *du = dut + (size_t)ch * %lld + f;", (long long)g->Fp);
-    emit(e, "float t[4][3];");
-    emit(e, "for (int a = 0; a < 4; a++)");
-    emit(e, "    for (int j = 0; j < 3; j++)");
-    emit(e, "        t[a][j] = du[(size_t)(a * 4) * %lld] * G[0][j] + du[(size_t)(a * 4 + 1) * %lld] * G[1][j] +",
-         (long long)(g->C * g->Fp), (long long)(g->C * g->Fp));
-    emit(e, "                  du[(size_t)(a * 4 + 2) * %lld] * G[2][j] + du[(size_t)(a * 4 + 3) * %lld] * G[3][j];",
-         (long long)(g->C * g->Fp), (long long)(g->C * g->Fp));
+    emit(e, "float t[%d][3];", n);
+    emit(e, "for (int a = 0; a < %d; a++)", n);
+    emit(e, "for (int j = 0; j < 3; j++) {");
+    emit(e, "float s = 0.0f;");
+    emit(e, "for (int b = 0; b < %d; b++)", n);
+    emit(e, "    s += du[(size_t)(a * %d + b) * %lld] * G[b][j];", n, st);
+    emit(e, "t[a][j] = s;");
+    emit(e, "}");
     emit(e, "float *gq = gw + ((size_t)f * %lld + ch) * 9;", (long long)g->C);
     emit(e, "for (int i = 0; i < 3; i++)");
-    emit(e, "    for (int j = 0; j < 3; j++)");
-    emit(e, "        gq[i * 3 + j] += G[0][i] * t[0][j] + G[1][i] * t[1][j] + G[2][i] * t[2][j] + G[3][i] * t[3][j];");
+    emit(e, "for (int j = 0; j < 3; j++) {");
+    emit(e, "float s = 0.0f;");
+    emit(e, "for (int a = 0; a < %d; a++)", n);
+    emit(e, "    s += G[a][i] * t[a][j];");
+    emit(e, "gq[i * 3 + j] += s;");
+    emit(e, "}");
     emit(e, "}");
     emit(e, "}");
 }

@@ -7,7 +7,8 @@
 # targets, so the answer does not depend on the machine.  Each check looks
 # for the kernel's functions in the generated C (NAME_fl: filters in lanes,
 # NAME_wo*: outer-product weight gradient, NAME_dgm_*: data gradient as a
-# GEMM, NAME_wny / NAME_d_wny: Winograd forward / data gradient, ...).
+# GEMM, NAME_wny / NAME_d_wny: Winograd forward / data gradient,
+# NAME_w4y / NAME_d_w4y: the same with F(4x4, 3x3), ...).
 cnnc=${1:-build/cnnc}
 d=${TMPDIR:-/tmp}/cnnc_kernels.$$
 mkdir -p "$d" || exit 1
@@ -50,6 +51,21 @@ network strided {
 }
 EOF
 
+# Planes too small for a vector of 4x4 tiles but with two of 2x2 tiles:
+# 12x12 on AVX-512 (9 tiles of 4x4, 36 of 2x2), 8x12 on AVX2 (6, 24).
+for t in avx512:12 avx2:8; do
+    cat > "$d/small_${t%:*}.net" <<EOF
+network small_${t%:*} {
+    input [16, ${t#*:}, 12];
+    conv c0 (filters = 16, kernel = 3, padding = zero(1), activation = relu);
+    conv c1 (filters = 16, kernel = 3, padding = zero(1), activation = relu);
+    flatten;
+    dense out (units = 10);
+    loss softmax_cross_entropy;
+}
+EOF
+done
+
 for t in avx512 avx2; do
     gen $t bench/lenet.net
     has $t lenet "c3 forward: filters in lanes" '\bc3_fl\('
@@ -64,9 +80,11 @@ for t in avx512 avx2; do
 
     gen $t bench/cifar10_wide.net
     for l in c2 c3 c4; do
-        has $t cifar10_wide "$l: Winograd forward" "\\b${l}_wny\\("
-        has $t cifar10_wide "$l: Winograd data gradient" "\\b${l}_d_wny\\("
+        has $t cifar10_wide "$l: Winograd F(4x4) forward" "\\b${l}_w4y\\("
+        has $t cifar10_wide "$l: Winograd F(4x4) data gradient" "\\b${l}_d_w4y\\("
         has $t cifar10_wide "$l: Winograd weight gradient" "\\b${l}_wnw_[0-9_]+\\("
+        has $t cifar10_wide "$l: its weight gradient on F(4x4) tiles" "\\b${l}_w4i\\(sw, vw\\)"
+        lacks $t cifar10_wide "$l: no F(2x2) forward" "\\b${l}_wny\\("
     done
     lacks $t cifar10_wide "c1 (3 input maps): no Winograd" '\bc1_wny\('
     has $t cifar10_wide "c1 weight gradient: outer tiles of 2 vectors of filters" '\bc1_wo[0-9]+_2\('
@@ -78,6 +96,11 @@ lacks avx512 lenet "c3: no dcol gather" '\bc3_dgx\('
 has avx2 lenet "c3 data gradient: flat GEMM and gather (no loadm)" '\bc3_dgx\('
 has avx2 cifar10_conv "c3 data gradient: flat GEMM and gather (no loadm)" '\bc3_dgx\('
 for t in avx512 avx2; do
+
+    gen $t "$d/small_$t.net"
+    has $t small_$t "c1 (under a vector of 4x4 tiles): Winograd F(2x2) forward" '\bc1_wny\('
+    has $t small_$t "c1: F(2x2) data gradient" '\bc1_d_wny\('
+    lacks $t small_$t "c1: no F(4x4)" '\bc1_(d_)?w4y\('
 
     gen $t examples/lenet5_1998.net
     has $t lenet5_1998 "c5 (kernel = its input): the dense kernels" '\bc5_(forward_units|fw)\('

@@ -494,6 +494,22 @@ network wino_wide {
 }
 """, 2, "--lr 0.05 --momentum 0.9"),
 
+    "wino_f4": (
+        "Winograd F(4x4, 3x3) at cifar10_wide's c2 size (32 -> 32 maps, "
+        "32x32: 64 tiles), then 16x14 outputs whose 4x4 tiles stick out "
+        "(columns; tanh), every pass; 2 samples",
+        """\
+network wino_f4 {
+    input [32, 32, 32];
+    conv c2 (filters = 32, kernel = 3, padding = zero(1), activation = relu);          # 32x32
+    maxpool (size = 2);                                                                 # 16x16
+    conv d (filters = 16, kernel = 3, padding = zero([1, 0]), activation = tanh);      # 16x14
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 2, "--lr 0.2 --momentum 0.9 --weight-decay 0.1"),
+
     "stride_2d": (
         "strided 2-D on the fast kernels: stride 2 zero(1), then per-axis "
         "stride [2, 3] with dilation [1, 2] and replicate padding (3 does "
