@@ -792,25 +792,28 @@ static int64_t group_size(const fgeom *g)
     return n < 1 ? 1 : n;
 }
 
-void conv_emit_fast_backward(emitter *e, const ir_layer *ly)
+/* Kernels the backward function calls: weight-gradient, then data-gradient
+ * (Winograd, GEMM or sweep); returns whether dx is computed at all. */
+static bool emit_bw_kernels(emitter *e, const ir_layer *ly, const fgeom *g, sweep *s)
 {
-    fgeom g = make_fgeom(e, ly);
-    if (g.wino)
-        emit_wino_wgrad_kernels(e, ly, &g);
+    if (g->wino)
+        emit_wino_wgrad_kernels(e, ly, g);
     else
-        emit_wgrad_kernels(e, ly, &g);
-    sweep s = {arena_printf(emit_arena, "%s_dg", ly->name), g.C, g.F, g.gplane, g.psz, g.psz,
-               g.K, g.C * g.K, (int)g.K, g.koff, iota(g.K, true), false, 0, 0, (int)ly->kernel[ly->nsp - 1]};
+        emit_wgrad_kernels(e, ly, g);
     bool dxk = conv_has_dx(e, ly);    /* no data-gradient kernel for the first layer */
-    if (g.wino_dx)
-        emit_wino_dgrad_kernels(e, ly, &g);
-    else if (g.dgemm)
-        emit_dgrad_kernels(e, ly, &g);
+    if (g->wino_dx)
+        emit_wino_dgrad_kernels(e, ly, g);
+    else if (g->dgemm)
+        emit_dgrad_kernels(e, ly, g);
     else if (dxk)
-        emit_sweep(e, &s);
-    int64_t ngap = emit_gt_gaps(e, ly, &g);
-    emit_backward_head(e, ly, "CNNC_KERNEL ", "");
-    emit(e, "{");
+        emit_sweep(e, s);
+    return dxk;
+}
+
+/* Opening of the backward body: weight/grad pointers, the padded views of
+ * x and dx, and the set-up of both gradient passes. */
+static void emit_bw_prologue(emitter *e, const ir_layer *ly, const fgeom *g)
+{
     emit(e, "const float *restrict w = c->params + %lld;", (long long)ly->woff);
     emit(e, "float *restrict gw = grads + %lld;", (long long)ly->woff);
     if (ly->bias)
@@ -819,48 +822,66 @@ void conv_emit_fast_backward(emitter *e, const ir_layer *ly)
     emit(e, "const float *restrict xs = %s;",
          layer_has_pad(ly) ? arena_printf(emit_arena, "c->pad_%s", ly->name) : "x");
     emit(e, "float *restrict dxs = %s;", layer_has_pad(ly) ? lane_slot("c->gpad", e->pad_max, padded_count(ly)) : "dx");
-    if (g.wino)
-        emit_wino_wgrad_begin(e, ly, &g);
+    if (g->wino)
+        emit_wino_wgrad_begin(e, ly, g);
     else
-        emit_wgrad_begin(e, ly, &g);
-    if (g.wino_dx)
-        emit_wino_dgrad_begin(e, ly, &g);
+        emit_wgrad_begin(e, ly, g);
+    if (g->wino_dx)
+        emit_wino_dgrad_begin(e, ly, g);
     else
-        emit_dgrad_begin(e, ly, &g);
-    emit(e, "for (int s0 = i0; s0 < i1; s0 += %lld) {", (long long)group_size(&g));
-    emit(e, "const int s1 = s0 + %lld < i1 ? s0 + %lld : i1;", (long long)group_size(&g),
-         (long long)group_size(&g));
-    emit_build_g(e, ly, &g, ngap);
-    if (g.wino)
-        emit_wino_wgrad_group(e, ly, &g);
-    else
-        emit_wgrad_group(e, ly, &g);
-    if (dxk) {
-        emit(e, "if (!dx)");
-        emit(e, "    continue;");
-        emit(e, "for (int i = s0; i < s1; i++) {");
-        emit(e, "const float *gi = c->cs + (size_t)(i0 + i - s0) * %lld;", (long long)e->cs_max);
-        emit(e, "float *di = dxs + (size_t)i * %lld;", (long long)(g.C * g.psz));
-        if (g.wino_dx)
-            emit_wino_dgrad_sample(e, ly, &g);
-        else if (g.dgemm)
-            emit_dgrad_sample(e, ly, &g);
-        else
-            emit_sweep_calls(e, &s, "gi", "di");
-        emit(e, "}");
-    } else {
+        emit_dgrad_begin(e, ly, g);
+}
+
+/* Per-sample data gradient inside a group, or a void cast when dx is skipped. */
+static void emit_bw_dx_samples(emitter *e, const ir_layer *ly, const fgeom *g, const sweep *s, bool dxk)
+{
+    if (!dxk) {
         emit(e, "(void)dxs, (void)w;");
+        return;
     }
-    emit(e, "}");
-    if (g.wino)
-        emit_wino_wgrad_end(e, ly, &g);
+    emit(e, "if (!dx)");
+    emit(e, "    continue;");
+    emit(e, "for (int i = s0; i < s1; i++) {");
+    emit(e, "const float *gi = c->cs + (size_t)(i0 + i - s0) * %lld;", (long long)e->cs_max);
+    emit(e, "float *di = dxs + (size_t)i * %lld;", (long long)(g->C * g->psz));
+    if (g->wino_dx)
+        emit_wino_dgrad_sample(e, ly, g);
+    else if (g->dgemm)
+        emit_dgrad_sample(e, ly, g);
     else
-        emit_wgrad_end(e, ly, &g);
+        emit_sweep_calls(e, s, "gi", "di");
+    emit(e, "}");
+}
+
+/* The loop over sample groups: build G, weight gradient, then dx. */
+static void emit_bw_group_loop(emitter *e, const ir_layer *ly, const fgeom *g, const sweep *s,
+                               bool dxk, int64_t ngap)
+{
+    emit(e, "for (int s0 = i0; s0 < i1; s0 += %lld) {", (long long)group_size(g));
+    emit(e, "const int s1 = s0 + %lld < i1 ? s0 + %lld : i1;", (long long)group_size(g),
+         (long long)group_size(g));
+    emit_build_g(e, ly, g, ngap);
+    if (g->wino)
+        emit_wino_wgrad_group(e, ly, g);
+    else
+        emit_wgrad_group(e, ly, g);
+    emit_bw_dx_samples(e, ly, g, s, dxk);
+    emit(e, "}");
+}
+
+/* Closing of the backward body: finish gw, apply connection mask and weight
+ * tying to it, and unpad dx. */
+static void emit_bw_epilogue(emitter *e, const ir_layer *ly, const fgeom *g)
+{
+    if (g->wino)
+        emit_wino_wgrad_end(e, ly, g);
+    else
+        emit_wgrad_end(e, ly, g);
     if (ly->nconnect) {
-        emit(e, "for (int q = 0; q < %lld; q++)", (long long)(g.F * g.C));
+        emit(e, "for (int q = 0; q < %lld; q++)", (long long)(g->F * g->C));
         emit(e, "    if (!%s_mask[q])", ly->name);
-        emit(e, "        memset(gw + (size_t)q * %lld, 0, sizeof(float) * %lld);", (long long)g.K,
-             (long long)g.K);
+        emit(e, "        memset(gw + (size_t)q * %lld, 0, sizeof(float) * %lld);", (long long)g->K,
+             (long long)g->K);
     }
     if (ly->symmetric)
         emit(e, "%s_tie(gw, 1.0f);", ly->name);
@@ -868,6 +889,20 @@ void conv_emit_fast_backward(emitter *e, const ir_layer *ly)
         emit(e, "if (dx)");
         emit(e, "    %s_unpad(i0, i1, dxs, dx);", ly->name);
     }
+}
+
+void conv_emit_fast_backward(emitter *e, const ir_layer *ly)
+{
+    fgeom g = make_fgeom(e, ly);
+    sweep s = {arena_printf(emit_arena, "%s_dg", ly->name), g.C, g.F, g.gplane, g.psz, g.psz,
+               g.K, g.C * g.K, (int)g.K, g.koff, iota(g.K, true), false, 0, 0, (int)ly->kernel[ly->nsp - 1]};
+    bool dxk = emit_bw_kernels(e, ly, &g, &s);
+    int64_t ngap = emit_gt_gaps(e, ly, &g);
+    emit_backward_head(e, ly, "CNNC_KERNEL ", "");
+    emit(e, "{");
+    emit_bw_prologue(e, ly, &g);
+    emit_bw_group_loop(e, ly, &g, &s, dxk, ngap);
+    emit_bw_epilogue(e, ly, &g);
     emit(e, "}");
     emit_blank(e);
 }
