@@ -42,10 +42,10 @@ static void emit_pin(emitter *e, const char *var)
 
 /* dw[f0 + a][r0 + b] += sum over samples and p of G[f0 + a][M + p] * x[roff[r0 + b] + p],
  * a < mf, b < mr: G rows held in registers, x streamed. */
-static void dot_tile(emitter *e, const ir_layer *ly, const fgeom *g, int mf, int mr)
+/* The tile kernel's signature and its zeroed vector and scalar accumulators. */
+static void dot_tile_head(emitter *e, const ir_layer *ly, int mf, int mr)
 {
     const simd_target *v = e->simd;
-    int64_t W = v->width, vspan = g->span / W * W;
     emit(e, "CNNC_KERNEL static inline void %s_wg_%dx%d(const %s_ctx *c, const float *restrict xs,",
          ly->name, mf, mr, e->prefix);
     emit(e, "    int f0, int r0, float *restrict gw, int i0, int s0, int s1)");
@@ -55,13 +55,22 @@ static void dot_tile(emitter *e, const ir_layer *ly, const fgeom *g, int mf, int
             emit(e, "%s %s = %s;", v->vec, vname("a", a, b), v->zero);
             emit(e, "float %s = 0.0f;", vname("t", a, b));
         }
-    emit(e, "for (int i = s0; i < s1; i++) {");
-    emit(e, "const float *gi = c->cs + (size_t)(i0 + i - s0) * %lld + (size_t)f0 * %lld + %lld;", (long long)e->cs_max,
-         (long long)g->gplane, (long long)g->M);
-    for (int b = 0; b < mr; b++)
-        emit(e, "const float *x%d = xs + (size_t)i * %lld + %s_roff[r0 + %d];", b,
-             (long long)(g->C * g->psz), ly->name, b);
-    emit(e, "for (int p = 0; p < %lld; p += %lld) {", (long long)vspan, (long long)W);
+}
+
+/* One x vector (already in xv) times the mf G vectors into row b's accumulators. */
+static void dot_tile_fmas(emitter *e, int mf, int b)
+{
+    for (int a = 0; a < mf; a++) {
+        const char *acc = vname("a", a, b);
+        emit(e, "%s = %s;", acc, simd(e->simd->fma, arena_printf(emit_arena, "g%d", a), "xv", acc));
+    }
+}
+
+/* The whole-vector loop over p < vspan: mf G vectors pinned, mr x vectors streamed. */
+static void dot_tile_vectors(emitter *e, const fgeom *g, int mf, int mr, int64_t vspan)
+{
+    const simd_target *v = e->simd;
+    emit(e, "for (int p = 0; p < %lld; p += %lld) {", (long long)vspan, (long long)v->width);
     for (int a = 0; a < mf; a++) {
         emit(e, "%s g%d = %s;", v->vec, a,
              simd(v->load, arena_printf(emit_arena, "gi + %lld + p", (long long)(a * g->gplane)), 0, 0));
@@ -71,13 +80,17 @@ static void dot_tile(emitter *e, const ir_layer *ly, const fgeom *g, int mf, int
         emit(e, "{");
         emit(e, "%s xv = %s;", v->vec, simd(v->load, arena_printf(emit_arena, "x%d + p", b), 0, 0));
         emit_pin(e, "xv");
-        for (int a = 0; a < mf; a++) {
-            const char *acc = vname("a", a, b);
-            emit(e, "%s = %s;", acc, simd(v->fma, arena_printf(emit_arena, "g%d", a), "xv", acc));
-        }
+        dot_tile_fmas(e, mf, b);
         emit(e, "}");
     }
     emit(e, "}");
+}
+
+/* The last span - vspan positions: one partial-vector load (loadn) step if
+ * the target has it, else a scalar loop into the t accumulators. */
+static void dot_tile_rest(emitter *e, const fgeom *g, int mf, int mr, int64_t vspan)
+{
+    const simd_target *v = e->simd;
     if (vspan < g->span && v->loadn) {
         const char *n = arena_printf(emit_arena, "%lld", (long long)(g->span - vspan));
         for (int a = 0; a < mf; a++)
@@ -87,10 +100,7 @@ static void dot_tile(emitter *e, const ir_layer *ly, const fgeom *g, int mf, int
             emit(e, "{");
             emit(e, "const %s xv = %s;", v->vec,
                  simd(v->loadn, arena_printf(emit_arena, "x%d + %lld", b, (long long)vspan), n, 0));
-            for (int a = 0; a < mf; a++) {
-                const char *acc = vname("a", a, b);
-                emit(e, "%s = %s;", acc, simd(v->fma, arena_printf(emit_arena, "g%d", a), "xv", acc));
-            }
+            dot_tile_fmas(e, mf, b);
             emit(e, "}");
         }
     } else if (vspan < g->span) {
@@ -100,6 +110,21 @@ static void dot_tile(emitter *e, const ir_layer *ly, const fgeom *g, int mf, int
                 emit(e, "%s += gi[%lld + p] * x%d[p];", vname("t", a, b), (long long)(a * g->gplane), b);
         emit(e, "}");
     }
+}
+
+static void dot_tile(emitter *e, const ir_layer *ly, const fgeom *g, int mf, int mr)
+{
+    const simd_target *v = e->simd;
+    int64_t W = v->width, vspan = g->span / W * W;
+    dot_tile_head(e, ly, mf, mr);
+    emit(e, "for (int i = s0; i < s1; i++) {");
+    emit(e, "const float *gi = c->cs + (size_t)(i0 + i - s0) * %lld + (size_t)f0 * %lld + %lld;", (long long)e->cs_max,
+         (long long)g->gplane, (long long)g->M);
+    for (int b = 0; b < mr; b++)
+        emit(e, "const float *x%d = xs + (size_t)i * %lld + %s_roff[r0 + %d];", b,
+             (long long)(g->C * g->psz), ly->name, b);
+    dot_tile_vectors(e, g, mf, mr, vspan);
+    dot_tile_rest(e, g, mf, mr, vspan);
     emit(e, "}");
     for (int a = 0; a < mf; a++)
         for (int b = 0; b < mr; b++)
