@@ -448,20 +448,13 @@ static int64_t tiles_vec(const simd_target *v, const wconv *w)
 }
 
 /* NAME_w4i (F4's NAME_wni): per map, the gather into dd, then V = BT d B. */
-static void emit_wi4(emitter *e, const wconv *w)
+/* Inside NAME_w4i's channel loop: the 6 x 6 input tiles of channel ch, row k
+ * of every tile at dd + k*6*D: four columns straight from the tile rows,
+ * columns 4 and 5 shifted from the next tile, the last tile's from sc. */
+static void emit_wi4_gather(emitter *e, const wconv *w, int64_t D)
 {
-    const simd_target *v = e->simd;
-    int64_t sr = srows(w), P = w->pitch, T = w->nr * w->tw, D = tiles_vec(v, w);
-    emit(e, "CNNC_KERNEL static void %s_w4i(const float *restrict sg, float *restrict vv)", w->name);
-    emit(e, "{");
-    emit(e, "float dd[%lld], sk[%lld];", (long long)(36 * D), (long long)(4 * T));
-    if (D > T) {
-        emit(e, "for (int q = 0; q < 36; q++)");
-        emit(e, "    for (int t = %lld; t < %lld; t++)", (long long)T, (long long)D);
-        emit(e, "        dd[q * %lld + t] = 0.0f;", (long long)D);
-    }
-    emit(e, "for (int ch = 0; ch < %lld; ch++) {", (long long)w->cin);
-    emit(e, "const float *sc = sg + (size_t)ch * %lld;", (long long)(sr * P));
+    int64_t P = w->pitch, T = w->nr * w->tw;
+    emit(e, "const float *sc = sg + (size_t)ch * %lld;", (long long)(srows(w) * P));
     emit(e, "for (int k = 0; k < 6; k++) {");
     emit(e, "float *dk = dd + k * %lld;", (long long)(6 * D));
     emit(e, "for (int ty = 0; ty < %lld; ty++)", (long long)w->nr);
@@ -482,8 +475,15 @@ static void emit_wi4(emitter *e, const wconv *w)
          (long long)P, (long long)(4 * w->tw + 1));
     emit(e, "}");
     emit(e, "}");
+}
+
+/* Inside NAME_w4i's channel loop: V = BT d B over a vector of tiles at a
+ * time, rows then columns, stored to vv's 36 planes. */
+static void emit_wi4_transform(emitter *e, const wconv *w, int64_t D)
+{
+    const simd_target *v = e->simd;
     emit(e, "float *vq = vv + (size_t)ch * %lld;", (long long)w->vp);
-    emit(e, "for (int t = 0; t < %lld; t += %d) {", (long long)T, v->width);
+    emit(e, "for (int t = 0; t < %lld; t += %d) {", (long long)(w->nr * w->tw), v->width);
     const char *r[6][6];
     for (int k = 0; k < 6; k++) {
         const char *d[6];
@@ -506,6 +506,22 @@ static void emit_wi4(emitter *e, const wconv *w)
                                out[a], 0));
     }
     emit(e, "}");
+}
+
+static void emit_wi4(emitter *e, const wconv *w)
+{
+    int64_t T = w->nr * w->tw, D = tiles_vec(e->simd, w);
+    emit(e, "CNNC_KERNEL static void %s_w4i(const float *restrict sg, float *restrict vv)", w->name);
+    emit(e, "{");
+    emit(e, "float dd[%lld], sk[%lld];", (long long)(36 * D), (long long)(4 * T));
+    if (D > T) {
+        emit(e, "for (int q = 0; q < 36; q++)");
+        emit(e, "    for (int t = %lld; t < %lld; t++)", (long long)T, (long long)D);
+        emit(e, "        dd[q * %lld + t] = 0.0f;", (long long)D);
+    }
+    emit(e, "for (int ch = 0; ch < %lld; ch++) {", (long long)w->cin);
+    emit_wi4_gather(e, w, D);
+    emit_wi4_transform(e, w, D);
     emit(e, "}");
     emit(e, "}");
     emit_blank(e);
