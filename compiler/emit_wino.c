@@ -529,23 +529,13 @@ static void emit_wi4(emitter *e, const wconv *w)
 
 /* NAME_w4y (F4's NAME_wny): per filter, Y = AT M A + bias (and relu) into planes
  * yb[ij][t], then into y's rows (other activations there). */
-static void emit_wo4(emitter *e, const wconv *w)
+/* Inside NAME_w4y's filter loop: Y = AT M A over a vector of tiles at a
+ * time, plus bias and a vectorisable activation, into yb's 16 planes. */
+static void emit_wo4_transform(emitter *e, const wconv *w, int64_t D)
 {
     const simd_target *v = e->simd;
-    int64_t T = w->nr * w->tw, D = tiles_vec(v, w), mb = wconv_mb(v, w);
-    bool vec_act = w->act == ACT_RELU || w->act == ACT_NONE;
-    emit(e, "CNNC_KERNEL static void %s_w4y(const float *restrict mm, const float *restrict b, float *restrict yi, int ty0,",
-         w->name);
-    emit(e, "    int f0, int nf)");
-    emit(e, "{");
-    emit(e, "float yb[%lld], ob[%lld];", (long long)(16 * D), (long long)(4 * T));
-    emit(e, "for (int f = 0; f < nf; f++) {");
-    if (w->bias)
-        emit(e, "const %s bv = %s;", v->vec, simd(v->splat, "b[f0 + f]", 0, 0));
-    else
-        emit(e, "(void)b;");
-    emit(e, "const float *mp = mm + (size_t)f * %lld;", (long long)w->vp);
-    emit(e, "for (int t = 0; t < %lld; t += %d) {", (long long)T, v->width);
+    int64_t mb = wconv_mb(v, w);
+    emit(e, "for (int t = 0; t < %lld; t += %d) {", (long long)(w->nr * w->tw), v->width);
     const char *tt[4][6];
     for (int b = 0; b < 6; b++) {
         const char *m[6];
@@ -570,10 +560,18 @@ static void emit_wo4(emitter *e, const wconv *w)
         }
     }
     emit(e, "}");
+}
+
+/* Inside NAME_w4y's filter loop: the 4 x 4 output tiles from yb back to
+ * rows of the output plane (scalar activation here if not vectorised),
+ * clipped at the last output row. */
+static void emit_wo4_scatter(emitter *e, const wconv *w, int64_t D)
+{
+    bool vec_act = w->act == ACT_RELU || w->act == ACT_NONE;
     emit(e, "float *yo = yi + (size_t)(f0 + f) * %lld + %lld;", (long long)w->out_plane, (long long)w->out_off);
     emit(e, "for (int i = 0; i < 4; i++) {");
     emit(e, "const float *src = yb + i * %lld;", (long long)(4 * D));
-    emit(e, "for (int t = 0; t < %lld; t++) {", (long long)T);
+    emit(e, "for (int t = 0; t < %lld; t++) {", (long long)(w->nr * w->tw));
     for (int j = 0; j < 4; j++) {
         const char *x = arena_printf(emit_arena, "src[%lld + t]", (long long)(j * D));
         emit(e, "ob[4 * t + %d] = %s;", j, vec_act ? x : act_expr(e, w->act, x));
@@ -583,6 +581,25 @@ static void emit_wo4(emitter *e, const wconv *w)
     emit(e, "    memcpy(yo + (size_t)(4 * (ty0 + ty) + i) * %lld, ob + ty * %lld, sizeof(float) * %lld);",
          (long long)w->out_pitch, (long long)(4 * w->tw), (long long)w->out_cols);
     emit(e, "}");
+}
+
+static void emit_wo4(emitter *e, const wconv *w)
+{
+    const simd_target *v = e->simd;
+    int64_t T = w->nr * w->tw, D = tiles_vec(v, w);
+    emit(e, "CNNC_KERNEL static void %s_w4y(const float *restrict mm, const float *restrict b, float *restrict yi, int ty0,",
+         w->name);
+    emit(e, "    int f0, int nf)");
+    emit(e, "{");
+    emit(e, "float yb[%lld], ob[%lld];", (long long)(16 * D), (long long)(4 * T));
+    emit(e, "for (int f = 0; f < nf; f++) {");
+    if (w->bias)
+        emit(e, "const %s bv = %s;", v->vec, simd(v->splat, "b[f0 + f]", 0, 0));
+    else
+        emit(e, "(void)b;");
+    emit(e, "const float *mp = mm + (size_t)f * %lld;", (long long)w->vp);
+    emit_wo4_transform(e, w, D);
+    emit_wo4_scatter(e, w, D);
     emit(e, "}");
     emit(e, "}");
     emit_blank(e);
