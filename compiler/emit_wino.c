@@ -846,23 +846,11 @@ static void emit_wng(emitter *e, const ir_layer *ly, const fgeom *g)
  * on AVX-512, backward ms per batch of 64, F2 -> F4 weight gradient (both
  * with the F4 data gradient): c2 19.4-20.1 -> 16.3-16.9, c3 9.3-9.7 ->
  * 8.0-8.3, c4 14.8-15.4 -> 13.2-13.6. */
-static void emit_wng4(emitter *e, const ir_layer *ly, const fgeom *g)
+/* Inside NAME_wng's vector loop: the 4 x 4 block of GT at p0 into d, with
+ * the rows and columns past a ragged output edge read as zero. */
+static void emit_wng4_load(emitter *e, const wconv *w, int64_t pw, int64_t Fp, const char *d[4][4])
 {
     const simd_target *v = e->simd;
-    const wconv *w = &g->wf;
-    int64_t pw = ly->padded.d[2], T = w->nr * w->tw, Fp = g->Fp;
-    emit(e, "CNNC_KERNEL static void %s_wng(const float *restrict gt, float *restrict gtt, int ty0)", ly->name);
-    emit(e, "{");
-    emit(e, "for (int ty = 0; ty < %lld && ty0 + ty < %lld; ty++) {", (long long)w->nr, (long long)w->th);
-    emit(e, "const int rows = %lld - 4 * (ty0 + ty);", (long long)w->out_rows);
-    emit(e, "(void)rows;");
-    emit(e, "for (int tx = 0; tx < %lld; tx++) {", (long long)w->tw);
-    emit(e, "const int cols = %lld - 4 * tx;", (long long)w->out_cols);
-    emit(e, "(void)cols;");
-    emit(e, "const float *p0 = gt + (size_t)(4 * (ty0 + ty) * %lld + 4 * tx) * %lld;", (long long)pw, (long long)Fp);
-    emit(e, "float *q = gtt + (size_t)(ty * %lld + tx) * %lld;", (long long)w->tw, (long long)Fp);
-    emit(e, "for (int f = 0; f < %lld; f += %d) {", (long long)Fp, v->width);
-    const char *d[4][4];
     for (int i = 0; i < 4; i++)
         for (int j = 0; j < 4; j++) {
             d[i][j] = vname("d", i, j);
@@ -877,6 +865,13 @@ static void emit_wng4(emitter *e, const ir_layer *ly, const fgeom *g)
             emit(e, "const %s %s = %s;", v->vec, d[i][j],
                  cond && (i || j) ? arena_printf(emit_arena, "%s ? %s : %s", cond, ld, v->zero) : ld);
         }
+}
+
+/* Inside NAME_wng's vector loop: A d AT (the 6 x 4 A on both sides), the
+ * 36 products stored to gtt's planes. */
+static void emit_wng4_transform(emitter *e, int64_t T, int64_t Fp, const char *d[4][4])
+{
+    const simd_target *v = e->simd;
     const char *r[6][4];
     for (int b = 0; b < 6; b++)
         for (int i = 0; i < 4; i++) {
@@ -887,6 +882,26 @@ static void emit_wng4(emitter *e, const ir_layer *ly, const fgeom *g)
         for (int b = 0; b < 6; b++)
             emit(e, "%s", simd(v->store, arena_printf(emit_arena, "q + %lld + f", (long long)((a * 6 + b) * T * Fp)),
                                lincomb(v, &AT4[0][a], 6, r[b], 4), 0));
+}
+
+static void emit_wng4(emitter *e, const ir_layer *ly, const fgeom *g)
+{
+    const wconv *w = &g->wf;
+    int64_t pw = ly->padded.d[2], T = w->nr * w->tw, Fp = g->Fp;
+    emit(e, "CNNC_KERNEL static void %s_wng(const float *restrict gt, float *restrict gtt, int ty0)", ly->name);
+    emit(e, "{");
+    emit(e, "for (int ty = 0; ty < %lld && ty0 + ty < %lld; ty++) {", (long long)w->nr, (long long)w->th);
+    emit(e, "const int rows = %lld - 4 * (ty0 + ty);", (long long)w->out_rows);
+    emit(e, "(void)rows;");
+    emit(e, "for (int tx = 0; tx < %lld; tx++) {", (long long)w->tw);
+    emit(e, "const int cols = %lld - 4 * tx;", (long long)w->out_cols);
+    emit(e, "(void)cols;");
+    emit(e, "const float *p0 = gt + (size_t)(4 * (ty0 + ty) * %lld + 4 * tx) * %lld;", (long long)pw, (long long)Fp);
+    emit(e, "float *q = gtt + (size_t)(ty * %lld + tx) * %lld;", (long long)w->tw, (long long)Fp);
+    emit(e, "for (int f = 0; f < %lld; f += %d) {", (long long)Fp, e->simd->width);
+    const char *d[4][4];
+    emit_wng4_load(e, w, pw, Fp, d);
+    emit_wng4_transform(e, T, Fp, d);
     emit(e, "}");
     emit(e, "}");
     emit(e, "}");
