@@ -150,38 +150,35 @@ static int wino_m(const simd_target *v, const wconv *w)
  * U, dUT (weight gradient), then the chunk buffers of the data gradient
  * or of the weight gradient (one at a time; the staging buffers zero
  * their own margins). */
-void wino_plan(const emitter *e, const ir_layer *ly, fgeom *g)
+/* The data-gradient Winograd conv g->wd (G correlated with the flipped
+ * weights into the padded dx), computing only the interior the unpad reads;
+ * returns the floats of its transformed weights U (0 without it). */
+static int64_t wino_plan_dx(const simd_target *v, const ir_layer *ly, fgeom *g)
 {
-    const simd_target *v = e->simd;
-    int W = v->width;
-    if (!g->wino)
-        return;
     int64_t pw = ly->padded.d[2], ph = ly->padded.d[1];
-    g->wf = (wconv){ly->name, g->C, g->F, g->psz, pw, ph, ly->out.d[1], ly->out.d[2], g->osz, ly->out.d[2],
-                    0, pw, 0, ly->bias, false, ly->act, 0, 0, 0, 0, 0, 0, false, 0, 0, 0, 0, 0, 2};
-    g->wf.m = wino_m(v, &g->wf);
-    wconv_plan(v, &g->wf, 0, npos(&g->wf) * g->F * g->C);
-    int64_t need = g->wf.end;
-    bool dx = conv_has_dx(e, ly);
-    g->wino_dx = dx && (ph + 1) / 2 * ((pw + 1) / 2) >= 2 * W;
-    int64_t base = g->wino_dx || !dx ? g->dwt_off : g->scratch;
-    int64_t nu = 0;
-    if (g->wino_dx) {
-        g->dgemm = g->dgc = g->dgr = false; /* Winograd reads the flat G */
-        g->wd = (wconv){arena_printf(emit_arena, "%s_d", ly->name), g->F, g->C, g->gplane, pw, g->gplane / pw,
-                        ph, pw, g->psz, pw, 0, pw, 0, false, true, ACT_NONE, 0, 0, 0, 0, 0, 0, false, 0, 0, 0, 0, 0, 2};
-        if (ly->pad == PAD_VALID || ly->pad == PAD_ZERO || ly->pad == PAD_SAME) {
-            /* unpad reads only the interior: compute that */
-            int64_t oy = ly->pad_lo[0], ox = ly->pad_lo[1];
-            g->wd.out_rows = ly->in.d[1];
-            g->wd.out_cols = ly->in.d[2];
-            g->wd.out_off = g->wd.in_off = oy * pw + ox;
-            g->wd.in_rows -= oy;
-            g->wd.in_cols -= ox;
-        }
-        g->wd.m = wino_m(v, &g->wd);
-        nu = npos(&g->wd) * g->F * g->C;
+    if (!g->wino_dx)
+        return 0;
+    g->dgemm = g->dgc = g->dgr = false; /* Winograd reads the flat G */
+    g->wd = (wconv){arena_printf(emit_arena, "%s_d", ly->name), g->F, g->C, g->gplane, pw, g->gplane / pw,
+                    ph, pw, g->psz, pw, 0, pw, 0, false, true, ACT_NONE, 0, 0, 0, 0, 0, 0, false, 0, 0, 0, 0, 0, 2};
+    if (ly->pad == PAD_VALID || ly->pad == PAD_ZERO || ly->pad == PAD_SAME) {
+        /* unpad reads only the interior: compute that */
+        int64_t oy = ly->pad_lo[0], ox = ly->pad_lo[1];
+        g->wd.out_rows = ly->in.d[1];
+        g->wd.out_cols = ly->in.d[2];
+        g->wd.out_off = g->wd.in_off = oy * pw + ox;
+        g->wd.in_rows -= oy;
+        g->wd.in_cols -= ox;
     }
+    g->wd.m = wino_m(v, &g->wd);
+    return npos(&g->wd) * g->F * g->C;
+}
+
+/* Scratch offsets of the weight-gradient pass (dU, then S, V, GTT) after
+ * the nu floats of U at base; returns the scratch floats needed, at least
+ * need. */
+static int64_t wino_plan_scratch(const simd_target *v, fgeom *g, int64_t base, int64_t nu, int64_t need)
+{
     g->wg_dut = round16(base) + round16(nu);
     int64_t t0 = g->wg_dut + round16(npos(&g->wf) * g->C * g->Fp);
     if (g->wino_dx) {
@@ -195,7 +192,25 @@ void wino_plan(const emitter *e, const ir_layer *ly, fgeom *g)
     g->wg_gtt = g->wg_v + round16(npos(&g->wf) * g->C * g->wf.vp);
     if (g->wg_gtt + npos(&g->wf) * T * g->Fp > need)
         need = g->wg_gtt + npos(&g->wf) * T * g->Fp;
-    g->scratch = need;
+    return need;
+}
+
+void wino_plan(const emitter *e, const ir_layer *ly, fgeom *g)
+{
+    const simd_target *v = e->simd;
+    int W = v->width;
+    if (!g->wino)
+        return;
+    int64_t pw = ly->padded.d[2], ph = ly->padded.d[1];
+    g->wf = (wconv){ly->name, g->C, g->F, g->psz, pw, ph, ly->out.d[1], ly->out.d[2], g->osz, ly->out.d[2],
+                    0, pw, 0, ly->bias, false, ly->act, 0, 0, 0, 0, 0, 0, false, 0, 0, 0, 0, 0, 2};
+    g->wf.m = wino_m(v, &g->wf);
+    wconv_plan(v, &g->wf, 0, npos(&g->wf) * g->F * g->C);
+    bool dx = conv_has_dx(e, ly);
+    g->wino_dx = dx && (ph + 1) / 2 * ((pw + 1) / 2) >= 2 * W;
+    int64_t base = g->wino_dx || !dx ? g->dwt_off : g->scratch;
+    int64_t nu = wino_plan_dx(v, ly, g);
+    g->scratch = wino_plan_scratch(v, g, base, nu, g->wf.end);
 }
 
 /* sum_k coef[k * stride] * x[k], k < n, as a SIMD expression (the terms
