@@ -664,6 +664,39 @@ static void emit_backward_units(emitter *e, const ir_layer *ly, const dgeom *g)
     emit_blank(e);
 }
 
+/* dy through the activation's derivative (in place), then the bias
+ * gradient gb[u] += sum_i dy[i][u]. */
+static void emit_dense_bw_dy(emitter *e, const ir_layer *ly, const dgeom *g)
+{
+    if (ly->act == ACT_NONE)
+        emit(e, "(void)y;");
+    bool rolled = emit_rolled(e, false); /* as before: not measured rolled */
+    emit_act_backward(e, ly->act, "y", "dy", g->U);
+    if (ly->bias) {
+        emit(e, "float *restrict gb = grads + %lld;", (long long)ly->boff);
+        emit(e, "for (int i = i0; i < i1; i++)");
+        emit(e, "    for (int u = 0; u < %lld; u++)", (long long)g->U);
+        emit(e, "        gb[u] += dy[(size_t)i * %lld + u];", (long long)g->U);
+    }
+    /* the transpose rolled: unrolled, clang's loop strength reduction spent
+     * 0.1 s on it (lenet's f6) */
+    emit_rolled(e, rolled);
+}
+
+/* dyT[u][s] = dy[i0 + s][u] in the lane's scratch, and the slab after it
+ * that the weight-gradient tiles use. */
+static void emit_dense_bw_transpose(emitter *e, const dgeom *g)
+{
+    emit(e, "const int n = i1 - i0;");
+    emit(e, "float *restrict dyT = c->cs + (size_t)i0 * %lld; /* [%lld][n] */", (long long)e->cs_max,
+         (long long)g->U);
+    emit(e, "float *restrict slab = dyT + (size_t)%lld * n; /* [n][%lld] */", (long long)g->U,
+         (long long)(g->wv * e->simd->width));
+    emit(e, "for (int s = 0; s < n; s++)");
+    emit(e, "    for (int u = 0; u < %lld; u++)", (long long)g->U);
+    emit(e, "        dyT[(size_t)u * n + s] = dy[(size_t)(i0 + s) * %lld + u];", (long long)g->U);
+}
+
 void dense_emit_fast_backward(emitter *e, const ir_layer *ly)
 {
     dgeom g = make_dgeom(e, ly);
@@ -679,27 +712,8 @@ void dense_emit_fast_backward(emitter *e, const ir_layer *ly)
     emit(e, "{");
     emit(e, "const float *restrict w = c->params + %lld;", (long long)ly->woff);
     emit(e, "float *restrict gw = grads + %lld;", (long long)ly->woff);
-    if (ly->act == ACT_NONE)
-        emit(e, "(void)y;");
-    bool rolled = emit_rolled(e, false); /* as before: not measured rolled */
-    emit_act_backward(e, ly->act, "y", "dy", g.U);
-    if (ly->bias) {
-        emit(e, "float *restrict gb = grads + %lld;", (long long)ly->boff);
-        emit(e, "for (int i = i0; i < i1; i++)");
-        emit(e, "    for (int u = 0; u < %lld; u++)", (long long)g.U);
-        emit(e, "        gb[u] += dy[(size_t)i * %lld + u];", (long long)g.U);
-    }
-    /* the transpose rolled: unrolled, clang's loop strength reduction spent
-     * 0.1 s on it (lenet's f6) */
-    emit_rolled(e, rolled);
-    emit(e, "const int n = i1 - i0;");
-    emit(e, "float *restrict dyT = c->cs + (size_t)i0 * %lld; /* [%lld][n] */", (long long)e->cs_max,
-         (long long)g.U);
-    emit(e, "float *restrict slab = dyT + (size_t)%lld * n; /* [n][%lld] */", (long long)g.U,
-         (long long)(g.wv * e->simd->width));
-    emit(e, "for (int s = 0; s < n; s++)");
-    emit(e, "    for (int u = 0; u < %lld; u++)", (long long)g.U);
-    emit(e, "        dyT[(size_t)u * n + s] = dy[(size_t)(i0 + s) * %lld + u];", (long long)g.U);
+    emit_dense_bw_dy(e, ly, &g);
+    emit_dense_bw_transpose(e, &g);
     emit_wg_calls(e, ly, &g, &m);
     emit_dg_calls(e, ly, &g);
     emit(e, "}");
