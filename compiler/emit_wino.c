@@ -1019,7 +1019,7 @@ void emit_wino_wgrad_group(emitter *e, const ir_layer *ly, const fgeom *g)
 /* gw[f][c] += GT dU[f][c] G, from the lane's dUT. */
 /* In the end loop over (f, ch): t = dU G, the n x n dU of the pair (stride
  * st between its planes) against the n x 3 G. */
-static void emit_wgrad_end_right(emitter *e, int n, long long st)
+static void emit_wino_end_du_g(emitter *e, int n, long long st)
 {
     emit(e, "float t[%d][3];", n);
     emit(e, "for (int a = 0; a < %d; a++)", n);
@@ -1032,7 +1032,7 @@ static void emit_wgrad_end_right(emitter *e, int n, long long st)
 }
 
 /* In the end loop over (f, ch): gw[f][ch] += GT t, the 3 x 3 weight gradient. */
-static void emit_wgrad_end_left(emitter *e, const fgeom *g, int n)
+static void emit_wino_end_gt_t(emitter *e, const fgeom *g, int n)
 {
     emit(e, "float *gq = gw + ((size_t)f * %lld + ch) * 9;", (long long)g->C);
     emit(e, "for (int i = 0; i < 3; i++)");
@@ -1054,8 +1054,8 @@ void emit_wino_wgrad_end(emitter *e, const ir_layer *ly, const fgeom *g)
     emit(e, "for (int f = 0; f < %lld; f++)", (long long)g->F);
     emit(e, "for (int ch = 0; ch < %lld; ch++) {", (long long)g->C);
     emit(e, "const float *du = dut + (size_t)ch * %lld + f;", (long long)g->Fp);
-    emit_wgrad_end_right(e, n, st);
-    emit_wgrad_end_left(e, g, n);
+    emit_wino_end_du_g(e, n, st);
+    emit_wino_end_gt_t(e, g, n);
     emit(e, "}");
     emit(e, "}");
 }
