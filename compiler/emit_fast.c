@@ -523,21 +523,21 @@ static void build_one(emitter *e, const void *ctx, const char *q, int n)
         emit(e, "sbs += d;");
 }
 
-/* The row pointers of filter f: y and dy at orow of filter f of sample
- * i, G and GT at prow. */
-static void emit_build_ptrs(emitter *e, const fgeom *g, const char *prow, const char *orow)
+/* The row pointers of filter f (the C variable named f): y and dy at
+ * orow of filter f of sample i, G and GT at prow. */
+static void emit_build_ptrs(emitter *e, const fgeom *g, const char *f, const char *prow, const char *orow)
 {
-    emit(e, "const size_t at = (size_t)i * %lld + (size_t)f * %lld + %s;", (long long)(g->F * g->osz),
+    emit(e, "const size_t at = (size_t)i * %lld + (size_t)%s * %lld + %s;", (long long)(g->F * g->osz), f,
          (long long)g->osz, orow);
     emit(e, "const float *yr = y + at, *dr = dy + at;");
     emit(e, "(void)yr;");
     if (g->dgc)
-        emit(e, "float *gr = gi + f * %lld + %s;", (long long)g->osz, orow);
+        emit(e, "float *gr = gi + %s * %lld + %s;", f, (long long)g->osz, orow);
     else
-        emit(e, "float *gr = gi + f * %lld + %lld + %s;", (long long)g->gplane, (long long)g->M, prow);
+        emit(e, "float *gr = gi + %s * %lld + %lld + %s;", f, (long long)g->gplane, (long long)g->M, prow);
     if (g->outer)
-        emit(e, "float *tr = gi + %lld + (size_t)(%s) * %lld + f;", (long long)g->gt_off,
-             g->strided ? orow : prow, (long long)g->Fp);
+        emit(e, "float *tr = gi + %lld + (size_t)(%s) * %lld + %s;", (long long)g->gt_off,
+             g->strided ? orow : prow, (long long)g->Fp, f);
 }
 
 /* Filters outermost, then rows: G is written in order.  (Filters
@@ -554,7 +554,7 @@ static void emit_build_rows(emitter *e, const build_ctx *b)
         emit(e, "float sbs = 0.0f;");
     }
     int loops = emit_row_loops(e, ly, &prow, &orow);
-    emit_build_ptrs(e, b->g, prow, orow);
+    emit_build_ptrs(e, b->g, "f", prow, orow);
     int64_t ow = ly->out.d[ly->nsp];
     if (act_is_pos(ly)) {
         emit_row(e, ow, build_vec, build_one, b);
@@ -663,16 +663,7 @@ static void build_t_block(emitter *e, const build_ctx *b, int nf)
     if (b->ly->bias)
         emit(e, "%s sbt = %s;", v->vec, v->zero);
     int loops = emit_row_loops(e, b->ly, &prow, &orow);
-    emit(e, "const size_t at = (size_t)i * %lld + (size_t)f0 * %lld + %s;", (long long)(g->F * g->osz),
-         (long long)g->osz, orow);
-    emit(e, "const float *yr = y + at, *dr = dy + at;");
-    emit(e, "(void)yr;");
-    if (g->dgc)
-        emit(e, "float *gr = gi + f0 * %lld + %s;", (long long)g->osz, orow);
-    else
-        emit(e, "float *gr = gi + f0 * %lld + %lld + %s;", (long long)g->gplane, (long long)g->M, prow);
-    emit(e, "float *tr = gi + %lld + (size_t)(%s) * %lld + f0;", (long long)g->gt_off,
-         g->strided ? orow : prow, (long long)g->Fp);
+    emit_build_ptrs(e, g, "f0", prow, orow); /* g->outer: build_t_applies */
     tblock t = {b, nf};
     emit_row(e, b->ly->out.d[b->ly->nsp], build_t_vec, build_t_one, &t);
     emit_close(e, loops);
