@@ -500,18 +500,24 @@ static void build_vec(emitter *e, const void *ctx, const char *q, int n)
     emit_rolled(e, rolled);
 }
 
+/* dy * act'(y), in terms of the activation's output y: one float of G. */
+static const char *grad_at(act_kind act, const char *y, const char *dy)
+{
+    if (act == ACT_RELU)
+        return arena_printf(emit_arena, "%s > 0.0f ? %s : 0.0f", y, dy);
+    if (act == ACT_SIGMOID)
+        return arena_printf(emit_arena, "%s * %s * (1.0f - %s)", dy, y, y);
+    if (act == ACT_TANH)
+        return arena_printf(emit_arena, "%s * (1.0f - %s * %s)", dy, y, y);
+    return dy;
+}
+
 static void build_one(emitter *e, const void *ctx, const char *q, int n)
 {
     const build_ctx *b = ctx;
     (void)n;
-    if (b->ly->act == ACT_RELU)
-        emit(e, "const float d = yr[%s] > 0.0f ? dr[%s] : 0.0f;", q, q);
-    else if (b->ly->act == ACT_SIGMOID)
-        emit(e, "const float d = dr[%s] * yr[%s] * (1.0f - yr[%s]);", q, q, q);
-    else if (b->ly->act == ACT_TANH)
-        emit(e, "const float d = dr[%s] * (1.0f - yr[%s] * yr[%s]);", q, q, q);
-    else
-        emit(e, "const float d = dr[%s];", q);
+    emit(e, "const float d = %s;", grad_at(b->ly->act, arena_printf(emit_arena, "yr[%s]", q),
+                                          arena_printf(emit_arena, "dr[%s]", q)));
     emit(e, "if (%s)", b->want_g);
     if (g_step(b->g) > 1)
         emit(e, "    gr[%s * %lld] = d;", q, (long long)g_step(b->g));
@@ -641,10 +647,8 @@ static void build_t_one(emitter *e, const void *ctx, const char *q, int n)
     emit(e, "for (int j = 0; j < %d; j++) {", e->simd->width);
     emit(e, "float d = 0.0f;");
     emit(e, "if (j < %d) {", t->nf);
-    if (t->b->ly->act == ACT_RELU)
-        emit(e, "d = yr[j * %lld + %s] > 0.0f ? dr[j * %lld + %s] : 0.0f;", (long long)g->osz, q, (long long)g->osz, q);
-    else
-        emit(e, "d = dr[j * %lld + %s];", (long long)g->osz, q);
+    emit(e, "d = %s;", grad_at(t->b->ly->act, arena_printf(emit_arena, "yr[j * %lld + %s]", (long long)g->osz, q),
+                               arena_printf(emit_arena, "dr[j * %lld + %s]", (long long)g->osz, q)));
     emit(e, "if (%s)", t->b->want_g);
     emit(e, "    gr[j * %lld + %s] = d;", (long long)(g->dgc ? g->osz : g->gplane), q);
     if (t->b->ly->bias)

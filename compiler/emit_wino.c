@@ -577,6 +577,16 @@ static void emit_wo4_transform(emitter *e, const wconv *w, int64_t D)
     emit(e, "}");
 }
 
+/* Inside an output transform's filter loop: bv, filter f0 + f's bias in
+ * every lane (b unused without a bias). */
+static void emit_bias_splat(emitter *e, const wconv *w)
+{
+    if (w->bias)
+        emit(e, "const %s bv = %s;", e->simd->vec, simd(e->simd->splat, "b[f0 + f]", 0, 0));
+    else
+        emit(e, "(void)b;");
+}
+
 /* Inside NAME_w4y's filter loop: the 4 x 4 output tiles from yb back to
  * rows of the output plane (scalar activation here if not vectorised),
  * clipped at the last output row. */
@@ -608,10 +618,7 @@ static void emit_wo4(emitter *e, const wconv *w)
     emit(e, "{");
     emit(e, "float yb[%lld], ob[%lld];", (long long)(16 * D), (long long)(4 * T));
     emit(e, "for (int f = 0; f < nf; f++) {");
-    if (w->bias)
-        emit(e, "const %s bv = %s;", v->vec, simd(v->splat, "b[f0 + f]", 0, 0));
-    else
-        emit(e, "(void)b;");
+    emit_bias_splat(e, w);
     emit(e, "const float *mp = mm + (size_t)f * %lld;", (long long)w->vp);
     emit_wo4_transform(e, w, D);
     emit_wo4_scatter(e, w, D);
@@ -631,10 +638,7 @@ static void emit_wo(emitter *e, const wconv *w)
     emit(e, "    int f0, int nf)");
     emit(e, "{");
     emit(e, "for (int f = 0; f < nf; f++) {");
-    if (w->bias)
-        emit(e, "const %s bv = %s;", v->vec, simd(v->splat, "b[f0 + f]", 0, 0));
-    else
-        emit(e, "(void)b;");
+    emit_bias_splat(e, w);
     emit(e, "for (int ty = 0; ty < %lld && ty0 + ty < %lld; ty += %d) {", (long long)w->nr, (long long)w->th,
          w->pair ? 2 : 1);
     emit(e, "const float *mp = mm + (size_t)f * %lld + ty * %lld;", (long long)w->vp, (long long)w->tw);
