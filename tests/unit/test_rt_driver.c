@@ -3,6 +3,8 @@
  * with files in a temporary directory, checked against direct calls of the
  * model's functions; bad input (exit 1) and bad usage (exit 2). */
 #include <fcntl.h>
+#include <float.h>
+#include <math.h>
 #include <stdarg.h>
 #include <sys/stat.h>
 
@@ -472,6 +474,35 @@ START_TEST(train_data_errors)
 }
 END_TEST
 
+/* The blocked search (cnnrt_util.c) against the plain one: the first
+ * inf or NaN wherever it falls relative to the blocks of 256, or -1. */
+START_TEST(find_nonfinite_finds_the_first)
+{
+    enum { NV = 1000 };
+    static float v[NV];
+    const float bad[3] = {INFINITY, -INFINITY, NAN};
+    const size_t at[] = {0, 1, 255, 256, 257, 511, 700, 767, 768, 999};
+    for (size_t i = 0; i < NV; i++)
+        v[i] = i % 2 ? FLT_MAX : -FLT_MIN * (float)i;
+    ck_assert_int_eq(cnnrt_find_nonfinite(v, NV), -1);
+    ck_assert_int_eq(cnnrt_find_nonfinite(v, 0), -1);
+    for (size_t a = 0; a < sizeof at / sizeof at[0]; a++)
+        for (int k = 0; k < 3; k++) {
+            const float keep = v[at[a]];
+            v[at[a]] = bad[k];
+            ck_assert_int_eq(cnnrt_find_nonfinite(v, NV), (int64_t)at[a]);
+            ck_assert_int_eq(cnnrt_find_nonfinite(v, at[a]), -1);     /* not looked at */
+            if (at[a] + 7 < NV) {                                      /* a second one after it */
+                const float keep7 = v[at[a] + 7];
+                v[at[a] + 7] = NAN;
+                ck_assert_int_eq(cnnrt_find_nonfinite(v, NV), (int64_t)at[a]);
+                v[at[a] + 7] = keep7;
+            }
+            v[at[a]] = keep;
+        }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("driver");
@@ -490,6 +521,7 @@ int main(void)
     tcase_add_test(tc, train_resume_is_bit_identical);
     tcase_add_test(tc, train_stops_on_a_non_finite_loss);
     tcase_add_test(tc, train_data_errors);
+    tcase_add_test(tc, find_nonfinite_finds_the_first);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }
