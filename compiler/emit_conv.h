@@ -83,12 +83,23 @@ typedef struct sweep {
     int kl;                      /* taps of one kernel row (the last axis) */
 } sweep;
 
+/* A forward sweep's tile that stores one output row straight into y
+ * (NAME_dMB, emit_fast.c): filter m's outputs at out + m*osz, the row's
+ * ow (<= the tile's T) with the activation (relu or none). */
+typedef struct fw_direct {
+    int64_t osz, ow;
+    act_kind act;
+} fw_direct;
+
 /* The sweep's tile functions NAME_mb (emit_fast.c), and their calls over
  * every row block and tile of the span (the last shifted back). */
 void emit_sweep(emitter *e, sweep *s);
 void emit_sweep_calls(emitter *e, const sweep *s, const char *in, const char *out);
 
 fgeom make_fgeom(const emitter *e, const ir_layer *ly);
+/* One output vector s (n of W valid; n == W whole) at at, with a relu or
+ * no activation applied in vectors, any other in scalars. */
+void emit_out_store(emitter *e, act_kind act, const char *s, const char *at, int n);
 const char *vname(const char *p, int a, int b);
 /* { xb = splat(src); a<row>_j = fma(xb, <held>j, a<row>_j), j < n }: one
  * broadcast input times n vectors held in registers, the outer-product

@@ -165,12 +165,13 @@ static void emit_row_tables(emitter *e, const sweep *s)
  * gcc hoists the weight broadcasts out of it and spills them (150 vectors
  * for lenet's c1; c1 forward 231-235 -> 185-192 us).  With more maps,
  * inlined: cifar10_wide's c1 (3 maps) measured 15 % slower without. */
-static void emit_sweep_tile(emitter *e, const sweep *s, int mb)
+static void emit_sweep_tile(emitter *e, const sweep *s, int mb, const fw_direct *d)
 {
     const simd_target *v = e->simd;
     int W = v->width;
-    emit(e, "CNNC_KERNEL %sstatic %svoid %s_%d(const float *restrict in, const float *restrict w,",
-         s->chans == 1 ? "__attribute__((noinline)) " : "", s->chans == 1 ? "" : "inline ", s->name, mb);
+    emit(e, "CNNC_KERNEL %sstatic %svoid %s_%s%d(const float *restrict in, const float *restrict w,",
+         s->chans == 1 ? "__attribute__((noinline)) " : "", s->chans == 1 ? "" : "inline ", s->name, d ? "d" : "",
+         mb);
     emit(e, "    const float *restrict bias, float *restrict out, int p)");
     emit(e, "{");
     if (!s->bias)
@@ -210,9 +211,14 @@ static void emit_sweep_tile(emitter *e, const sweep *s, int mb)
     emit(e, "}");
     emit(e, "}");
     for (int m = 0; m < mb; m++)
-        for (int j = 0; j < s->nv; j++)
-            emit(e, "%s", simd(v->store, arena_printf(emit_arena, "out + %lld + p", (long long)(m * s->op + j * W)),
-                               vname("a", m, j), 0));
+        for (int j = 0; j < s->nv; j++) {
+            if (!d)
+                emit(e, "%s", simd(v->store, arena_printf(emit_arena, "out + %lld + p", (long long)(m * s->op + j * W)),
+                                   vname("a", m, j), 0));
+            else if (d->ow > j * W)
+                emit_out_store(e, d->act, vname("a", m, j), arena_printf(emit_arena, "out + %lld", (long long)(m * d->osz + j * W)),
+                               d->ow - j * W < W ? (int)(d->ow - j * W) : W);
+        }
     emit(e, "}");
     emit_blank(e);
 }
@@ -279,9 +285,9 @@ void emit_sweep(emitter *e, sweep *s)
 {
     sweep_tile(e->simd, s->rows, s->span, &s->mb, &s->nv);
     emit_row_tables(e, s);
-    emit_sweep_tile(e, s, s->mb);
+    emit_sweep_tile(e, s, s->mb, NULL);
     if (s->rows % s->mb)
-        emit_sweep_tile(e, s, (int)(s->rows % s->mb));
+        emit_sweep_tile(e, s, (int)(s->rows % s->mb), NULL);
 }
 
 /* ------------------------------------------------------------ rows */
@@ -343,6 +349,35 @@ static const char *vstore(const simd_target *v, const char *at, const char *x, i
     return n ? simd(v->storen, at, x, arena_printf(emit_arena, "%d", n)) : simd(v->store, at, x, 0);
 }
 
+/* One output vector s (n of W valid) at at, with the activation. */
+void emit_out_store(emitter *e, act_kind act, const char *s, const char *at, int n)
+{
+    const simd_target *v = e->simd;
+    int W = v->width;
+    if (act == ACT_RELU || act == ACT_NONE) {
+        const char *x = act == ACT_RELU ? simd(v->pos, s, s, 0) : s;
+        if (n == W)
+            emit(e, "%s", simd(v->store, at, x, 0));
+        else if (v->storen)
+            emit(e, "%s", simd(v->storen, at, x, arena_printf(emit_arena, "%d", n)));
+        else {
+            emit(e, "{");
+            emit(e, "float t[%d];", W);
+            emit(e, "%s", simd(v->store, "t", x, 0));
+            emit(e, "for (int l = 0; l < %d; l++)", n);
+            emit(e, "    (%s)[l] = t[l];", at);
+            emit(e, "}");
+        }
+        return;
+    }
+    emit(e, "{");
+    emit(e, "float t[%d];", W);
+    emit(e, "%s", simd(v->store, "t", s, 0));
+    emit(e, "for (int l = 0; l < %d; l++)", n);
+    emit(e, "    (%s)[l] = %s;", at, act_expr(e, act, "t[l]"));
+    emit(e, "}");
+}
+
 /* ------------------------------------------------------------ forward */
 typedef struct compact_ctx {
     const ir_layer *ly;
@@ -398,6 +433,51 @@ static void emit_compact(emitter *e, const ir_layer *ly, const fgeom *g)
     }
 }
 
+/* Each output row straight from its tile into y (no pass through S)
+ * where one tile covers a row: 2-D, stride 1, relu or no activation and
+ * ow in (T - W, T].  Measured on lenet's c1 (AVX-512, bench/layers.py,
+ * batch 64): forward 193 -> ... us. */
+static bool fw_direct_applies(const emitter *e, const ir_layer *ly, const fgeom *g, const sweep *s)
+{
+    int W = e->simd->width;
+    int64_t T = (int64_t)s->nv * W, ow = ly->out.d[2];
+    return ly->nsp == 2 && g->sl == 1 && ly->stride[0] == 1 && act_is_pos(ly) && ow <= T && ow > T - W &&
+           ly->out.d[1] > 1;
+}
+
+/* Rows 0 .. oh-2 by the direct tiles (a row's tile reads up to T - ow
+ * floats past the row's last input, which only the last row's would take
+ * past the sample); the last row by the span's last tile into S, copied. */
+static void emit_direct_calls(emitter *e, const ir_layer *ly, const fgeom *g, const sweep *s)
+{
+    int T = s->nv * e->simd->width;
+    int64_t oh = ly->out.d[1], ow = ly->out.d[2], pw = ly->padded.d[2];
+    int64_t full = s->rows / s->mb * s->mb, rem = s->rows - full;
+    const char *bm = s->bias ? "b + m0" : "NULL";
+    emit(e, "for (int r = 0; r < %lld; r++) {", (long long)(oh - 1));
+    emit(e, "for (int m0 = 0; m0 < %lld; m0 += %d)", (long long)full, s->mb);
+    emit(e, "    %s_d%d(xi, w + m0 * %lld, %s, yi + (size_t)m0 * %lld + r * %lld, r * %lld);", s->name, s->mb,
+         (long long)s->wr, bm, (long long)g->osz, (long long)ow, (long long)pw);
+    if (rem)
+        emit(e, "%s_d%lld(xi, w + %lld, %s, yi + %lld + r * %lld, r * %lld);", s->name, (long long)rem,
+             (long long)(full * s->wr), s->bias ? arena_printf(emit_arena, "b + %lld", (long long)full) : "NULL",
+             (long long)(full * g->osz), (long long)ow, (long long)pw);
+    emit(e, "}");
+    emit(e, "for (int m0 = 0; m0 < %lld; m0 += %d)", (long long)full, s->mb);
+    emit(e, "    %s_%d(xi, w + m0 * %lld, %s, si + m0 * %lld, %lld);", s->name, s->mb, (long long)s->wr, bm,
+         (long long)s->op, (long long)(s->span - T));
+    if (rem)
+        emit(e, "%s_%lld(xi, w + %lld, %s, si + %lld, %lld);", s->name, (long long)rem, (long long)(full * s->wr),
+             s->bias ? arena_printf(emit_arena, "b + %lld", (long long)full) : "NULL", (long long)(full * s->op),
+             (long long)(s->span - T));
+    emit(e, "for (int f = 0; f < %lld; f++) {", (long long)g->F);
+    emit(e, "const float *sr = si + f * %lld + %lld;", (long long)g->span, (long long)((oh - 1) * pw));
+    emit(e, "float *yr = yi + f * %lld + %lld;", (long long)g->osz, (long long)((oh - 1) * ow));
+    compact_ctx cc = {ly};
+    emit_row(e, ow, compact_vec, compact_one, &cc);
+    emit(e, "}");
+}
+
 static int64_t *iota(int64_t n, bool reverse)
 {
     int64_t *t = arena_alloc(emit_arena, (size_t)n * sizeof *t);
@@ -420,6 +500,13 @@ void conv_emit_fast_forward(emitter *e, const ir_layer *ly)
     sweep s = {arena_printf(emit_arena, "%s_fw", ly->name), g.F, g.C, g.psz, g.span, g.span,
                g.C * g.K, g.K, (int)g.K, g.koff, iota(g.K, false), ly->bias, 0, 0, (int)ly->kernel[ly->nsp - 1]};
     emit_sweep(e, &s);
+    fw_direct d = {g.osz, ly->out.d[2], ly->act};
+    bool direct = fw_direct_applies(e, ly, &g, &s);
+    if (direct) {
+        emit_sweep_tile(e, &s, s.mb, &d);
+        if (s.rows % s.mb)
+            emit_sweep_tile(e, &s, (int)(s.rows % s.mb), &d);
+    }
     emit_forward_head(e, ly, "CNNC_KERNEL ", "");
     emit(e, "{");
     emit(e, "const float *restrict w = c->params + %lld;", (long long)ly->woff);
@@ -435,8 +522,12 @@ void conv_emit_fast_forward(emitter *e, const ir_layer *ly)
     emit(e, "const float *xi = xs + (size_t)i * %lld;", (long long)(g.C * g.psz));
     emit(e, "float *si = c->cs + (size_t)i0 * %lld;", (long long)e->cs_max);
     emit(e, "float *yi = y + (size_t)i * %lld;", (long long)(g.F * g.osz));
-    emit_sweep_calls(e, &s, "xi", "si");
-    emit_compact(e, ly, &g);
+    if (direct) {
+        emit_direct_calls(e, ly, &g, &s);
+    } else {
+        emit_sweep_calls(e, &s, "xi", "si");
+        emit_compact(e, ly, &g);
+    }
     emit(e, "}");
     emit(e, "}");
     emit_blank(e);

@@ -327,35 +327,6 @@ static void emit_wi(emitter *e, const wconv *w)
     emit_blank(e);
 }
 
-/* One output vector s (n of W valid) at at, with the activation. */
-static void emit_out_store(emitter *e, act_kind act, const char *s, const char *at, int n)
-{
-    const simd_target *v = e->simd;
-    int W = v->width;
-    if (act == ACT_RELU || act == ACT_NONE) {
-        const char *x = act == ACT_RELU ? simd(v->pos, s, s, 0) : s;
-        if (n == W)
-            emit(e, "%s", simd(v->store, at, x, 0));
-        else if (v->storen)
-            emit(e, "%s", simd(v->storen, at, x, arena_printf(emit_arena, "%d", n)));
-        else {
-            emit(e, "{");
-            emit(e, "float t[%d];", W);
-            emit(e, "%s", simd(v->store, "t", x, 0));
-            emit(e, "for (int l = 0; l < %d; l++)", n);
-            emit(e, "    (%s)[l] = t[l];", at);
-            emit(e, "}");
-        }
-        return;
-    }
-    emit(e, "{");
-    emit(e, "float t[%d];", W);
-    emit(e, "%s", simd(v->store, "t", s, 0));
-    emit(e, "for (int l = 0; l < %d; l++)", n);
-    emit(e, "    (%s)[l] = %s;", at, act_expr(e, act, "t[l]"));
-    emit(e, "}");
-}
-
 /* The tiles tx .. tx + W of a row: Y = AT M A (+ bias) into output rows
  * yr and yr + out_pitch (the latter if two), nlo / nhi outputs of the two
  * interleaved halves (0: none). */

@@ -601,6 +601,23 @@ network stride_dgc {
 }
 """, 3, "--lr 0.2 --momentum 0.9 --weight-decay 0.1"),
 
+    "conv_direct": (
+        "forward tiles that store each output row straight into y (one "
+        "tile a row, the last row through the flat grid): 17 filters in "
+        "blocks of 8 and 9 on AVX-512 (valid 5x5 on the input itself), "
+        "bias = false and zero(1) after a pool (SSE2, NEON)",
+        """\
+network conv_direct {
+    input [3, 20, 20];
+    conv c1 (filters = 17, kernel = 5, activation = relu);                     # 16x16
+    maxpool s2 (size = 2);
+    conv c3 (filters = 6, kernel = 3, padding = zero(1), bias = false);        # 8x8
+    flatten;
+    dense (units = 4);
+    loss softmax_cross_entropy;
+}
+""", 3, "--lr 0.2 --momentum 0.9"),
+
     "conv_dgr": (
         "the compact data gradient of stride-1 layers whose padded rows "
         "fit a vector (a row gather from the outputs, AVX-512): zero(1) "
