@@ -93,6 +93,12 @@ done
 has avx512 lenet "c3 data gradient: compact GEMM, row gather" '\bc3_dgr\('
 has avx512 cifar10_conv "c3 data gradient: compact GEMM, row gather" '\bc3_dgr\('
 lacks avx512 lenet "c3: no dcol gather" '\bc3_dgx\('
+# rows of 28 fit the 32-float sweep tile: stored straight into y
+has avx512 lenet "c1 forward: rows straight into y" '\bc1_fw_d6\('
+has avx512 cifar10_conv "c1 forward: rows straight into y" '\bc1_fw_d6\('
+lacks avx2 lenet "c1 forward (avx2: 32-float tile wider than a row by a vector): through S" '\bc1_fw_d[0-9]+\('
+lacks avx512 cifar10_wide "c1 forward (tiles of one vector, half a 32-wide row): through S" '\bc1_fw_d[0-9]+\('
+
 has avx2 lenet "c3 data gradient: flat GEMM and gather (no loadm)" '\bc3_dgx\('
 has avx2 cifar10_conv "c3 data gradient: flat GEMM and gather (no loadm)" '\bc3_dgx\('
 for t in avx512 avx2; do
