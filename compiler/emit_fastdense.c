@@ -514,6 +514,52 @@ static void emit_wg_pass(emitter *e, const ir_layer *ly, const dgeom *g, const w
     emit(e, "}");
 }
 
+/* The k left over after whole vectors as one vector with masked loads
+ * and stores, per unit one pass over the samples (each lane's sum over s
+ * in order, as the scalar form below).  lenet's f6 (K = 120 on AVX-512)
+ * spent as many scalar FMAs on its last 8 columns as vector FMAs on the
+ * other 112. */
+static void emit_wg_rest_masked_units(emitter *e, const ir_layer *ly, const dgeom *g, const wg_mode *m, int64_t kv,
+                                      int nu)
+{
+    const simd_target *v = e->simd;
+    const char *kr = lit("%lld", g->K - kv, 0);
+    for (int j = 0; j < nu; j++)
+        emit(e, "%s acc%d = %s;", v->vec, j, v->zero);
+    emit(e, "for (int s = 0; s < n; s++) {");
+    emit(e, "const %s xk = %s;", v->vec, simd(v->loadn, arena_printf(emit_arena, "%s + %lld", m->row, (long long)kv), kr, 0));
+    for (int j = 0; j < nu; j++)
+        emit(e, "acc%d = %s;", j,
+             simd(v->fma, simd(v->splat, lit("dyT[(size_t)(u + %lld) * n + s]", j, 0), 0, 0), "xk", lit("acc%lld", j, 0)));
+    emit(e, "}");
+    for (int j = 0; j < nu; j++) {
+        const char *gk = lit("gw + (size_t)(u + %lld) * %lld", j, (long long)g->K);
+        gk = arena_printf(emit_arena, "%s + %lld", gk, (long long)kv);
+        const char *acc = lit("acc%lld", j, 0);
+        emit(e, "%s", simd(v->storen, gk, m->units ? acc : simd(v->add, simd(v->loadn, gk, kr, 0), acc, 0), kr));
+        if (m->units) {
+            emit(e, "if (hp)");
+            emit(e, "    sgd_fast(c, hp, %lld + (size_t)(u + %d) * %lld + %lld, %lld + (size_t)(u + %d) * %lld + %lld);",
+                 (long long)ly->woff, j, (long long)g->K, (long long)kv, (long long)ly->woff, j, (long long)g->K,
+                 (long long)g->K);
+        }
+    }
+}
+
+static void emit_wg_rest_masked(emitter *e, const ir_layer *ly, const dgeom *g, const wg_mode *m, int64_t kv)
+{
+    const char *u0 = m->units ? "u0" : "0", *u1 = m->units ? "u1" : lit("%lld", (long long)g->U, 0);
+    emit(e, "{");
+    emit(e, "int u = %s;", u0);
+    emit(e, "for (; u + 4 <= %s; u += 4) {", u1);
+    emit_wg_rest_masked_units(e, ly, g, m, kv, 4);
+    emit(e, "}");
+    emit(e, "for (; u < %s; u++) {", u1);
+    emit_wg_rest_masked_units(e, ly, g, m, kv, 1);
+    emit(e, "}");
+    emit(e, "}");
+}
+
 /* The k left over after whole vectors, in scalars: per unit, one pass
  * over the samples with the kr sums side by side (each still over s in
  * order).  Its short k loops are left to clang to unroll; with k outside
@@ -524,6 +570,10 @@ static void emit_wg_rest(emitter *e, const ir_layer *ly, const dgeom *g, const w
     int64_t kr = g->K - kv;
     if (!kr)
         return;
+    if (e->simd->loadn && e->simd->storen) {
+        emit_wg_rest_masked(e, ly, g, m, kv);
+        return;
+    }
     emit(e, "for (int u = %s; u < %s; u++) {", m->units ? "u0" : "0",
          m->units ? "u1" : lit("%lld", (long long)g->U, 0));
     emit(e, "float acc[%lld] = {0};", (long long)kr);
