@@ -108,7 +108,7 @@ static void sparse_plan(const emitter *e, const ir_layer *ly, fgeom *g)
     g->dgz = true;
     g->dz_nv = (int)nv;
     g->dz_rp = nv * v->width;
-    g->scratch = g->dc_off + g->osz * g->dz_rp;
+    g->scratch = g->dc_off + 16 + (g->osz + g->F) * g->dz_rp;
 }
 
 /* The cost rule, in FMA slots per sample: the sweep costs its tiles over
@@ -302,18 +302,15 @@ static void sparse_filters(emitter *e, const fgeom *g)
 {
     const simd_target *v = e->simd;
     int W = v->width, nv = g->dz_nv;
-    int64_t tail = g->R - (int64_t)(nv - 1) * W;
     emit(e, "for (int f0 = 0; f0 < %lld; f0 += %d) {", (long long)g->Fp, W);
     emit(e, "unsigned m = %s;", simd(v->nzmask, simd(v->load, "gp + f0", 0, 0), 0, 0));
     emit(e, "while (m) {");
     emit(e, "const int f = f0 + __builtin_ctz(m);");
     emit(e, "m &= m - 1u;");
     emit(e, "const %s gv = %s;", v->vec, simd(v->splat, "gp[f]", 0, 0));
-    emit(e, "const float *wf = w + (size_t)f * %lld;", (long long)g->R);
+    emit(e, "const float *wf = wz + (size_t)f * %lld;", (long long)g->dz_rp);
     for (int j = 0; j < nv; j++) {
-        const char *at = arena_printf(emit_arena, "wf + %d", j * W);
-        const char *wv = j < nv - 1 || tail == W ? simd(v->load, at, 0, 0)
-                         : simd(v->loadn, at, arena_printf(emit_arena, "%lld", (long long)tail), 0);
+        const char *wv = simd(v->load, arena_printf(emit_arena, "wf + %d", j * W), 0, 0);
         emit(e, "%s = %s;", vname("a", j, 0), simd(v->fma, "gv", wv, vname("a", j, 0)));
     }
     emit(e, "}");
@@ -325,7 +322,7 @@ static void sparse_gemm(emitter *e, const ir_layer *ly, const fgeom *g)
 {
     const simd_target *v = e->simd;
     int64_t pw = ly->padded.d[2], oh = ly->out.d[1], ow = ly->out.d[2];
-    emit(e, "CNNC_KERNEL static inline void %s_dgz(const float *restrict gt, const float *restrict w,", ly->name);
+    emit(e, "CNNC_KERNEL static inline void %s_dgz(const float *restrict gt, const float *restrict wz,", ly->name);
     emit(e, "    float *restrict dz)");
     emit(e, "{");
     emit(e, "for (int o0 = 0; o0 < %lld; o0++)", (long long)oh);
@@ -356,22 +353,23 @@ static void sparse_gather(emitter *e, const ir_layer *ly, const fgeom *g)
     emit(e, "const int ka = y < %lld ? 0 : (y - %lld) / %lld;", (long long)oh, (long long)(oh - d0), (long long)d0);
     emit(e, "const int kb = y / %lld < %lld ? y / %lld : %lld;", (long long)d0, (long long)(K0 - 1), (long long)d0,
          (long long)(K0 - 1));
-    emit(e, "%s s0 = %s, s1 = %s;", v->vec, v->zero, v->zero);
+    emit(e, "%s s0 = %s, s1 = %s, s2 = %s, s3 = %s;", v->vec, v->zero, v->zero, v->zero, v->zero);
     emit(e, "for (int k0 = ka; k0 <= kb; k0++) {");
     emit(e, "const float *r = dz + (size_t)(y - k0 * %lld) * %lld + (size_t)k0 * %lld;", (long long)d0,
          (long long)(ow * g->dz_rp), (long long)K1);
     for (int64_t o1 = 0; o1 < ow; o1++) {
-        const char *s = o1 % 2 ? "s1" : "s0";
+        const char *s = arena_printf(emit_arena, "s%d", (int)(o1 % 4));
         unsigned long long mask = ((1ull << K1) - 1ull) << o1;
         const char *at = arena_printf(emit_arena, "r + %lld", (long long)(o1 * (g->dz_rp - 1)));
         emit(e, "%s = %s;", s, simd(v->add, s, simd(v->loadm, at, arena_printf(emit_arena, "0x%llxu", mask), 0), 0));
     }
     emit(e, "}");
     const char *at = arena_printf(emit_arena, "di + y * %lld", (long long)pw);
+    const char *sum = simd(v->add, simd(v->add, "s0", "s1", 0), simd(v->add, "s2", "s3", 0), 0);
     if (pw == v->width)
-        emit(e, "%s", simd(v->store, at, simd(v->add, "s0", "s1", 0), 0));
+        emit(e, "%s", simd(v->store, at, sum, 0));
     else
-        emit(e, "%s", simd(v->storen, at, simd(v->add, "s0", "s1", 0), arena_printf(emit_arena, "%lld", (long long)pw)));
+        emit(e, "%s", simd(v->storen, at, sum, arena_printf(emit_arena, "%lld", (long long)pw)));
     emit(e, "}");
     emit(e, "}");
     emit_blank(e);
@@ -407,6 +405,24 @@ static void block_calls(emitter *e, const fgeom *g, const ir_layer *ly, int64_t 
          (long long)(k0 * (g->dgc ? g->osz : g->gplane)), (long long)(n - T), (long long)(n - T));
 }
 
+/* dgz: dz and wz (the weights, each filter's R floats padded with zeros
+ * to dz_rp: aligned loads, none across a cache line) at a 64-byte
+ * boundary after dc_off. */
+static void sparse_begin(emitter *e, const fgeom *g)
+{
+    emit(e, "float *restrict dz = (float *)(void *)(((uintptr_t)(c->cs + (size_t)i0 * %lld + %lld) + 63u) & "
+            "~(uintptr_t)63u);", (long long)e->cs_max, (long long)g->dc_off);
+    emit(e, "float *restrict wz = dz + %lld;", (long long)(g->osz * g->dz_rp));
+    emit(e, "if (dx && i1 > i0)");
+    emit(e, "    for (int f = 0; f < %lld; f++) {", (long long)g->F);
+    emit(e, "memcpy(wz + (size_t)f * %lld, w + (size_t)f * %lld, sizeof(float) * %lld);", (long long)g->dz_rp,
+         (long long)g->R, (long long)g->R);
+    if (g->dz_rp > g->R)
+        emit(e, "memset(wz + (size_t)f * %lld + %lld, 0, sizeof(float) * %lld);", (long long)g->dz_rp,
+             (long long)g->R, (long long)(g->dz_rp - g->R));
+    emit(e, "}");
+}
+
 /* Before the samples: dcol's zero margins, in the scratch of the lane's
  * first sample. */
 void emit_dgrad_begin(emitter *e, const ir_layer *ly, const fgeom *g)
@@ -414,9 +430,13 @@ void emit_dgrad_begin(emitter *e, const ir_layer *ly, const fgeom *g)
     (void)ly;
     if (!g->dgemm)
         return;
+    if (g->dgz) {
+        sparse_begin(e, g);
+        return;
+    }
     if (g->dgr) {
-        emit(e, "float *restrict %s = c->cs + (size_t)i0 * %lld + %lld;", g->dgz ? "dz" : "dcc",
-             (long long)e->cs_max, (long long)g->dc_off);
+        emit(e, "float *restrict dcc = c->cs + (size_t)i0 * %lld + %lld;", (long long)e->cs_max,
+             (long long)g->dc_off);
         return;
     }
     emit(e, "float *restrict dc = c->cs + (size_t)i0 * %lld + %lld;", (long long)e->cs_max, (long long)g->dc_off);
@@ -430,7 +450,7 @@ void emit_dgrad_begin(emitter *e, const ir_layer *ly, const fgeom *g)
 void emit_dgrad_sample(emitter *e, const ir_layer *ly, const fgeom *g)
 {
     if (g->dgz) {
-        emit(e, "%s_dgz(gi + %lld, w, dz);", ly->name, (long long)g->gt_off);
+        emit(e, "%s_dgz(gi + %lld, wz, dz);", ly->name, (long long)g->gt_off);
         emit(e, "for (int c0 = 0; c0 < %lld; c0++)", (long long)g->C);
         emit(e, "    %s_dgzr(di + c0 * %lld, dz + c0 * %lld);", ly->name, (long long)g->psz, (long long)g->K);
         return;
