@@ -73,8 +73,9 @@ typedef struct fgeom {
      * not overlap, so at most one output in a window has a nonzero G.
      * Per output o, dz[o][0..R) = sum over the filters f with GT[p(o)][f]
      * != 0 of GT[p(o)][f] * w[f][0..R) (dz_nv vectors, rows dz_rp floats
-     * apart, at dc_off), then each row of dxp gathers dz's runs of K1
-     * taps by masked loads (emit_convdg.c). */
+     * apart, at the first 64-byte boundary after dc_off, then the weights
+     * in rows of dz_rp), then each row of dxp gathers dz's runs of K1 taps
+     * by masked loads (emit_convdg.c). */
     bool dgz;
     int dz_nv;
     int64_t dz_rp;

@@ -26,7 +26,13 @@
  * Stride-1 2-D layers whose padded rows fit a vector (dgr, AVX-512: lenet
  * and cifar10_conv's c3) use the compact G too, and no dcol: each row y
  * of dxp adds, for each tap (k0, k1), dcc's output row y - k0*d0 loaded
- * into lanes k1*d1 .. k1*d1 + ow by a masked load (loadm). */
+ * into lanes k1*d1 .. k1*d1 + ow by a masked load (loadm).
+ *
+ * Where such a layer feeds a max pool whose windows do not overlap (dgz),
+ * G is zero at all but one output of a window: per output o, only the
+ * filters whose lane of GT[p(o)] is not 0 (nzmask) add their weight row,
+ * dz[o][0..R) = sum_f GT[p(o)][f] * w[f][0..R), and each row of dxp
+ * gathers dz's runs of K1 taps, one masked load per output and k0. */
 #include "emit_conv.h"
 
 /* Whether ly's data gradient is ever computed: not for the first layer
