@@ -20,6 +20,10 @@ typedef struct simd_target {
     const char *loadm;
     /* storem: $2's lanes set in the constant bit mask $3 to $1 + lane. */
     const char *storem;
+    /* nzmask: an unsigned int whose bit l is set where lane l of $1 is not
+     * 0.0f (NaN counts as nonzero); NULL where no flavour kernel needs it
+     * (only avx512, with loadm, has the sparse data gradient). */
+    const char *nzmask;
     const char *pos;          /* $2 where $1 > 0, else 0 (relu and its derivative) */
     /* Pooling (emit_fastpool.c).  storen/iloadn/istoren: masked store of
      * $3 / load of $2 lanes, NULL with loadn.  pick2: x[0], x[2], .. of the

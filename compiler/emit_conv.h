@@ -69,6 +69,16 @@ typedef struct fgeom {
      * dgc): no dcol; each row of dxp sums dcc's output rows, every tap's
      * row loaded into the lanes it lands on (loadm). */
     bool dgr;
+    /* Where dgz (with dgr): the output feeds a max pool whose windows do
+     * not overlap, so at most one output in a window has a nonzero G.
+     * Per output o, dz[o][0..R) = sum over the filters f with GT[p(o)][f]
+     * != 0 of GT[p(o)][f] * w[f][0..R) (dz_nv vectors, rows dz_rp floats
+     * apart, at the first 64-byte boundary after dc_off, then the weights
+     * in rows of dz_rp), then each row of dxp gathers dz's runs of K1 taps
+     * by masked loads (emit_convdg.c). */
+    bool dgz;
+    int dz_nv;
+    int64_t dz_rp;
 } fgeom;
 
 /* out[m][p..p+T) = bias[m] + sum_{ch, t} w[m*wr + ch*wc + woff[t]] *

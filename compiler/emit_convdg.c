@@ -26,7 +26,13 @@
  * Stride-1 2-D layers whose padded rows fit a vector (dgr, AVX-512: lenet
  * and cifar10_conv's c3) use the compact G too, and no dcol: each row y
  * of dxp adds, for each tap (k0, k1), dcc's output row y - k0*d0 loaded
- * into lanes k1*d1 .. k1*d1 + ow by a masked load (loadm). */
+ * into lanes k1*d1 .. k1*d1 + ow by a masked load (loadm).
+ *
+ * Where such a layer feeds a max pool whose windows do not overlap (dgz),
+ * G is zero at all but one output of a window: per output o, only the
+ * filters whose lane of GT[p(o)] is not 0 (nzmask) add their weight row,
+ * dz[o][0..R) = sum_f GT[p(o)][f] * w[f][0..R), and each row of dxp
+ * gathers dz's runs of K1 taps, one masked load per output and k0. */
 #include "emit_conv.h"
 
 /* Whether ly's data gradient is ever computed: not for the first layer
@@ -70,6 +76,47 @@ static double rows_cost(const simd_target *v, const ir_layer *ly, const fgeom *g
     return c + 2.0 * (double)(g->C * g->K * ly->out.d[1]);
 }
 
+/* Whether the layer after ly is a max pool whose windows do not overlap
+ * (stride >= size on every axis): its backward pass sends each window's
+ * gradient to one input and exact zeros to the others, so at most one
+ * output in size^d has a nonzero G (lenet's c3: 16 % during training). */
+static bool feeds_disjoint_maxpool(const emitter *e, const ir_layer *ly)
+{
+    const ir_net *net = e->net;
+    for (int i = 0; i + 1 < net->nlayers; i++) {
+        if (&net->layers[i] != ly)
+            continue;
+        const ir_layer *p = &net->layers[i + 1];
+        if (p->kind != LK_MAXPOOL)
+            return false;
+        for (int a = 0; a < p->nsp; a++)
+            if (p->stride[a] < p->kernel[a])
+                return false;
+        return true;
+    }
+    return false;
+}
+
+/* The sparse data gradient (dgz) replaces dgr's GEMM where the output
+ * feeds such a pool, the taps of a kernel row are adjacent (dilation 1
+ * on the last axis, one run of K1 floats a masked load), the flavour
+ * tests lanes for zero (nzmask) and a sum over R = C*K fits in the
+ * registers.  Its cost is not modelled: it depends on the data (at 16 %
+ * nonzero, lenet's c3 does a fifth of the GEMM's FMAs and twice its
+ * loads in the gather). */
+static void sparse_plan(const emitter *e, const ir_layer *ly, fgeom *g)
+{
+    const simd_target *v = e->simd;
+    int64_t nv = (g->R + v->width - 1) / v->width;
+    if (!g->dgr || !v->nzmask || !v->loadn || ly->dilation[1] != 1 || nv > 24 ||
+        !feeds_disjoint_maxpool(e, ly))
+        return;
+    g->dgz = true;
+    g->dz_nv = (int)nv;
+    g->dz_rp = nv * v->width;
+    g->scratch = g->dc_off + 16 + (g->osz + g->F) * g->dz_rp;
+}
+
 /* The cost rule, in FMA slots per sample: the sweep costs its tiles over
  * the padded plane (C rows, F*K steps); the GEMM its tiles over the span
  * (K rows, F steps, C times), plus the gather (C*K loads of 2 slots per
@@ -107,6 +154,7 @@ void dgrad_plan(const emitter *e, const ir_layer *ly, fgeom *g)
     g->dg_nv = n;
     g->dc_off = (g->scratch + 15) / 16 * 16;
     g->scratch = g->dc_off + (g->dgr ? 0 : g->K * g->gplane) + (g->dgc ? g->K * g->osz : 0);
+    sparse_plan(e, ly, g);
 }
 
 /* dc[j][M + p..M + p + T) = sum_f w[f*R + j] * G[f][M + p..], j < mb. */
@@ -254,8 +302,92 @@ static void row_gather(emitter *e, const ir_layer *ly, const fgeom *g)
     emit_blank(e);
 }
 
+/* dgz, one output: a += GT[p(o)][f] * w[f][0..R) for each f whose lane
+ * of GT is not zero (the bits of nzmask, lowest first). */
+static void sparse_filters(emitter *e, const fgeom *g)
+{
+    const simd_target *v = e->simd;
+    int W = v->width, nv = g->dz_nv;
+    emit(e, "for (int f0 = 0; f0 < %lld; f0 += %d) {", (long long)g->Fp, W);
+    emit(e, "unsigned m = %s;", simd(v->nzmask, simd(v->load, "gp + f0", 0, 0), 0, 0));
+    emit(e, "while (m) {");
+    emit(e, "const int f = f0 + __builtin_ctz(m);");
+    emit(e, "m &= m - 1u;");
+    emit(e, "const %s gv = %s;", v->vec, simd(v->splat, "gp[f]", 0, 0));
+    emit(e, "const float *wf = wz + (size_t)f * %lld;", (long long)g->dz_rp);
+    for (int j = 0; j < nv; j++) {
+        const char *wv = simd(v->load, arena_printf(emit_arena, "wf + %d", j * W), 0, 0);
+        emit(e, "%s = %s;", vname("a", j, 0), simd(v->fma, "gv", wv, vname("a", j, 0)));
+    }
+    emit(e, "}");
+    emit(e, "}");
+}
+
+/* dgz: dz[o][0..R) for every output o of a sample, from its GT. */
+static void sparse_gemm(emitter *e, const ir_layer *ly, const fgeom *g)
+{
+    const simd_target *v = e->simd;
+    int64_t pw = ly->padded.d[2], oh = ly->out.d[1], ow = ly->out.d[2];
+    emit(e, "CNNC_KERNEL static inline void %s_dgz(const float *restrict gt, const float *restrict wz,", ly->name);
+    emit(e, "    float *restrict dz)");
+    emit(e, "{");
+    emit(e, "for (int o0 = 0; o0 < %lld; o0++)", (long long)oh);
+    emit(e, "    for (int o1 = 0; o1 < %lld; o1++) {", (long long)ow);
+    emit(e, "const float *gp = gt + (size_t)(o0 * %lld + o1) * %lld;", (long long)pw, (long long)g->Fp);
+    for (int j = 0; j < g->dz_nv; j++)
+        emit(e, "%s %s = %s;", v->vec, vname("a", j, 0), v->zero);
+    sparse_filters(e, g);
+    emit(e, "float *d = dz + (size_t)(o0 * %lld + o1) * %lld;", (long long)ow, (long long)g->dz_rp);
+    for (int j = 0; j < g->dz_nv; j++)
+        emit(e, "%s", simd(v->store, arena_printf(emit_arena, "d + %d", j * v->width), vname("a", j, 0), 0));
+    emit(e, "}");
+    emit(e, "}");
+    emit_blank(e);
+}
+
+/* dgz: dxp row y of map c (dz offset by c*K) = sum over k0 with o0 = y -
+ * k0*d0 an output row and every o1 of dz[o0][o1][k0*K1 .. +K1) loaded
+ * into lanes o1 .. o1 + K1 (every lane of the row, stored whole). */
+static void sparse_gather(emitter *e, const ir_layer *ly, const fgeom *g)
+{
+    const simd_target *v = e->simd;
+    int64_t ph = ly->padded.d[1], pw = ly->padded.d[2], oh = ly->out.d[1], ow = ly->out.d[2];
+    int64_t K0 = ly->kernel[0], K1 = ly->kernel[1], d0 = ly->dilation[0];
+    emit(e, "CNNC_KERNEL static inline void %s_dgzr(float *restrict di, const float *restrict dz)", ly->name);
+    emit(e, "{");
+    emit(e, "for (int y = 0; y < %lld; y++) {", (long long)ph);
+    emit(e, "const int ka = y < %lld ? 0 : (y - %lld) / %lld;", (long long)oh, (long long)(oh - d0), (long long)d0);
+    emit(e, "const int kb = y / %lld < %lld ? y / %lld : %lld;", (long long)d0, (long long)(K0 - 1), (long long)d0,
+         (long long)(K0 - 1));
+    emit(e, "%s s0 = %s, s1 = %s, s2 = %s, s3 = %s;", v->vec, v->zero, v->zero, v->zero, v->zero);
+    emit(e, "for (int k0 = ka; k0 <= kb; k0++) {");
+    emit(e, "const float *r = dz + (size_t)(y - k0 * %lld) * %lld + (size_t)k0 * %lld;", (long long)d0,
+         (long long)(ow * g->dz_rp), (long long)K1);
+    for (int64_t o1 = 0; o1 < ow; o1++) {
+        const char *s = arena_printf(emit_arena, "s%d", (int)(o1 % 4));
+        unsigned long long mask = ((1ull << K1) - 1ull) << o1;
+        const char *at = arena_printf(emit_arena, "r + %lld", (long long)(o1 * (g->dz_rp - 1)));
+        emit(e, "%s = %s;", s, simd(v->add, s, simd(v->loadm, at, arena_printf(emit_arena, "0x%llxu", mask), 0), 0));
+    }
+    emit(e, "}");
+    const char *at = arena_printf(emit_arena, "di + y * %lld", (long long)pw);
+    const char *sum = simd(v->add, simd(v->add, "s0", "s1", 0), simd(v->add, "s2", "s3", 0), 0);
+    if (pw == v->width)
+        emit(e, "%s", simd(v->store, at, sum, 0));
+    else
+        emit(e, "%s", simd(v->storen, at, sum, arena_printf(emit_arena, "%lld", (long long)pw)));
+    emit(e, "}");
+    emit(e, "}");
+    emit_blank(e);
+}
+
 void emit_dgrad_kernels(emitter *e, const ir_layer *ly, const fgeom *g)
 {
+    if (g->dgz) {
+        sparse_gemm(e, ly, g);
+        sparse_gather(e, ly, g);
+        return;
+    }
     gemm_tile(e, ly, g, g->dg_mb);
     if (g->K % g->dg_mb)
         gemm_tile(e, ly, g, (int)(g->K % g->dg_mb));
@@ -279,6 +411,24 @@ static void block_calls(emitter *e, const fgeom *g, const ir_layer *ly, int64_t 
          (long long)(k0 * (g->dgc ? g->osz : g->gplane)), (long long)(n - T), (long long)(n - T));
 }
 
+/* dgz: dz and wz (the weights, each filter's R floats padded with zeros
+ * to dz_rp: aligned loads, none across a cache line) at a 64-byte
+ * boundary after dc_off. */
+static void sparse_begin(emitter *e, const fgeom *g)
+{
+    emit(e, "float *restrict dz = (float *)(void *)(((uintptr_t)(c->cs + (size_t)i0 * %lld + %lld) + 63u) & "
+            "~(uintptr_t)63u);", (long long)e->cs_max, (long long)g->dc_off);
+    emit(e, "float *restrict wz = dz + %lld;", (long long)(g->osz * g->dz_rp));
+    emit(e, "if (dx && i1 > i0)");
+    emit(e, "    for (int f = 0; f < %lld; f++) {", (long long)g->F);
+    emit(e, "memcpy(wz + (size_t)f * %lld, w + (size_t)f * %lld, sizeof(float) * %lld);", (long long)g->dz_rp,
+         (long long)g->R, (long long)g->R);
+    if (g->dz_rp > g->R)
+        emit(e, "memset(wz + (size_t)f * %lld + %lld, 0, sizeof(float) * %lld);", (long long)g->dz_rp,
+             (long long)g->R, (long long)(g->dz_rp - g->R));
+    emit(e, "}");
+}
+
 /* Before the samples: dcol's zero margins, in the scratch of the lane's
  * first sample. */
 void emit_dgrad_begin(emitter *e, const ir_layer *ly, const fgeom *g)
@@ -286,6 +436,10 @@ void emit_dgrad_begin(emitter *e, const ir_layer *ly, const fgeom *g)
     (void)ly;
     if (!g->dgemm)
         return;
+    if (g->dgz) {
+        sparse_begin(e, g);
+        return;
+    }
     if (g->dgr) {
         emit(e, "float *restrict dcc = c->cs + (size_t)i0 * %lld + %lld;", (long long)e->cs_max,
              (long long)g->dc_off);
@@ -301,6 +455,12 @@ void emit_dgrad_begin(emitter *e, const ir_layer *ly, const fgeom *g)
 /* The data gradient of sample i: gi its G, di its dxp. */
 void emit_dgrad_sample(emitter *e, const ir_layer *ly, const fgeom *g)
 {
+    if (g->dgz) {
+        emit(e, "%s_dgz(gi + %lld, wz, dz);", ly->name, (long long)g->gt_off);
+        emit(e, "for (int c0 = 0; c0 < %lld; c0++)", (long long)g->C);
+        emit(e, "    %s_dgzr(di + c0 * %lld, dz + c0 * %lld);", ly->name, (long long)g->psz, (long long)g->K);
+        return;
+    }
     int64_t full = g->K / g->dg_mb * g->dg_mb;
     emit(e, "for (int c0 = 0; c0 < %lld; c0++) {", (long long)g->C);
     for (int64_t k0 = 0; k0 < full; k0 += g->dg_mb)

@@ -849,7 +849,7 @@ static void emit_build_t(emitter *e, const build_ctx *b, int64_t ngap)
  * (zeros, then d at [p(o)][f]) for the outer form; bias sums. */
 static void emit_build_g(emitter *e, const ir_layer *ly, const fgeom *g, int64_t ngap)
 {
-    build_ctx b = {ly, g, g->outer ? "dx" : "1"};
+    build_ctx b = {ly, g, g->dgz ? "0" : g->outer ? "dx" : "1"}; /* dgz reads GT only */
     emit(e, "for (int i = s0; i < s1; i++) {");
     emit(e, "float *gi = c->cs + (size_t)(i0 + i - s0) * %lld;", (long long)e->cs_max);
     if (!g->dgc) {

@@ -32,6 +32,7 @@ static const simd_target targets[] = {
         .loadn = "_mm512_maskz_loadu_ps((__mmask16)((1u << $2) - 1u), $1)",
         .loadm = "_mm512_maskz_loadu_ps((__mmask16)$2, $1)",
         .storem = "_mm512_mask_storeu_ps($1, (__mmask16)$3, $2);",
+        .nzmask = "(unsigned)_mm512_cmp_ps_mask($1, _mm512_setzero_ps(), _CMP_NEQ_UQ)",
         .storen = "_mm512_mask_storeu_ps($1, (__mmask16)((1u << $3) - 1u), $2);",
         .pos = "_mm512_maskz_mov_ps(_mm512_cmp_ps_mask($1, _mm512_setzero_ps(), _CMP_GT_OQ), $2)",
         .pick2 = "_mm512_permutex2var_ps($1, _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, "

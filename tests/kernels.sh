@@ -70,12 +70,10 @@ for t in avx512 avx2; do
     gen $t bench/lenet.net
     has $t lenet "c3 forward: filters in lanes" '\bc3_fl\('
     has $t lenet "c3 weight gradient: outer product" '\bc3_wo[0-9]+_[0-9]+\('
-    has $t lenet "c3 data gradient: GEMM and gather" '\bc3_dgm_[0-9]+\('
     has $t lenet "c1 forward: the flat-grid sweep" '\bc1_fw_[0-9]+\('
     has $t lenet "c1 weight gradient: dot form" '\bc1_wg_[0-9]+x[0-9]+\('
     lacks $t lenet "c1 (first layer): no data gradient kernel" '\bc1_(dg|dgm_[0-9]+)\('
     gen $t bench/cifar10_conv.net
-    has $t cifar10_conv "c3 data gradient: GEMM" '\bc3_dgm_[0-9]+\('
     has $t lenet "f5: dense split by units" '\bf5_forward_units\('
 
     gen $t bench/cifar10_wide.net
@@ -89,18 +87,29 @@ for t in avx512 avx2; do
     lacks $t cifar10_wide "c1 (3 input maps): no Winograd" '\bc1_wny\('
     has $t cifar10_wide "c1 weight gradient: outer tiles of 2 vectors of filters" '\bc1_wo[0-9]+_2\('
 done
-# rows of 14 fit a 16-float vector: the compact GEMM and the row gather
-has avx512 lenet "c3 data gradient: compact GEMM, row gather" '\bc3_dgr\('
-has avx512 cifar10_conv "c3 data gradient: compact GEMM, row gather" '\bc3_dgr\('
-lacks avx512 lenet "c3: no dcol gather" '\bc3_dgx\('
+# c3 feeds a 2x2 max pool: on AVX-512 (rows of 14 fit a 16-float vector)
+# the sparse data gradient (only the nonzero outputs of G, and a row
+# gather); without loadm the flat GEMM and its gather.
+for n in lenet cifar10_conv; do
+    has avx512 $n "c3 data gradient: sparse, row gather" '\bc3_dgzr?\('
+    lacks avx512 $n "c3: no GEMM, no dcol gather" '\bc3_(dgm_[0-9]+|dgx)\('
+    has avx2 $n "c3 data gradient: flat GEMM and gather (no loadm)" '\bc3_dgx\('
+    lacks avx2 $n "c3: no sparse data gradient (no loadm)" '\bc3_dgz\('
+done
+# The same c3 before an average pool or an overlapping max pool: every
+# output of G can be nonzero, so the compact GEMM and its row gather.
+for p in "avgpool s4 (size = 2)" "maxpool s4 (size = 3, stride = 2)"; do
+    sed "s/maxpool s4 (size = 2);/$p;/" bench/lenet.net > "$d/pooled.net"
+    gen avx512 "$d/pooled.net"
+    has avx512 pooled "c3 before $p: compact GEMM" '\bc3_dgm_[0-9]+\('
+    has avx512 pooled "c3 before $p: row gather" '\bc3_dgr\('
+    lacks avx512 pooled "c3 before $p: no sparse data gradient" '\bc3_dgz\('
+done
 # rows of 28 fit the 32-float sweep tile: stored straight into y
 has avx512 lenet "c1 forward: rows straight into y" '\bc1_fw_d6\('
 has avx512 cifar10_conv "c1 forward: rows straight into y" '\bc1_fw_d6\('
 lacks avx2 lenet "c1 forward (avx2: 32-float tile wider than a row by a vector): through S" '\bc1_fw_d[0-9]+\('
 lacks avx512 cifar10_wide "c1 forward (tiles of one vector, half a 32-wide row): through S" '\bc1_fw_d[0-9]+\('
-
-has avx2 lenet "c3 data gradient: flat GEMM and gather (no loadm)" '\bc3_dgx\('
-has avx2 cifar10_conv "c3 data gradient: flat GEMM and gather (no loadm)" '\bc3_dgx\('
 for t in avx512 avx2; do
 
     gen $t "$d/small_$t.net"

@@ -635,6 +635,26 @@ network conv_dgr {
 }
 """, 3, "--lr 0.2 --momentum 0.9 --weight-decay 0.1"),
 
+    "conv_sparse": (
+        "the sparse data gradient of convs feeding a max pool whose windows "
+        "do not overlap (AVX-512): 11x11 outputs into 2x2 windows (the last "
+        "row and column in none), 32 filters (two masks of lanes) with "
+        "kernel [3, 2], dilation [2, 1], zero(2), tanh, into 2x2 windows "
+        "3 apart; relu ties only among zeros, whose gradient is zero",
+        """\
+network conv_sparse {
+    input [3, 15, 15];
+    conv a (filters = 6, kernel = 3, activation = relu);                                              # 13x13
+    conv b (filters = 16, kernel = 3, activation = relu);                                             # 11x11
+    maxpool (size = 2);                                                                               # 5x5
+    conv c (filters = 32, kernel = [3, 2], dilation = [2, 1], padding = zero(2), activation = tanh);  # 5x8
+    maxpool (size = 2, stride = 3);                                                                   # 2x3
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 3, "--lr 0.2 --momentum 0.9 --weight-decay 0.1"),
+
     "stride_dgc_1d": (
         "compact data gradient in 1-D: stride 2 zero(1) with 48 outputs "
         "(whole vectors), stride 3 with dilation 2 and zero(2), tanh, "
