@@ -267,20 +267,40 @@ static void spread(emitter *e, const ir_layer *ly, const fgeom *g)
     emit_blank(e);
 }
 
+/* The row gathers (dgr, dgz): the loop over the padded rows y of dxp and
+ * the kernel rows k0 in [ka, kb] whose output row y - k0*d0 exists. */
+static void gather_rows_open(emitter *e, const ir_layer *ly)
+{
+    int64_t ph = ly->padded.d[1], oh = ly->out.d[1], K0 = ly->kernel[0], d0 = ly->dilation[0];
+    emit(e, "for (int y = 0; y < %lld; y++) {", (long long)ph);
+    emit(e, "const int ka = y < %lld ? 0 : (y - %lld) / %lld;", (long long)oh, (long long)(oh - d0), (long long)d0);
+    emit(e, "const int kb = y / %lld < %lld ? y / %lld : %lld;", (long long)d0, (long long)(K0 - 1), (long long)d0,
+         (long long)(K0 - 1));
+}
+
+/* ... and the row's sum stored whole (zeros past pw), closing the loop. */
+static void gather_row_store(emitter *e, const ir_layer *ly, const char *sum)
+{
+    const simd_target *v = e->simd;
+    int64_t pw = ly->padded.d[2];
+    const char *at = arena_printf(emit_arena, "di + y * %lld", (long long)pw);
+    if (pw == v->width)
+        emit(e, "%s", simd(v->store, at, sum, 0));
+    else
+        emit(e, "%s", simd(v->storen, at, sum, arena_printf(emit_arena, "%lld", (long long)pw)));
+    emit(e, "}");
+}
+
 /* dgr: dxp row y = sum over taps (k0, k1) with o0 = y - k0*d0 an output
  * row of dcc[k0*K1 + k1][o0][..] in lanes k1*d1 .. k1*d1 + ow (every
  * lane of the row, zeros past pw: stored whole). */
 static void row_gather(emitter *e, const ir_layer *ly, const fgeom *g)
 {
     const simd_target *v = e->simd;
-    int64_t ph = ly->padded.d[1], pw = ly->padded.d[2], oh = ly->out.d[1], ow = ly->out.d[2];
-    int64_t K0 = ly->kernel[0], K1 = ly->kernel[1], d0 = ly->dilation[0], d1 = ly->dilation[1];
+    int64_t ow = ly->out.d[2], K1 = ly->kernel[1], d0 = ly->dilation[0], d1 = ly->dilation[1];
     emit(e, "CNNC_KERNEL static inline void %s_dgr(float *restrict di, const float *restrict dcc)", ly->name);
     emit(e, "{");
-    emit(e, "for (int y = 0; y < %lld; y++) {", (long long)ph);
-    emit(e, "const int ka = y < %lld ? 0 : (y - %lld) / %lld;", (long long)oh, (long long)(oh - d0), (long long)d0);
-    emit(e, "const int kb = y / %lld < %lld ? y / %lld : %lld;", (long long)d0, (long long)(K0 - 1), (long long)d0,
-         (long long)(K0 - 1));
+    gather_rows_open(e, ly);
     emit(e, "%s s0 = %s, s1 = %s;", v->vec, v->zero, v->zero);
     emit(e, "for (int k0 = ka; k0 <= kb; k0++) {");
     emit(e, "const float *r = dcc + (size_t)k0 * %lld + (size_t)(y - k0 * %lld) * %lld;", (long long)(K1 * g->osz),
@@ -292,12 +312,7 @@ static void row_gather(emitter *e, const ir_layer *ly, const fgeom *g)
         emit(e, "%s = %s;", s, simd(v->add, s, simd(v->loadm, at, arena_printf(emit_arena, "0x%llxu", mask), 0), 0));
     }
     emit(e, "}");
-    const char *at = arena_printf(emit_arena, "di + y * %lld", (long long)pw);
-    if (pw == v->width)
-        emit(e, "%s", simd(v->store, at, simd(v->add, "s0", "s1", 0), 0));
-    else
-        emit(e, "%s", simd(v->storen, at, simd(v->add, "s0", "s1", 0), arena_printf(emit_arena, "%lld", (long long)pw)));
-    emit(e, "}");
+    gather_row_store(e, ly, simd(v->add, "s0", "s1", 0));
     emit(e, "}");
     emit_blank(e);
 }
@@ -351,14 +366,10 @@ static void sparse_gemm(emitter *e, const ir_layer *ly, const fgeom *g)
 static void sparse_gather(emitter *e, const ir_layer *ly, const fgeom *g)
 {
     const simd_target *v = e->simd;
-    int64_t ph = ly->padded.d[1], pw = ly->padded.d[2], oh = ly->out.d[1], ow = ly->out.d[2];
-    int64_t K0 = ly->kernel[0], K1 = ly->kernel[1], d0 = ly->dilation[0];
+    int64_t ow = ly->out.d[2], K1 = ly->kernel[1], d0 = ly->dilation[0];
     emit(e, "CNNC_KERNEL static inline void %s_dgzr(float *restrict di, const float *restrict dz)", ly->name);
     emit(e, "{");
-    emit(e, "for (int y = 0; y < %lld; y++) {", (long long)ph);
-    emit(e, "const int ka = y < %lld ? 0 : (y - %lld) / %lld;", (long long)oh, (long long)(oh - d0), (long long)d0);
-    emit(e, "const int kb = y / %lld < %lld ? y / %lld : %lld;", (long long)d0, (long long)(K0 - 1), (long long)d0,
-         (long long)(K0 - 1));
+    gather_rows_open(e, ly);
     emit(e, "%s s0 = %s, s1 = %s, s2 = %s, s3 = %s;", v->vec, v->zero, v->zero, v->zero, v->zero);
     emit(e, "for (int k0 = ka; k0 <= kb; k0++) {");
     emit(e, "const float *r = dz + (size_t)(y - k0 * %lld) * %lld + (size_t)k0 * %lld;", (long long)d0,
@@ -370,13 +381,7 @@ static void sparse_gather(emitter *e, const ir_layer *ly, const fgeom *g)
         emit(e, "%s = %s;", s, simd(v->add, s, simd(v->loadm, at, arena_printf(emit_arena, "0x%llxu", mask), 0), 0));
     }
     emit(e, "}");
-    const char *at = arena_printf(emit_arena, "di + y * %lld", (long long)pw);
-    const char *sum = simd(v->add, simd(v->add, "s0", "s1", 0), simd(v->add, "s2", "s3", 0), 0);
-    if (pw == v->width)
-        emit(e, "%s", simd(v->store, at, sum, 0));
-    else
-        emit(e, "%s", simd(v->storen, at, sum, arena_printf(emit_arena, "%lld", (long long)pw)));
-    emit(e, "}");
+    gather_row_store(e, ly, simd(v->add, simd(v->add, "s0", "s1", 0), simd(v->add, "s2", "s3", 0), 0));
     emit(e, "}");
     emit_blank(e);
 }
