@@ -441,14 +441,17 @@ static void emit_compact(emitter *e, const ir_layer *ly, const fgeom *g)
 static bool fw_direct_applies(const emitter *e, const ir_layer *ly, const fgeom *g, const sweep *s)
 {
     int W = e->simd->width;
-    int64_t T = (int64_t)s->nv * W, ow = ly->out.d[2];
+    int64_t T = (int64_t)s->nv * W, ow = ly->out.d[2], oh = ly->out.d[1], pw = ly->padded.d[2];
+    /* the last direct row's tile (row oh - 2) reads no float past the sample */
+    bool inside = (oh - 2) * pw + g->koff[g->K - 1] + T <= g->psz;
     return ly->nsp == 2 && g->sl == 1 && ly->stride[0] == 1 && act_is_pos(ly) && ow <= T && ow > T - W &&
-           ly->out.d[1] > 1;
+           oh > 1 && inside;
 }
 
-/* Rows 0 .. oh-2 by the direct tiles (a row's tile reads up to T - ow
- * floats past the row's last input, which only the last row's would take
- * past the sample); the last row by the span's last tile into S, copied. */
+/* Rows 0 .. oh-2 by the direct tiles (a row's tile reads T - ow floats
+ * past the row's last input: fw_direct_applies checks that row oh - 2's
+ * stay inside the sample, which the caller's input may end); the last row
+ * by the span's last tile into S, copied. */
 static void emit_direct_calls(emitter *e, const ir_layer *ly, const fgeom *g, const sweep *s)
 {
     int T = s->nv * e->simd->width;
