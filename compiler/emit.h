@@ -41,10 +41,21 @@ typedef struct simd_target {
     const char *cat_lo;
     const char *mask, *gt, *blend;
     const char *ivec, *isplat, *iset, *iadd, *ieq, *iblend, *iload, *istore, *iloadn, *istoren;
+    /* The sparse weight gradient (emit_convwg.c); NULL where lanes cannot
+     * be packed cheaply (only avx512 has them).  cmpi / cmpf: the lanes of
+     * the ivec / vec $2 whose bit is set in the mask $1, packed into the
+     * low lanes (zeros after).  rvec: a vector of rwidth floats for the
+     * taps of one kernel row (__m256 in avx512), with rzero, rsplat, rfma, radd,
+     * rload, rstore and rloadm (the lanes of $1 set in the constant mask
+     * $2, never touching the others; zeros elsewhere). */
+    const char *cmpi, *cmpf;
+    int rwidth;
+    const char *rvec, *rzero, *rsplat, *rfma, *radd, *rload, *rstore, *rloadm;
 } simd_target;
 
 const simd_target *simd_find(const char *name);
 const char *simd(const char *tpl, const char *a, const char *b, const char *c);
+const char *simd_ramp(int n, int64_t step);
 
 typedef struct emitter {
     strbuf *out;

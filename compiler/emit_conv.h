@@ -79,6 +79,14 @@ typedef struct fgeom {
     bool dgz;
     int dz_nv;
     int64_t dz_rp;
+    /* Where wgz: the sparse weight gradient (emit_convwg.c) replaces the
+     * outer or dot form.  Per filter, the outputs with G != 0 are listed
+     * (nzmask, cmpi/cmpf) and each adds G times its input patch, wz_nr
+     * rows of K1 = wz_k1 taps, into rvec accumulators; they live in dWz
+     * [F][wz_nr][rwidth] at wz_off in the lane's first-sample scratch. */
+    bool wgz;
+    int wz_nr, wz_k1;
+    int64_t wz_off;
 } fgeom;
 
 /* out[m][p..p+T) = bias[m] + sum_{ch, t} w[m*wr + ch*wc + woff[t]] *
@@ -125,12 +133,14 @@ bool conv_lanes_pays(const simd_target *v, const ir_layer *ly, const fgeom *g, d
 void conv_emit_lanes_forward(emitter *e, const ir_layer *ly, const fgeom *g);
 
 /* emit_convwg.c */
+void wgrad_plan(const emitter *e, const ir_layer *ly, fgeom *g);
 void emit_wgrad_kernels(emitter *e, const ir_layer *ly, const fgeom *g);
 void emit_wgrad_begin(emitter *e, const ir_layer *ly, const fgeom *g);
 void emit_wgrad_group(emitter *e, const ir_layer *ly, const fgeom *g);
 void emit_wgrad_end(emitter *e, const ir_layer *ly, const fgeom *g);
 
 /* emit_convdg.c */
+int64_t conv_pool_window(const emitter *e, const ir_layer *ly);
 bool conv_has_dx(const emitter *e, const ir_layer *ly);
 void dgrad_plan(const emitter *e, const ir_layer *ly, fgeom *g);
 void emit_dgrad_kernels(emitter *e, const ir_layer *ly, const fgeom *g);

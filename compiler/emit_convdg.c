@@ -76,11 +76,12 @@ static double rows_cost(const simd_target *v, const ir_layer *ly, const fgeom *g
     return c + 2.0 * (double)(g->C * g->K * ly->out.d[1]);
 }
 
-/* Whether the layer after ly is a max pool whose windows do not overlap
- * (stride >= size on every axis): its backward pass sends each window's
- * gradient to one input and exact zeros to the others, so at most one
- * output in size^d has a nonzero G (lenet's c3: 16 % during training). */
-static bool feeds_disjoint_maxpool(const emitter *e, const ir_layer *ly)
+/* Where the layer after ly is a max pool whose windows do not overlap
+ * (stride >= size on every axis), the volume of a window, else 0: its
+ * backward pass sends each window's gradient to one input and exact zeros
+ * to the others, so at most one output in that many has a nonzero G
+ * (lenet's c3: 16 % during training, one in 4 at most). */
+int64_t conv_pool_window(const emitter *e, const ir_layer *ly)
 {
     const ir_net *net = e->net;
     for (int i = 0; i + 1 < net->nlayers; i++) {
@@ -88,13 +89,16 @@ static bool feeds_disjoint_maxpool(const emitter *e, const ir_layer *ly)
             continue;
         const ir_layer *p = &net->layers[i + 1];
         if (p->kind != LK_MAXPOOL)
-            return false;
-        for (int a = 0; a < p->nsp; a++)
+            return 0;
+        int64_t n = 1;
+        for (int a = 0; a < p->nsp; a++) {
             if (p->stride[a] < p->kernel[a])
-                return false;
-        return true;
+                return 0;
+            n *= p->kernel[a];
+        }
+        return n;
     }
-    return false;
+    return 0;
 }
 
 /* The sparse data gradient (dgz) replaces dgr's GEMM where the output
@@ -109,7 +113,7 @@ static void sparse_plan(const emitter *e, const ir_layer *ly, fgeom *g)
     const simd_target *v = e->simd;
     int64_t nv = (g->R + v->width - 1) / v->width;
     if (!g->dgr || !v->nzmask || !v->loadn || ly->dilation[1] != 1 || nv > 24 ||
-        !feeds_disjoint_maxpool(e, ly))
+        !conv_pool_window(e, ly))
         return;
     g->dgz = true;
     g->dz_nv = (int)nv;

@@ -80,6 +80,7 @@ fgeom make_fgeom(const emitter *e, const ir_layer *ly)
         plan_scratch(&g);
         dgrad_plan(e, ly, &g);
         wino_plan(e, ly, &g);
+        wgrad_plan(e, ly, &g);
     }
     return g;
 }
@@ -852,7 +853,8 @@ static void emit_build_t(emitter *e, const build_ctx *b, int64_t ngap)
  * (zeros, then d at [p(o)][f]) for the outer form; bias sums. */
 static void emit_build_g(emitter *e, const ir_layer *ly, const fgeom *g, int64_t ngap)
 {
-    build_ctx b = {ly, g, g->dgz ? "0" : g->outer ? "dx" : "1"}; /* dgz reads GT only */
+    /* dgz reads GT only; wgz reads G */
+    build_ctx b = {ly, g, g->wgz ? "1" : g->dgz ? "0" : g->outer ? "dx" : "1"};
     emit(e, "for (int i = s0; i < s1; i++) {");
     emit(e, "float *gi = c->cs + (size_t)(i0 + i - s0) * %lld;", (long long)e->cs_max);
     if (!g->dgc) {

@@ -91,12 +91,7 @@ static int lanes(const emitter *e, const pgeom *g)
 /* "0, s, 2s, ..": the input offset of each lane's window. */
 static const char *ramp(const emitter *e, const pgeom *g)
 {
-    strbuf b = {0};
-    for (int j = 0; j < e->simd->width; j++)
-        sb_printf(&b, "%s%lld", j ? ", " : "", (long long)(j * g->s));
-    const char *r = arena_strdup(emit_arena, b.data);
-    sb_free(&b);
-    return r;
+    return simd_ramp(e->simd->width, g->s);
 }
 
 /* n lanes of contiguous floats at p (masked when n < W). */

@@ -22,8 +22,8 @@ static const simd_target targets[] = {
     {
         .name = "avx512", .width = 16, .regs = 32, .pin = "__asm__(\"\" : \"+v\"($1));",
         .prelude = "#include <immintrin.h>\n"
-                   "#define CNNC_KERNEL __attribute__((target(\"avx512f,avx2,fma\")))\n",
-        .cpu_check = "__builtin_cpu_supports(\"avx512f\")",
+                   "#define CNNC_KERNEL __attribute__((target(\"avx512f,avx512vl,avx2,fma\")))\n",
+        .cpu_check = "__builtin_cpu_supports(\"avx512f\") && __builtin_cpu_supports(\"avx512vl\")",
         .vec = "__m512", .zero = "_mm512_setzero_ps()", .load = "_mm512_loadu_ps($1)",
         .store = "_mm512_storeu_ps($1, $2);", .splat = "_mm512_set1_ps($1)",
         .fma = "_mm512_fmadd_ps($1, $2, $3)", .add = "_mm512_add_ps($1, $2)", .sub = "_mm512_sub_ps($1, $2)",
@@ -51,6 +51,11 @@ static const simd_target targets[] = {
         .istore = "_mm512_storeu_si512((void *)($1), $2);",
         .iloadn = "_mm512_maskz_loadu_epi32((__mmask16)((1u << $2) - 1u), $1)",
         .istoren = "_mm512_mask_storeu_epi32($1, (__mmask16)((1u << $3) - 1u), $2);",
+        .cmpi = "_mm512_maskz_compress_epi32((__mmask16)($1), $2)",
+        .cmpf = "_mm512_maskz_compress_ps((__mmask16)($1), $2)",
+        .rwidth = 8, .rvec = "__m256", .rzero = "_mm256_setzero_ps()", .rsplat = "_mm256_set1_ps($1)",
+        .rfma = "_mm256_fmadd_ps($1, $2, $3)", .radd = "_mm256_add_ps($1, $2)", .rload = "_mm256_loadu_ps($1)",
+        .rstore = "_mm256_storeu_ps($1, $2);", .rloadm = "_mm256_maskz_loadu_ps((__mmask8)$2, $1)",
     },
     {
         .name = "avx2", .width = 8, .regs = 16, .pin = "__asm__(\"\" : \"+x\"($1));",
@@ -182,5 +187,16 @@ const char *simd(const char *t, const char *a, const char *b, const char *c)
     }
     const char *r = arena_strdup(emit_arena, s.data ? s.data : "");
     sb_free(&s);
+    return r;
+}
+
+/* "0, s, 2s, ..": n lanes of a ramp, the operand of iset. */
+const char *simd_ramp(int n, int64_t step)
+{
+    strbuf b = {0};
+    for (int j = 0; j < n; j++)
+        sb_printf(&b, "%s%lld", j ? ", " : "", (long long)(j * step));
+    const char *r = arena_strdup(emit_arena, b.data);
+    sb_free(&b);
     return r;
 }

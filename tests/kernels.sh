@@ -69,9 +69,7 @@ done
 for t in avx512 avx2; do
     gen $t bench/lenet.net
     has $t lenet "c3 forward: filters in lanes" '\bc3_fl\('
-    has $t lenet "c3 weight gradient: outer product" '\bc3_wo[0-9]+_[0-9]+\('
     has $t lenet "c1 forward: the flat-grid sweep" '\bc1_fw_[0-9]+\('
-    has $t lenet "c1 weight gradient: dot form" '\bc1_wg_[0-9]+x[0-9]+\('
     lacks $t lenet "c1 (first layer): no data gradient kernel" '\bc1_(dg|dgm_[0-9]+)\('
     gen $t bench/cifar10_conv.net
     has $t lenet "f5: dense split by units" '\bf5_forward_units\('
@@ -105,6 +103,28 @@ for p in "avgpool s4 (size = 2)" "maxpool s4 (size = 3, stride = 2)"; do
     has avx512 pooled "c3 before $p: row gather" '\bc3_dgr\('
     lacks avx512 pooled "c3 before $p: no sparse data gradient" '\bc3_dgz\('
 done
+# The sparse weight gradient: convs into a max pool whose windows do not
+# overlap, 5 taps a row, 4 outputs a window (5 * 4 > 16 lanes); AVX-512
+# only (cmpi); not before an average pool, nor for 3x3 kernels (3 * 4
+# <= 16: cifar10_wide keeps Winograd's and the outer form).
+for n in lenet cifar10_conv; do
+    has avx512 $n "c1, c3 weight gradient: sparse" '\bc1_wz\('
+    has avx512 $n "c3 weight gradient: sparse" '\bc3_wz\('
+    lacks avx512 $n "c3: no outer weight-gradient tiles" '\bc3_wo[0-9]+_[0-9]+\('
+    lacks avx2 $n "no sparse weight gradient (no cmpi)" '\bc[13]_wz\('
+done
+sed "s/maxpool s4 (size = 2);/avgpool s4 (size = 2);/" bench/lenet.net > "$d/avg.net"
+gen avx512 "$d/avg.net"
+lacks avx512 avg "c3 before an average pool: no sparse weight gradient" '\bc3_wz\('
+has avx512 avg "c1 before a max pool: sparse weight gradient" '\bc1_wz\('
+sed "s/maxpool s2 (size = 2, stride = 2);/avgpool s2 (size = 2);/" "$d/avg.net" > "$d/avg2.net"
+for t in avx512 avx2; do
+    gen $t "$d/avg.net"
+    gen $t "$d/avg2.net"
+    has $t avg "c3 weight gradient (before an average pool): outer product" '\bc3_wo[0-9]+_[0-9]+\('
+    has $t avg2 "c1 weight gradient (before an average pool): dot form" '\bc1_wg_[0-9]+x[0-9]+\('
+done
+lacks avx512 cifar10_wide "3x3 kernels: no sparse weight gradient" '_wz\('
 # rows of 28 fit the 32-float sweep tile: stored straight into y
 has avx512 lenet "c1 forward: rows straight into y" '\bc1_fw_d6\('
 has avx512 cifar10_conv "c1 forward: rows straight into y" '\bc1_fw_d6\('

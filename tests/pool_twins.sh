@@ -48,7 +48,7 @@ case $(uname -m) in
 x86_64)
     targets="sse2 generic"
     case $flags in *" avx2 "*) case $flags in *" fma "*) targets="avx2 $targets" ;; esac ;; esac
-    case $flags in *" avx512f "*) targets="avx512 $targets" ;; esac ;;
+    case $flags in *" avx512f "*" avx512vl "*) targets="avx512 $targets" ;; esac ;;
 aarch64) targets="neon generic" ;;
 *) targets="generic" ;;
 esac

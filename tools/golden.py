@@ -655,6 +655,41 @@ network conv_sparse {
 }
 """, 3, "--lr 0.2 --momentum 0.9 --weight-decay 0.1"),
 
+    "conv_sparse_wg": (
+        "the sparse weight gradient of convs feeding a max pool whose "
+        "windows do not overlap (AVX-512): 3 filters on the flat grid with "
+        "kernel [3, 7] (7 taps a row), dilation [2, 1], zero(1), 1,002 "
+        "positions (two chunks of the list); 16 filters with stride 2, "
+        "replicate(2), tanh and 8 input maps (40 rows: two passes); a 3-D "
+        "layer with kernel [2, 3, 6] into 2x2x1 windows",
+        """\
+network conv_sparse_wg {
+    input [2, 26, 40];
+    conv a (filters = 3, kernel = [3, 7], dilation = [2, 1], padding = zero(1), activation = relu);   # 24x36
+    maxpool (size = 2);                                                                               # 12x18
+    conv b (filters = 8, kernel = 3, padding = zero(1), activation = relu);                           # 12x18
+    conv c (filters = 16, kernel = 5, stride = 2, padding = replicate(2), activation = tanh);         # 6x9
+    maxpool (size = 2);                                                                               # 3x4
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 3, "--lr 0.2 --momentum 0.9 --weight-decay 0.1"),
+
+    "conv_sparse_wg3d": (
+        "the sparse weight gradient in 3-D: kernel [2, 3, 6] (rows over two "
+        "outer axes), 5 filters, relu, into 2x2x2 windows",
+        """\
+network conv_sparse_wg3d {
+    input [3, 6, 9, 14];
+    conv a (filters = 5, kernel = [2, 3, 6], activation = relu);                                      # 5x7x9
+    maxpool (size = 2);                                                                               # 2x3x4
+    flatten;
+    dense (units = 4);
+    loss softmax_cross_entropy;
+}
+""", 2, "--lr 0.2 --momentum 0.9"),
+
     "stride_dgc_1d": (
         "compact data gradient in 1-D: stride 2 zero(1) with 48 outputs "
         "(whole vectors), stride 3 with dilation 2 and zero(2), tanh, "
