@@ -123,6 +123,16 @@ void emit_pad_functions(emitter *e, const ir_layer *ly, const char *fill);
 /* Loop nest over the spatial axes of `dims` with variables PREFIX0.. and
  * the flat index expression (with per-axis multipliers mul) in *index. */
 int emit_loops(emitter *e, const char *var, int rank, const int64_t *dims);
+/* { d = ld; the lanes of d that are not 0.0f appended to the lists
+ * idx (their positions, from the ivec pos) and val, nz += their count }:
+ * the list of the sparse kernels (flavours with cmpi only). */
+void emit_nz_append(emitter *e, const char *ld, const char *pos);
+/* const float bad = the sum of x - x over the cnt floats at p: 0, or NaN
+ * where one is inf or NaN.  The sparse kernels skip the products of a zero
+ * gradient, which a dense sum turns into NaN where x is not finite
+ * (0 * inf); they make the result NaN then, as the dense form and the
+ * reference twin do, so that an overflow is still reported. */
+void emit_nonfinite(emitter *e, const char *p, const char *cnt);
 void emit_close(emitter *e, int loops);
 char *index_expr(arena *a, const char *var, int rank, const int64_t *mul);
 

@@ -542,19 +542,13 @@ static void emit_wz_table(emitter *e, const ir_layer *ly, const fgeom *g)
     emit_table(e, "int", arena_printf(emit_arena, "%s_wzp", ly->name), t, n);
 }
 
-/* The nonzero lanes of d (G at j, its vector `ld`) appended to the list. */
+/* The nonzero lanes of G at j (its vector `ld`) appended to the list. */
 static void wz_block(emitter *e, const ir_layer *ly, const fgeom *g, const char *ld)
 {
     const simd_target *v = e->simd;
     const char *pos = g->dgc ? simd(v->iload, arena_printf(emit_arena, "%s_wzp + j", ly->name), 0, 0)
                              : simd(v->iadd, simd(v->iset, simd_ramp(v->width, 1), 0, 0), simd(v->isplat, "j", 0, 0), 0);
-    emit(e, "{");
-    emit(e, "const %s d = %s;", v->vec, ld);
-    emit(e, "const unsigned m = %s;", simd(v->nzmask, "d", 0, 0));
-    emit(e, "%s", simd(v->istore, "idx + n", simd(v->cmpi, "m", pos, 0), 0));
-    emit(e, "%s", simd(v->store, "val + n", simd(v->cmpf, "m", "d", 0), 0));
-    emit(e, "n += __builtin_popcount(m);");
-    emit(e, "}");
+    emit_nz_append(e, ld, pos);
 }
 
 /* List entry t's patch rows [rb, re) into the accumulators pfx<r>. */
@@ -591,13 +585,13 @@ static void wz_pass(emitter *e, const fgeom *g, int rb, int re)
     }
     emit(e, "int t = 0;");
     if (two) {
-        emit(e, "for (; t + 1 < n; t += 2) {");
+        emit(e, "for (; t + 1 < nz; t += 2) {");
         wz_step(e, g, rb, re, "t", "a");
         wz_step(e, g, rb, re, "t + 1", "b");
         emit(e, "}");
-        emit(e, "if (t < n)");
+        emit(e, "if (t < nz)");
     } else {
-        emit(e, "for (; t < n; t++)");
+        emit(e, "for (; t < nz; t++)");
     }
     wz_step(e, g, rb, re, "t", "a");
     for (int r = rb; r < re; r++) {
@@ -621,6 +615,12 @@ static void sparse_kernel(emitter *e, const ir_layer *ly, const fgeom *g)
     emit(e, "CNNC_KERNEL static void %s_wz(const float *restrict gi, const float *restrict xi, float *restrict acc)",
          ly->name);
     emit(e, "{");
+    emit_nonfinite(e, "xi", arena_printf(emit_arena, "%lld", (long long)(g->C * g->psz)));
+    emit(e, "if (bad != 0.0f) {");
+    emit(e, "for (int r = 0; r < %lld; r++)", (long long)(g->F * g->wz_nr * v->rwidth));
+    emit(e, "    acc[r] = bad;");
+    emit(e, "return;");
+    emit(e, "}");
     emit(e, "int idx[%d];", WZ_CHUNK + W);
     emit(e, "float val[%d];", WZ_CHUNK + W);
     emit(e, "for (int f = 0; f < %lld; f++) {", (long long)g->F);
@@ -630,7 +630,7 @@ static void sparse_kernel(emitter *e, const ir_layer *ly, const fgeom *g)
     emit(e, "for (int j0 = 0; j0 < %lld; j0 += %d) {", (long long)n, WZ_CHUNK);
     emit(e, "const int j1 = j0 + %d < %lld ? j0 + %d : %lld;", WZ_CHUNK, (long long)nfull, WZ_CHUNK,
          (long long)nfull);
-    emit(e, "int n = 0;");
+    emit(e, "int nz = 0;");
     emit(e, "for (int j = j0; j < j1; j += %d)", W);
     wz_block(e, ly, g, simd(v->load, "gf + j", 0, 0));
     if (nfull < n) {

@@ -683,6 +683,133 @@ static void emit_dg_calls(emitter *e, const ir_layer *ly, const dgeom *g)
          (long long)(g->K - T), (long long)(g->K - T));
 }
 
+/* ------------------------------------------------------------ sparse backward */
+/* relu zeroes about half of dy (lenet's f5: 56 % of its 7,680 values on
+ * bench's random batch, f6: 49 %), and both gradients multiply every
+ * zero.  Where the flavour packs lanes (cmpi), a relu layer's backward
+ * lists the nonzero entries instead: per sample the units with dy != 0,
+ * and dx's row is the sum of their rows of w times dy; per unit the
+ * samples, and dw's row the sum of their rows of x.  Both are NAME_sp:
+ * rows of K floats at src + idx[t] * K, times val[t], summed in order of
+ * t into accumulators of at most 24 vectors a tile (and the masked rest
+ * of K), stored to out or added to it.  One FMA and one load a vector
+ * per nonzero, as the dense tiles at their best, so it costs no more at
+ * full density.  Only exact zeros are skipped: the sums are the dense
+ * tiles' in the same order.  Not where x is larger than 1,024 floats a
+ * sample: dw's tile rereads each listed row from L2 (cifar10_mlp's h1,
+ * 3,072 inputs, keeps its packed panels). */
+#define SP_TILE 24
+#define SP_CHUNK 256
+
+static bool dense_sparse(const emitter *e, const ir_layer *ly, const dgeom *g)
+{
+    const simd_target *v = e->simd;
+    return ly->act == ACT_RELU && v->cmpi && v->loadn && v->storen && g->K <= 1024 && g->U <= 4096;
+}
+
+static void emit_sp_kernel(emitter *e, const ir_layer *ly, const dgeom *g)
+{
+    const simd_target *v = e->simd;
+    int W = v->width;
+    int64_t kv = g->K / W, rem = g->K % W, nt = (kv + SP_TILE - 1) / SP_TILE, vb = 0;
+    const char *rn = lit("%lld", rem, 0);
+    emit(e, "CNNC_KERNEL static void %s_sp(const float *restrict src, const int *restrict idx, "
+         "const float *restrict val, int n, float *restrict out, int add)", ly->name);
+    emit(e, "{");
+    for (int64_t ti = 0; ti < nt; ti++) {
+        int64_t nv = kv / nt + (ti < kv % nt), k0 = vb * W;
+        bool part = ti == nt - 1 && rem;
+        emit(e, "{");
+        for (int64_t j = 0; j < nv + part; j++)
+            emit(e, "%s a%lld = %s;", v->vec, (long long)j, v->zero);
+        emit(e, "for (int t = 0; t < n; t++) {");
+        emit(e, "const float *r = src + (size_t)idx[t] * %lld + %lld;", (long long)g->K, (long long)k0);
+        emit(e, "const %s gb = %s;", v->vec, simd(v->splat, "val[t]", 0, 0));
+        for (int64_t j = 0; j < nv + part; j++) {
+            const char *p = lit("r + %lld", j * W, 0);
+            const char *a = lit("a%lld", j, 0);
+            emit(e, "%s = %s;", a, simd(v->fma, "gb", j < nv ? simd(v->load, p, 0, 0) : simd(v->loadn, p, rn, 0), a));
+        }
+        emit(e, "}");
+        for (int64_t j = 0; j < nv + part; j++) {
+            const char *p = lit("out + %lld", k0 + j * W, 0);
+            const char *a = lit("a%lld", j, 0);
+            const char *old = j < nv ? simd(v->load, p, 0, 0) : simd(v->loadn, p, rn, 0);
+            emit(e, "if (add)");
+            emit(e, "    %s = %s;", a, simd(v->add, a, old, 0));
+            emit(e, "%s", j < nv ? simd(v->store, p, a, 0) : simd(v->storen, p, a, rn));
+        }
+        emit(e, "}");
+        vb += nv;
+    }
+    emit(e, "}");
+    emit_blank(e);
+}
+
+/* dx of samples [i0, i1): the units with dy != 0 of each, then NAME_sp
+ * over their rows of w. */
+static void emit_sp_dx(emitter *e, const ir_layer *ly, const dgeom *g)
+{
+    const simd_target *v = e->simd;
+    int W = v->width;
+    int64_t uv = g->U / W * W;
+    const char *pos = simd(v->iadd, simd(v->iset, simd_ramp(W, 1), 0, 0), simd(v->isplat, "j", 0, 0), 0);
+    emit(e, "if (!dx)");
+    emit(e, "    return;");
+    emit(e, "int idx[%lld];", (long long)(g->U + W));
+    emit(e, "float val[%lld];", (long long)(g->U + W));
+    emit(e, "for (int i = i0; i < i1; i++) {");
+    emit(e, "const float *dr = dy + (size_t)i * %lld;", (long long)g->U);
+    emit(e, "int nz = 0;");
+    emit(e, "for (int j = 0; j < %lld; j += %d)", (long long)uv, W);
+    emit_nz_append(e, simd(v->load, "dr + j", 0, 0), pos);
+    if (uv < g->U) {
+        emit(e, "{");
+        emit(e, "const int j = %lld;", (long long)uv);
+        emit_nz_append(e, simd(v->loadn, "dr + j", lit("%lld", g->U - uv, 0), 0), pos);
+        emit(e, "}");
+    }
+    emit(e, "%s_sp(w, idx, val, nz, dx + (size_t)i * %lld, 0);", ly->name, (long long)g->K);
+    emit(e, "}");
+}
+
+/* dw's rows of units [ub, ue) over n samples (rows of x at x0): per unit
+ * the samples with dyT != 0, SP_CHUNK at a time, then NAME_sp; stored
+ * (sto: the unit-split form, which sees every sample, then its SGD step)
+ * or added. */
+static void emit_sp_dw(emitter *e, const ir_layer *ly, const dgeom *g, const char *ub, const char *ue,
+                       const char *x0, bool sto)
+{
+    const simd_target *v = e->simd;
+    int W = v->width;
+    const char *pos = simd(v->iadd, simd(v->iset, simd_ramp(W, 1), 0, 0), simd(v->isplat, "j", 0, 0), 0);
+    emit(e, "{");
+    emit_nonfinite(e, x0, lit("(size_t)n * %lld", g->K, 0));
+    emit(e, "int idx[%d];", SP_CHUNK + W);
+    emit(e, "float val[%d];", SP_CHUNK + W);
+    emit(e, "for (int u = %s; u < %s; u++) {", ub, ue);
+    emit(e, "const float *dt = dyT + (size_t)u * n;");
+    emit(e, "for (int s0 = 0; s0 < n || s0 == 0; s0 += %d) {", SP_CHUNK);
+    emit(e, "const int s1 = s0 + %d < n ? s0 + %d : n;", SP_CHUNK, SP_CHUNK);
+    emit(e, "int nz = 0;");
+    emit(e, "for (int j = s0; j < s1; j += %d)", W);
+    emit_nz_append(e, arena_printf(emit_arena, "j + %d <= s1 ? %s : %s", W, simd(v->load, "dt + j", 0, 0),
+                                   simd(v->loadn, "dt + j", "(s1 - j)", 0)), pos);
+    emit(e, "%s_sp(%s, idx, val, nz, gw + (size_t)u * %lld, %s);", ly->name, x0, (long long)g->K,
+         sto ? "s0 > 0" : "1");
+    emit(e, "}");
+    emit(e, "if (bad != 0.0f)");
+    emit(e, "    for (int k = 0; k < %lld; k++)", (long long)g->K);
+    emit(e, "        gw[(size_t)u * %lld + k] = bad;", (long long)g->K);
+    if (sto) {
+        emit(e, "if (hp)");
+        emit(e, "    sgd_fast(c, hp, %lld + (size_t)u * %lld, %lld + (size_t)(u + 1) * %lld);", (long long)ly->woff,
+             (long long)g->K, (long long)ly->woff, (long long)g->K);
+    }
+    emit(e, "}");
+    emit(e, "}");
+}
+
 /* A unit-split layer's backward, part 1, on samples [i0, i1): the
  * activation's derivative, dy transposed into c->dyT_NAME ([U][n]), dx. */
 static void emit_backward_rows(emitter *e, const ir_layer *ly, const dgeom *g)
@@ -698,7 +825,10 @@ static void emit_backward_rows(emitter *e, const ir_layer *ly, const dgeom *g)
     emit(e, "for (int s = i0; s < i1; s++)");
     emit(e, "    for (int u = 0; u < %lld; u++)", (long long)g->U);
     emit(e, "        dyT[(size_t)u * n + s] = dy[(size_t)s * %lld + u];", (long long)g->U);
-    emit_dg_calls(e, ly, g);
+    if (dense_sparse(e, ly, g))
+        emit_sp_dx(e, ly, g);
+    else
+        emit_dg_calls(e, ly, g);
     emit(e, "}");
     emit_blank(e);
 }
@@ -733,7 +863,12 @@ static void emit_backward_units(emitter *e, const ir_layer *ly, const dgeom *g)
         emit(e, "    sgd_fast(c, hp, %lld + (size_t)u0, %lld + (size_t)u1);", (long long)ly->boff,
              (long long)ly->boff);
     }
-    emit_wg_units(e, ly, g, &m);
+    if (dense_sparse(e, ly, g)) {
+        emit(e, "(void)slab;");
+        emit_sp_dw(e, ly, g, "u0", "u1", "x", true);
+    } else {
+        emit_wg_units(e, ly, g, &m);
+    }
     emit(e, "}");
     emit_blank(e);
 }
@@ -775,8 +910,13 @@ void dense_emit_fast_backward(emitter *e, const ir_layer *ly)
 {
     dgeom g = make_dgeom(e, ly);
     wg_mode m = {false, arena_printf(emit_arena, "x + (size_t)(i0 + s) * %lld", (long long)g.K)};
-    emit_dg_tile(e, ly, &g);
-    emit_wg_tiles(e, ly, &g);
+    bool sp = dense_sparse(e, ly, &g);
+    if (sp) {
+        emit_sp_kernel(e, ly, &g);
+    } else {
+        emit_dg_tile(e, ly, &g);
+        emit_wg_tiles(e, ly, &g);
+    }
     if (dense_splits_units(e, ly)) {
         emit_backward_rows(e, ly, &g);
         emit_backward_units(e, ly, &g);
@@ -788,8 +928,14 @@ void dense_emit_fast_backward(emitter *e, const ir_layer *ly)
     emit(e, "float *restrict gw = grads + %lld;", (long long)ly->woff);
     emit_dense_bw_dy(e, ly, &g);
     emit_dense_bw_transpose(e, &g);
-    emit_wg_calls(e, ly, &g, &m);
-    emit_dg_calls(e, ly, &g);
+    if (sp) {
+        emit(e, "(void)slab;");
+        emit_sp_dw(e, ly, &g, "0", lit("%lld", g.U, 0), lit("x + (size_t)i0 * %lld", g.K, 0), false);
+        emit_sp_dx(e, ly, &g);
+    } else {
+        emit_wg_calls(e, ly, &g, &m);
+        emit_dg_calls(e, ly, &g);
+    }
     emit(e, "}");
     emit_blank(e);
 }

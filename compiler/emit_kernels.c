@@ -20,6 +20,18 @@ void emit_close(emitter *e, int loops)
         emit(e, "}");
 }
 
+void emit_nz_append(emitter *e, const char *ld, const char *pos)
+{
+    const simd_target *v = e->simd;
+    emit(e, "{");
+    emit(e, "const %s d = %s;", v->vec, ld);
+    emit(e, "const unsigned m = %s;", simd(v->nzmask, "d", 0, 0));
+    emit(e, "%s", simd(v->istore, "idx + nz", simd(v->cmpi, "m", pos, 0), 0));
+    emit(e, "%s", simd(v->store, "val + nz", simd(v->cmpf, "m", "d", 0), 0));
+    emit(e, "nz += __builtin_popcount(m);");
+    emit(e, "}");
+}
+
 /* "o0 * 28 + o1": the flat index of loop variables VAR0.. with multipliers. */
 char *index_expr(arena *a, const char *var, int rank, const int64_t *mul)
 {
@@ -294,4 +306,22 @@ void emit_backward_head(emitter *e, const ir_layer *ly, const char *attr, const 
     emit(e, "%sstatic void %s_backward%s(%s_ctx *c, float *restrict grads, int i0, int i1, "
          "const float *restrict x, const float *restrict y, float *restrict dy, float *restrict dx)",
          attr, ly->name, sfx, e->prefix);
+}
+
+void emit_nonfinite(emitter *e, const char *p, const char *cnt)
+{
+    const simd_target *v = e->simd;
+    int W = v->width;
+    emit(e, "%s nf = %s;", v->vec, v->zero);
+    emit(e, "size_t q = 0;");
+    emit(e, "for (; q + %d <= (size_t)(%s); q += %d) {", W, cnt, W);
+    emit(e, "const %s xq = %s;", v->vec, simd(v->load, arena_printf(emit_arena, "%s + q", p), 0, 0));
+    emit(e, "nf = %s;", simd(v->add, "nf", simd(v->sub, "xq", "xq", 0), 0));
+    emit(e, "}");
+    emit(e, "if (q < (size_t)(%s)) {", cnt);
+    emit(e, "const %s xq = %s;", v->vec,
+         simd(v->loadn, arena_printf(emit_arena, "%s + q", p), arena_printf(emit_arena, "(int)((size_t)(%s) - q)", cnt), 0));
+    emit(e, "nf = %s;", simd(v->add, "nf", simd(v->sub, "xq", "xq", 0), 0));
+    emit(e, "}");
+    emit(e, "const float bad = %s;", simd(v->hsum, "nf", 0, 0));
 }
