@@ -124,7 +124,7 @@ void emit_pad_functions(emitter *e, const ir_layer *ly, const char *fill);
  * the flat index expression (with per-axis multipliers mul) in *index. */
 int emit_loops(emitter *e, const char *var, int rank, const int64_t *dims);
 /* { d = ld; the lanes of d that are not 0.0f appended to the lists
- * idx (their positions, from the ivec pos) and val, nz += their count }:
+ * li (their positions, from the ivec pos) and lv, nz += their count }:
  * the list of the sparse kernels (flavours with cmpi only). */
 void emit_nz_append(emitter *e, const char *ld, const char *pos);
 /* const float bad = the sum of x - x over the cnt floats at p: 0, or NaN

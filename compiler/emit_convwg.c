@@ -558,8 +558,8 @@ static void wz_step(emitter *e, const fgeom *g, int rb, int re, const char *t, c
     int64_t kr = g->K / g->wz_k1;
     const char *mask = arena_printf(emit_arena, "0x%xu", (1u << g->wz_k1) - 1u);
     emit(e, "{");
-    emit(e, "const float *xp = xi + idx[%s];", t);
-    emit(e, "const %s gb = %s;", v->rvec, simd(v->rsplat, arena_printf(emit_arena, "val[%s]", t), 0, 0));
+    emit(e, "const float *xp = xi + li[%s];", t);
+    emit(e, "const %s gb = %s;", v->rvec, simd(v->rsplat, arena_printf(emit_arena, "lv[%s]", t), 0, 0));
     for (int r = rb; r < re; r++) {
         int64_t off = r / kr * g->psz + g->koff[r % kr * g->wz_k1];
         const char *x = simd(v->rloadm, arena_printf(emit_arena, "xp + %lld", (long long)off), mask, 0);
@@ -621,8 +621,8 @@ static void sparse_kernel(emitter *e, const ir_layer *ly, const fgeom *g)
     emit(e, "    acc[r] = bad;");
     emit(e, "return;");
     emit(e, "}");
-    emit(e, "int idx[%d];", WZ_CHUNK + W);
-    emit(e, "float val[%d];", WZ_CHUNK + W);
+    emit(e, "int li[%d];", WZ_CHUNK + W);
+    emit(e, "float lv[%d];", WZ_CHUNK + W);
     emit(e, "for (int f = 0; f < %lld; f++) {", (long long)g->F);
     emit(e, "const float *gf = gi + (size_t)f * %lld + %lld;", (long long)(g->dgc ? g->osz : g->gplane),
          (long long)(g->dgc ? 0 : g->M));

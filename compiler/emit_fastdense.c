@@ -689,65 +689,109 @@ static void emit_dg_calls(emitter *e, const ir_layer *ly, const dgeom *g)
  * zero.  Where the flavour packs lanes (cmpi), a relu layer's backward
  * lists the nonzero entries instead: per sample the units with dy != 0,
  * and dx's row is the sum of their rows of w times dy; per unit the
- * samples, and dw's row the sum of their rows of x.  Both are NAME_sp:
- * rows of K floats at src + idx[t] * K, times val[t], summed in order of
- * t into accumulators of at most 24 vectors a tile (and the masked rest
- * of K), stored to out or added to it.  One FMA and one load a vector
- * per nonzero, as the dense tiles at their best, so it costs no more at
- * full density.  Only exact zeros are skipped: the sums are the dense
- * tiles' in the same order.  Not where x is larger than 1,024 floats a
- * sample: dw's tile rereads each listed row from L2 (cifar10_mlp's h1,
- * 3,072 inputs, keeps its packed panels). */
-#define SP_TILE 24
+ * samples, and dw's row the sum of their rows of x.  Both run NAME_sp:
+ * for a list (idx, val), the rows of src at idx[t] * K (one tile of sp_nv
+ * vectors of k; NAME_spr the rest of K), times val[t], summed in order of
+ * t, stored to out or added to it.  The lists of a block of SP_BLOCK
+ * samples or units are built first, then k tiles outside: the tile's
+ * panel of w (or x) stays in L1 while the block passes over it.  (Whole
+ * rows a list entry, read from L2, saved only 10 of lenet's f5's 125 us.)
+ * Only exact zeros are skipped: the sums are the dense tiles' in the same
+ * order.  Not where a block's lists would crowd the stack (K > 1024 or
+ * U > 512: cifar10_mlp's h1 keeps its packed panels). */
+#define SP_BLOCK 8
 #define SP_CHUNK 256
 
 static bool dense_sparse(const emitter *e, const ir_layer *ly, const dgeom *g)
 {
     const simd_target *v = e->simd;
-    return ly->act == ACT_RELU && v->cmpi && v->loadn && v->storen && g->K <= 1024 && g->U <= 4096;
+    return ly->act == ACT_RELU && v->cmpi && v->loadn && v->storen && g->K <= 1024 && g->U <= 512;
 }
 
-static void emit_sp_kernel(emitter *e, const ir_layer *ly, const dgeom *g)
+/* Vectors a k tile: its panel (max(U, 64) rows) about 32 KiB. */
+static int64_t sp_nv(const emitter *e, const dgeom *g)
+{
+    int64_t rows = g->U > 64 ? g->U : 64, nv = 8192 / rows / e->simd->width, kv = g->K / e->simd->width;
+    return nv < 1 ? 1 : nv > kv ? kv : nv > 16 ? 16 : nv;
+}
+
+/* NAME<sfx>: nv whole vectors and rem lanes.  Fewer than 8 vectors: two
+ * sets of accumulators (even and odd t), 8 or more FMAs in flight. */
+static void emit_sp_tile(emitter *e, const ir_layer *ly, const dgeom *g, const char *sfx, int64_t nv, int64_t rem)
 {
     const simd_target *v = e->simd;
-    int W = v->width;
-    int64_t kv = g->K / W, rem = g->K % W, nt = (kv + SP_TILE - 1) / SP_TILE, vb = 0;
+    int W = v->width, sets = nv + (rem > 0) < 8 ? 2 : 1;
+    int64_t na = nv + (rem > 0);
     const char *rn = lit("%lld", rem, 0);
-    emit(e, "CNNC_KERNEL static void %s_sp(const float *restrict src, const int *restrict idx, "
-         "const float *restrict val, int n, float *restrict out, int add)", ly->name);
+    emit(e, "CNNC_KERNEL static void %s%s(const float *restrict src, const int *restrict idx, "
+         "const float *restrict val, int nz, float *restrict out, int add)", ly->name, sfx);
     emit(e, "{");
-    for (int64_t ti = 0; ti < nt; ti++) {
-        int64_t nv = kv / nt + (ti < kv % nt), k0 = vb * W;
-        bool part = ti == nt - 1 && rem;
+    for (int q = 0; q < sets; q++)
+        for (int64_t j = 0; j < na; j++)
+            emit(e, "%s %s = %s;", v->vec, nm(q ? "b" : "a", 0, (int)j), v->zero);
+    emit(e, "int t = 0;");
+    emit(e, "for (; t + %d <= nz; t += %d) {", sets, sets);
+    for (int q = 0; q < sets; q++) {
         emit(e, "{");
-        for (int64_t j = 0; j < nv + part; j++)
-            emit(e, "%s a%lld = %s;", v->vec, (long long)j, v->zero);
-        emit(e, "for (int t = 0; t < n; t++) {");
-        emit(e, "const float *r = src + (size_t)idx[t] * %lld + %lld;", (long long)g->K, (long long)k0);
-        emit(e, "const %s gb = %s;", v->vec, simd(v->splat, "val[t]", 0, 0));
-        for (int64_t j = 0; j < nv + part; j++) {
-            const char *p = lit("r + %lld", j * W, 0);
-            const char *a = lit("a%lld", j, 0);
+        emit(e, "const float *r = src + (size_t)idx[t + %d] * %lld;", q, (long long)g->K);
+        emit(e, "const %s gb = %s;", v->vec, simd(v->splat, lit("val[t + %lld]", q, 0), 0, 0));
+        for (int64_t j = 0; j < na; j++) {
+            const char *p = lit("r + %lld", j * W, 0), *a = nm(q ? "b" : "a", 0, (int)j);
             emit(e, "%s = %s;", a, simd(v->fma, "gb", j < nv ? simd(v->load, p, 0, 0) : simd(v->loadn, p, rn, 0), a));
         }
         emit(e, "}");
-        for (int64_t j = 0; j < nv + part; j++) {
-            const char *p = lit("out + %lld", k0 + j * W, 0);
-            const char *a = lit("a%lld", j, 0);
-            const char *old = j < nv ? simd(v->load, p, 0, 0) : simd(v->loadn, p, rn, 0);
-            emit(e, "if (add)");
-            emit(e, "    %s = %s;", a, simd(v->add, a, old, 0));
-            emit(e, "%s", j < nv ? simd(v->store, p, a, 0) : simd(v->storen, p, a, rn));
+    }
+    emit(e, "}");
+    if (sets == 2) {
+        emit(e, "if (t < nz) {");
+        emit(e, "const float *r = src + (size_t)idx[t] * %lld;", (long long)g->K);
+        emit(e, "const %s gb = %s;", v->vec, simd(v->splat, "val[t]", 0, 0));
+        for (int64_t j = 0; j < na; j++) {
+            const char *p = lit("r + %lld", j * W, 0), *a = nm("a", 0, (int)j);
+            emit(e, "%s = %s;", a, simd(v->fma, "gb", j < nv ? simd(v->load, p, 0, 0) : simd(v->loadn, p, rn, 0), a));
         }
         emit(e, "}");
-        vb += nv;
+    }
+    for (int64_t j = 0; j < na; j++) {
+        const char *p = lit("out + %lld", j * W, 0), *a = nm("a", 0, (int)j);
+        const char *old = j < nv ? simd(v->load, p, 0, 0) : simd(v->loadn, p, rn, 0);
+        if (sets == 2)
+            emit(e, "%s = %s;", a, simd(v->add, a, nm("b", 0, (int)j), 0));
+        emit(e, "if (add)");
+        emit(e, "    %s = %s;", a, simd(v->add, a, old, 0));
+        emit(e, "%s", j < nv ? simd(v->store, p, a, 0) : simd(v->storen, p, a, rn));
     }
     emit(e, "}");
     emit_blank(e);
 }
 
-/* dx of samples [i0, i1): the units with dy != 0 of each, then NAME_sp
- * over their rows of w. */
+static void emit_sp_kernel(emitter *e, const ir_layer *ly, const dgeom *g)
+{
+    int W = e->simd->width;
+    int64_t nv = sp_nv(e, g), kv = g->K / W, kt = kv / nv * nv;
+    emit_sp_tile(e, ly, g, "_sp", nv, 0);
+    if (kt < kv || g->K % W)
+        emit_sp_tile(e, ly, g, "_spr", kv - kt, g->K % W);
+}
+
+/* The k tiles for every list of the block: NAME_sp(src + k, .., out(b) + k). */
+static void emit_sp_calls(emitter *e, const ir_layer *ly, const dgeom *g, const char *src, const char *out,
+                          const char *add)
+{
+    int W = e->simd->width;
+    int64_t nv = sp_nv(e, g), kv = g->K / W, kt = kv / nv * nv * W;
+    emit(e, "for (int k = 0; k < %lld; k += %lld)", (long long)kt, (long long)(nv * W));
+    emit(e, "    for (int b = 0; b < nb; b++)");
+    emit(e, "        %s_sp(%s + k, idx[b], val[b], nzs[b], %s + k, %s);", ly->name, src, out, add);
+    if (kt < g->K) {
+        emit(e, "for (int b = 0; b < nb; b++)");
+        emit(e, "    %s_spr(%s + %lld, idx[b], val[b], nzs[b], %s + %lld, %s);", ly->name, src, (long long)kt, out,
+             (long long)kt, add);
+    }
+}
+
+/* dx of samples [i0, i1), SP_BLOCK at a time: the units with dy != 0 of
+ * each, then NAME_sp over their rows of w. */
 static void emit_sp_dx(emitter *e, const ir_layer *ly, const dgeom *g)
 {
     const simd_target *v = e->simd;
@@ -756,10 +800,14 @@ static void emit_sp_dx(emitter *e, const ir_layer *ly, const dgeom *g)
     const char *pos = simd(v->iadd, simd(v->iset, simd_ramp(W, 1), 0, 0), simd(v->isplat, "j", 0, 0), 0);
     emit(e, "if (!dx)");
     emit(e, "    return;");
-    emit(e, "int idx[%lld];", (long long)(g->U + W));
-    emit(e, "float val[%lld];", (long long)(g->U + W));
-    emit(e, "for (int i = i0; i < i1; i++) {");
-    emit(e, "const float *dr = dy + (size_t)i * %lld;", (long long)g->U);
+    emit(e, "int idx[%d][%lld], nzs[%d];", SP_BLOCK, (long long)(g->U + W), SP_BLOCK);
+    emit(e, "float val[%d][%lld];", SP_BLOCK, (long long)(g->U + W));
+    emit(e, "for (int ib = i0; ib < i1; ib += %d) {", SP_BLOCK);
+    emit(e, "const int nb = i1 - ib < %d ? i1 - ib : %d;", SP_BLOCK, SP_BLOCK);
+    emit(e, "for (int b = 0; b < nb; b++) {");
+    emit(e, "const float *dr = dy + (size_t)(ib + b) * %lld;", (long long)g->U);
+    emit(e, "int *restrict li = idx[b];");
+    emit(e, "float *restrict lv = val[b];");
     emit(e, "int nz = 0;");
     emit(e, "for (int j = 0; j < %lld; j += %d)", (long long)uv, W);
     emit_nz_append(e, simd(v->load, "dr + j", 0, 0), pos);
@@ -769,15 +817,17 @@ static void emit_sp_dx(emitter *e, const ir_layer *ly, const dgeom *g)
         emit_nz_append(e, simd(v->loadn, "dr + j", lit("%lld", g->U - uv, 0), 0), pos);
         emit(e, "}");
     }
-    emit(e, "%s_sp(w, idx, val, nz, dx + (size_t)i * %lld, 0);", ly->name, (long long)g->K);
+    emit(e, "nzs[b] = nz;");
+    emit(e, "}");
+    emit_sp_calls(e, ly, g, "w", lit("dx + (size_t)(ib + b) * %lld", g->K, 0), "0");
     emit(e, "}");
 }
 
-/* dw's rows of units [ub, ue) over n samples (rows of x at x0): per unit
- * the samples with dyT != 0, SP_CHUNK at a time, then NAME_sp; stored
- * (sto: the unit-split form, which sees every sample, then its SGD step)
- * or added. */
-static void emit_sp_dw(emitter *e, const ir_layer *ly, const dgeom *g, const char *ub, const char *ue,
+/* dw's rows of units [u0, ue) over n samples (rows of x at x0), SP_BLOCK
+ * units at a time and SP_CHUNK samples: per unit the samples with dyT !=
+ * 0, then NAME_sp; stored (sto: the unit-split form, which sees every
+ * sample, then its SGD step) or added. */
+static void emit_sp_dw(emitter *e, const ir_layer *ly, const dgeom *g, const char *u0, const char *ue,
                        const char *x0, bool sto)
 {
     const simd_target *v = e->simd;
@@ -785,27 +835,36 @@ static void emit_sp_dw(emitter *e, const ir_layer *ly, const dgeom *g, const cha
     const char *pos = simd(v->iadd, simd(v->iset, simd_ramp(W, 1), 0, 0), simd(v->isplat, "j", 0, 0), 0);
     emit(e, "{");
     emit_nonfinite(e, x0, lit("(size_t)n * %lld", g->K, 0));
-    emit(e, "int idx[%d];", SP_CHUNK + W);
-    emit(e, "float val[%d];", SP_CHUNK + W);
-    emit(e, "for (int u = %s; u < %s; u++) {", ub, ue);
-    emit(e, "const float *dt = dyT + (size_t)u * n;");
+    emit(e, "int idx[%d][%d], nzs[%d];", SP_BLOCK, SP_CHUNK + W, SP_BLOCK);
+    emit(e, "float val[%d][%d];", SP_BLOCK, SP_CHUNK + W);
     emit(e, "for (int s0 = 0; s0 < n || s0 == 0; s0 += %d) {", SP_CHUNK);
     emit(e, "const int s1 = s0 + %d < n ? s0 + %d : n;", SP_CHUNK, SP_CHUNK);
+    emit(e, "for (int ub = %s; ub < %s; ub += %d) {", u0, ue, SP_BLOCK);
+    emit(e, "const int nb = %s - ub < %d ? %s - ub : %d;", ue, SP_BLOCK, ue, SP_BLOCK);
+    emit(e, "for (int b = 0; b < nb; b++) {");
+    emit(e, "const float *dt = dyT + (size_t)(ub + b) * n;");
+    emit(e, "int *restrict li = idx[b];");
+    emit(e, "float *restrict lv = val[b];");
     emit(e, "int nz = 0;");
     emit(e, "for (int j = s0; j < s1; j += %d)", W);
     emit_nz_append(e, arena_printf(emit_arena, "j + %d <= s1 ? %s : %s", W, simd(v->load, "dt + j", 0, 0),
                                    simd(v->loadn, "dt + j", "(s1 - j)", 0)), pos);
-    emit(e, "%s_sp(%s, idx, val, nz, gw + (size_t)u * %lld, %s);", ly->name, x0, (long long)g->K,
-         sto ? "s0 > 0" : "1");
+    emit(e, "nzs[b] = nz;");
     emit(e, "}");
+    emit_sp_calls(e, ly, g, x0, lit("gw + (size_t)(ub + b) * %lld", g->K, 0), sto ? "s0 > 0" : "1");
+    emit(e, "if (s1 < n)");
+    emit(e, "    continue;");
+    emit(e, "for (int b = 0; b < nb; b++) {");
     emit(e, "if (bad != 0.0f)");
     emit(e, "    for (int k = 0; k < %lld; k++)", (long long)g->K);
-    emit(e, "        gw[(size_t)u * %lld + k] = bad;", (long long)g->K);
+    emit(e, "        gw[(size_t)(ub + b) * %lld + k] = bad;", (long long)g->K);
     if (sto) {
         emit(e, "if (hp)");
-        emit(e, "    sgd_fast(c, hp, %lld + (size_t)u * %lld, %lld + (size_t)(u + 1) * %lld);", (long long)ly->woff,
-             (long long)g->K, (long long)ly->woff, (long long)g->K);
+        emit(e, "    sgd_fast(c, hp, %lld + (size_t)(ub + b) * %lld, %lld + (size_t)(ub + b + 1) * %lld);",
+             (long long)ly->woff, (long long)g->K, (long long)ly->woff, (long long)g->K);
     }
+    emit(e, "}");
+    emit(e, "}");
     emit(e, "}");
     emit(e, "}");
 }

@@ -26,8 +26,8 @@ void emit_nz_append(emitter *e, const char *ld, const char *pos)
     emit(e, "{");
     emit(e, "const %s d = %s;", v->vec, ld);
     emit(e, "const unsigned m = %s;", simd(v->nzmask, "d", 0, 0));
-    emit(e, "%s", simd(v->istore, "idx + nz", simd(v->cmpi, "m", pos, 0), 0));
-    emit(e, "%s", simd(v->store, "val + nz", simd(v->cmpf, "m", "d", 0), 0));
+    emit(e, "%s", simd(v->istore, "li + nz", simd(v->cmpi, "m", pos, 0), 0));
+    emit(e, "%s", simd(v->store, "lv + nz", simd(v->cmpf, "m", "d", 0), 0));
     emit(e, "nz += __builtin_popcount(m);");
     emit(e, "}");
 }
