@@ -698,21 +698,27 @@ static void emit_dg_calls(emitter *e, const ir_layer *ly, const dgeom *g)
  * rows a list entry, read from L2, saved only 10 of lenet's f5's 125 us.)
  * Only exact zeros are skipped: the sums are the dense tiles' in the same
  * order.  Not where a block's lists would crowd the stack (K > 1024 or
- * U > 512: cifar10_mlp's h1 keeps its packed panels). */
+ * U > 512: cifar10_mlp's h1 keeps its packed panels), nor where the tile
+ * is under 4 vectors (more than 128 units: its h2). */
 #define SP_BLOCK 8
 #define SP_CHUNK 256
-
-static bool dense_sparse(const emitter *e, const ir_layer *ly, const dgeom *g)
-{
-    const simd_target *v = e->simd;
-    return ly->act == ACT_RELU && v->cmpi && v->loadn && v->storen && g->K <= 1024 && g->U <= 512;
-}
 
 /* Vectors a k tile: its panel (max(U, 64) rows) about 32 KiB. */
 static int64_t sp_nv(const emitter *e, const dgeom *g)
 {
     int64_t rows = g->U > 64 ? g->U : 64, nv = 8192 / rows / e->simd->width, kv = g->K / e->simd->width;
     return nv < 1 ? 1 : nv > kv ? kv : nv > 16 ? 16 : nv;
+}
+
+/* Tiles of fewer than 4 vectors spend more on each list entry (its index,
+ * row address and broadcast) than on its FMAs: cifar10_mlp's h2 (256
+ * units, tiles of 2 vectors) ran its backward in 556-562 us against the
+ * dense tiles' 324-333. */
+static bool dense_sparse(const emitter *e, const ir_layer *ly, const dgeom *g)
+{
+    const simd_target *v = e->simd;
+    return ly->act == ACT_RELU && v->cmpi && v->loadn && v->storen && g->K <= 1024 && g->U <= 512 &&
+           sp_nv(e, g) >= 4;
 }
 
 /* NAME<sfx>: nv whole vectors and rem lanes.  Fewer than 8 vectors: two

@@ -125,6 +125,14 @@ for t in avx512 avx2; do
     has $t avg2 "c1 weight gradient (before an average pool): dot form" '\bc1_wg_[0-9]+x[0-9]+\('
 done
 lacks avx512 cifar10_wide "3x3 kernels: no sparse weight gradient" '_wz\('
+# The sparse backward of relu dense layers (AVX-512): lenet's f5 and f6
+# (tiles of 4 and 6 vectors); not cifar10_mlp's h1 (3,072 inputs) nor h2
+# (256 units: tiles of 2 vectors), nor a layer without relu (out).
+has avx512 lenet "f5 backward: sparse" '\bf5_sp\('
+has avx512 lenet "f6 backward: sparse" '\bf6_sp\('
+lacks avx512 lenet "out (no relu): dense backward" '\bout_sp\('
+lacks avx512 cifar10_mlp "h1, h2: dense backward" '\bh[12]_sp\('
+lacks avx2 lenet "no sparse dense backward (no cmpi)" '\bf[56]_sp\('
 # rows of 28 fit the 32-float sweep tile: stored straight into y
 has avx512 lenet "c1 forward: rows straight into y" '\bc1_fw_d6\('
 has avx512 cifar10_conv "c1 forward: rows straight into y" '\bc1_fw_d6\('
