@@ -493,6 +493,16 @@ static void emit_sgd_rows(emitter *e, const ir_layer *ly, const dgeom *g, const 
     emit(e, "}");
 }
 
+/* The SGD step on row u (a C expression) of a unit-split layer's
+ * weights from column k0 to the end of the row, unless hp is NULL. */
+static void emit_sgd_row(emitter *e, const ir_layer *ly, const dgeom *g, const char *u, int64_t k0)
+{
+    emit(e, "if (hp)");
+    emit(e, "    sgd_fast(c, hp, %lld + (size_t)(%s) * %lld + %lld, %lld + (size_t)(%s) * %lld + %lld);",
+         (long long)ly->woff, u, (long long)g->K, (long long)k0, (long long)ly->woff, u, (long long)g->K,
+         (long long)g->K);
+}
+
 /* A lane's weight gradient: k tiles outside, so the lane's slab of x
  * (samples x one tile of k) stays in L1 while every row of units passes
  * over it; then single vectors, then scalars for the k that remain. */
@@ -516,9 +526,8 @@ static void emit_wg_pass(emitter *e, const ir_layer *ly, const dgeom *g, const w
 
 /* The k left over after whole vectors as one vector with masked loads
  * and stores, per unit one pass over the samples (each lane's sum over s
- * in order, as the scalar form below).  lenet's f6 (K = 120 on AVX-512)
- * spent as many scalar FMAs on its last 8 columns as vector FMAs on the
- * other 112. */
+ * in order, as the scalar form below), for the reason of the forward's
+ * masked tail (emit_fw_masked_tail). */
 static void emit_wg_rest_masked_units(emitter *e, const ir_layer *ly, const dgeom *g, const wg_mode *m, int64_t kv,
                                       int nu)
 {
@@ -537,12 +546,8 @@ static void emit_wg_rest_masked_units(emitter *e, const ir_layer *ly, const dgeo
         gk = arena_printf(emit_arena, "%s + %lld", gk, (long long)kv);
         const char *acc = lit("acc%lld", j, 0);
         emit(e, "%s", simd(v->storen, gk, m->units ? acc : simd(v->add, simd(v->loadn, gk, kr, 0), acc, 0), kr));
-        if (m->units) {
-            emit(e, "if (hp)");
-            emit(e, "    sgd_fast(c, hp, %lld + (size_t)(u + %d) * %lld + %lld, %lld + (size_t)(u + %d) * %lld + %lld);",
-                 (long long)ly->woff, j, (long long)g->K, (long long)kv, (long long)ly->woff, j, (long long)g->K,
-                 (long long)g->K);
-        }
+        if (m->units)
+            emit_sgd_row(e, ly, g, lit("u + %lld", j, 0), kv);
     }
 }
 
@@ -587,12 +592,8 @@ static void emit_wg_rest(emitter *e, const ir_layer *ly, const dgeom *g, const w
     emit(e, "    gw[(size_t)u * %lld + %lld + k] %s acc[k];", (long long)g->K, (long long)kv,
          m->units ? "=" : "+=");
     emit_rolled(e, rolled);
-    if (m->units) {
-        emit(e, "if (hp)");
-        emit(e, "    sgd_fast(c, hp, %lld + (size_t)u * %lld + %lld, %lld + (size_t)u * %lld + %lld);",
-             (long long)ly->woff, (long long)g->K, (long long)kv, (long long)ly->woff, (long long)g->K,
-             (long long)g->K);
-    }
+    if (m->units)
+        emit_sgd_row(e, ly, g, "u", kv);
     emit(e, "}");
 }
 
@@ -864,11 +865,8 @@ static void emit_sp_dw(emitter *e, const ir_layer *ly, const dgeom *g, const cha
     emit(e, "if (bad != 0.0f)");
     emit(e, "    for (int k = 0; k < %lld; k++)", (long long)g->K);
     emit(e, "        gw[(size_t)(ub + b) * %lld + k] = bad;", (long long)g->K);
-    if (sto) {
-        emit(e, "if (hp)");
-        emit(e, "    sgd_fast(c, hp, %lld + (size_t)(ub + b) * %lld, %lld + (size_t)(ub + b + 1) * %lld);",
-             (long long)ly->woff, (long long)g->K, (long long)ly->woff, (long long)g->K);
-    }
+    if (sto)
+        emit_sgd_row(e, ly, g, "ub + b", 0);
     emit(e, "}");
     emit(e, "}");
     emit(e, "}");
