@@ -49,6 +49,7 @@ typedef struct simd_target {
      * rload, rstore and rloadm (the lanes of $1 set in the constant mask
      * $2, never touching the others; zeros elsewhere). */
     const char *cmpi, *cmpf;
+    const char *igt;          /* the mask type: int32 lanes $1 > $2 */
     int rwidth;
     const char *rvec, *rzero, *rsplat, *rfma, *radd, *rload, *rstore, *rloadm;
 } simd_target;
@@ -123,10 +124,11 @@ void emit_pad_functions(emitter *e, const ir_layer *ly, const char *fill);
 /* Loop nest over the spatial axes of `dims` with variables PREFIX0.. and
  * the flat index expression (with per-axis multipliers mul) in *index. */
 int emit_loops(emitter *e, const char *var, int rank, const int64_t *dims);
-/* { d = ld; the lanes of d that are not 0.0f appended to the lists
- * li (their positions, from the ivec pos) and lv, nz += their count }:
- * the list of the sparse kernels (flavours with cmpi only). */
-void emit_nz_append(emitter *e, const char *ld, const char *pos);
+/* { d = ld; the lanes of d that are not 0.0f (and, unless also is NULL,
+ * whose bit is set in the mask expression also) appended to the lists li
+ * (their positions, from the ivec pos) and lv, nz += their count }: the
+ * list of the sparse kernels (flavours with cmpi only). */
+void emit_nz_append(emitter *e, const char *ld, const char *pos, const char *also);
 /* const float bad = the sum of x - x over the cnt floats at p: 0, or NaN
  * where one is inf or NaN.  The sparse kernels skip the products of a zero
  * gradient, which a dense sum turns into NaN where x is not finite
@@ -177,6 +179,12 @@ void dense_emit_gemv(emitter *e, const ir_layer *ly);
  * loop compiled a second time). */
 bool pool_is_fast(const emitter *e, const ir_layer *ly);
 bool pool_backward_is_fast(const emitter *e, const ir_layer *ly);
+/* Whether conv layer ly's max pool hands its gradient over as lists
+ * (emit_convwg.c), and their layout in each map's plane of the conv's dy:
+ * the count (an int) at 0, the positions (ints) at 16, the values at
+ * 16 + pool_list_stride(). */
+bool conv_pool_lists(const emitter *e, const ir_layer *ly);
+int64_t pool_list_stride(const emitter *e, const ir_layer *pool);
 void pool_emit_fast_forward(emitter *e, const ir_layer *ly);
 void pool_emit_fast_backward(emitter *e, const ir_layer *ly);
 /* "CNNC_COLD " while emitting a reference twin: compiled for size, since

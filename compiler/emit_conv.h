@@ -134,6 +134,7 @@ void conv_emit_lanes_forward(emitter *e, const ir_layer *ly, const fgeom *g);
 
 /* emit_convwg.c */
 void wgrad_plan(const emitter *e, const ir_layer *ly, fgeom *g);
+void emit_wz_list_kernel(emitter *e, const ir_layer *ly, const fgeom *g);
 void emit_wgrad_kernels(emitter *e, const ir_layer *ly, const fgeom *g);
 void emit_wgrad_begin(emitter *e, const ir_layer *ly, const fgeom *g);
 void emit_wgrad_group(emitter *e, const ir_layer *ly, const fgeom *g);

@@ -548,7 +548,7 @@ static void wz_block(emitter *e, const ir_layer *ly, const fgeom *g, const char 
     const simd_target *v = e->simd;
     const char *pos = g->dgc ? simd(v->iload, arena_printf(emit_arena, "%s_wzp + j", ly->name), 0, 0)
                              : simd(v->iadd, simd(v->iset, simd_ramp(v->width, 1), 0, 0), simd(v->isplat, "j", 0, 0), 0);
-    emit_nz_append(e, ld, pos);
+    emit_nz_append(e, ld, pos, NULL);
 }
 
 /* List entry t's patch rows [rb, re) into the accumulators pfx<r>. */
@@ -603,6 +603,18 @@ static void wz_pass(emitter *e, const fgeom *g, int rb, int re)
     emit(e, "}");
 }
 
+/* An input that is not finite makes the sample's sum NaN, as the dense
+ * forms' 0 * inf does (emit_nonfinite). */
+static void wz_guard(emitter *e, const fgeom *g)
+{
+    emit_nonfinite(e, "xi", arena_printf(emit_arena, "%lld", (long long)(g->C * g->psz)));
+    emit(e, "if (bad != 0.0f) {");
+    emit(e, "for (int r = 0; r < %lld; r++)", (long long)(g->F * g->wz_nr * e->simd->rwidth));
+    emit(e, "    acc[r] = bad;");
+    emit(e, "return;");
+    emit(e, "}");
+}
+
 /* NAME_wz(gi, xi, acc): one sample's G (its scratch slot) and padded x
  * into dWz. */
 static void sparse_kernel(emitter *e, const ir_layer *ly, const fgeom *g)
@@ -615,12 +627,7 @@ static void sparse_kernel(emitter *e, const ir_layer *ly, const fgeom *g)
     emit(e, "CNNC_KERNEL static void %s_wz(const float *restrict gi, const float *restrict xi, float *restrict acc)",
          ly->name);
     emit(e, "{");
-    emit_nonfinite(e, "xi", arena_printf(emit_arena, "%lld", (long long)(g->C * g->psz)));
-    emit(e, "if (bad != 0.0f) {");
-    emit(e, "for (int r = 0; r < %lld; r++)", (long long)(g->F * g->wz_nr * v->rwidth));
-    emit(e, "    acc[r] = bad;");
-    emit(e, "return;");
-    emit(e, "}");
+    wz_guard(e, g);
     emit(e, "int li[%d];", WZ_CHUNK + W);
     emit(e, "float lv[%d];", WZ_CHUNK + W);
     emit(e, "for (int f = 0; f < %lld; f++) {", (long long)g->F);
@@ -642,6 +649,79 @@ static void sparse_kernel(emitter *e, const ir_layer *ly, const fgeom *g)
     for (int rb = 0; rb < g->wz_nr; rb += per)
         wz_pass(e, g, rb, rb + per < g->wz_nr ? rb + per : g->wz_nr);
     emit(e, "}");
+    emit(e, "}");
+    emit(e, "}");
+    emit_blank(e);
+}
+
+/* ------------------------------------------------------------ lists from the pool */
+/* A first layer (no dx) on the flat grid that feeds a max pool whose 2-D
+ * windows tile its output (stride = size, no padding, no activation of
+ * the pool's own) does not need G at all: its nonzero entries are the
+ * pool's gradient at each window's argmax, where relu passes it (the
+ * pool's output, the max, is > 0).  The pool's fast backward (emit_fastpool.c)
+ * then writes, into each map's plane of the conv's dy, the list of the
+ * flat positions p (in x) and values, and NAME_wzl reads it: no dense
+ * dy (written, then read by the G build), no G, no scan.  The reference
+ * twins keep the dense dy (both layers run fast or both reference). */
+static const ir_layer *next_layer(const emitter *e, const ir_layer *ly)
+{
+    for (int i = 0; i + 1 < e->net->nlayers; i++)
+        if (&e->net->layers[i] == ly)
+            return &e->net->layers[i + 1];
+    return NULL;
+}
+
+int64_t pool_list_stride(const emitter *e, const ir_layer *pool)
+{
+    int64_t n = shape_count(&pool->out) / pool->out.d[0] + e->simd->width;
+    return (n + 15) / 16 * 16;
+}
+
+bool conv_pool_lists(const emitter *e, const ir_layer *ly)
+{
+    const ir_layer *p = next_layer(e, ly);
+    if (!e->simd || !e->simd->cmpi || !e->simd->igt || ly->kind != LK_CONV || ly->nsp != 2 || !p ||
+        p->kind != LK_MAXPOOL || p->act != ACT_NONE || layer_has_pad(p) || (ly->act != ACT_RELU && ly->act != ACT_NONE) ||
+        ly->stride[0] != 1 || ly->stride[1] != 1 || conv_has_dx(e, ly) || !conv_is_fast(e, ly) ||
+        !pool_backward_is_fast(e, p))
+        return false;
+    for (int a = 0; a < 2; a++)
+        if (p->stride[a] != p->kernel[a])
+            return false;
+    fgeom g = make_fgeom(e, ly);
+    return g.wgz && !g.outer && 16 + 2 * pool_list_stride(e, p) <= g.osz;
+}
+
+/* NAME_wzl(dyi, xi, acc, gb): sample i's lists (its planes of dy) and
+ * padded x into dWz, and the bias gradient. */
+void emit_wz_list_kernel(emitter *e, const ir_layer *ly, const fgeom *g)
+{
+    const simd_target *v = e->simd;
+    int np = (g->wz_nr + WZ_ROWS - 1) / WZ_ROWS, per = (g->wz_nr + np - 1) / np;
+    int64_t nr = pool_list_stride(e, next_layer(e, ly));
+    emit(e, "CNNC_KERNEL static void %s_wzl(const float *restrict dyi, const float *restrict xi, float *restrict acc,",
+         ly->name);
+    emit(e, "    float *restrict gb)");
+    emit(e, "{");
+    wz_guard(e, g);
+    if (!ly->bias)
+        emit(e, "(void)gb;");
+    emit(e, "for (int f = 0; f < %lld; f++) {", (long long)g->F);
+    emit(e, "const float *base = dyi + (size_t)f * %lld;", (long long)g->osz);
+    emit(e, "int nz;");
+    emit(e, "memcpy(&nz, base, sizeof nz);");
+    emit(e, "const int *li = (const int *)(const void *)(base + 16);");
+    emit(e, "const float *lv = base + %lld;", (long long)(16 + nr));
+    emit(e, "float *af = acc + (size_t)f * %lld;", (long long)(g->wz_nr * v->rwidth));
+    if (ly->bias) {
+        emit(e, "float sb = 0.0f;");
+        emit(e, "for (int t = 0; t < nz; t++)");
+        emit(e, "    sb += lv[t];");
+        emit(e, "gb[f] += sb;");
+    }
+    for (int rb = 0; rb < g->wz_nr; rb += per)
+        wz_pass(e, g, rb, rb + per < g->wz_nr ? rb + per : g->wz_nr);
     emit(e, "}");
     emit(e, "}");
     emit_blank(e);

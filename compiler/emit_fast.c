@@ -983,9 +983,30 @@ static void emit_bw_epilogue(emitter *e, const ir_layer *ly, const fgeom *g)
     }
 }
 
+/* The backward of a conv whose max pool hands over lists (emit_convwg.c:
+ * conv_pool_lists): per sample NAME_wzl, no G. */
+static void emit_list_backward(emitter *e, const ir_layer *ly, const fgeom *g)
+{
+    emit_wz_list_kernel(e, ly, g);
+    emit_backward_head(e, ly, "CNNC_KERNEL ", "");
+    emit(e, "{");
+    emit_bw_prologue(e, ly, g);
+    emit(e, "(void)dxs, (void)w;");
+    emit(e, "for (int i = i0; i < i1; i++)");
+    emit(e, "    %s_wzl(dy + (size_t)i * %lld, xs + (size_t)i * %lld, dwz, %s);", ly->name,
+         (long long)(g->F * g->osz), (long long)(g->C * g->psz), ly->bias ? "gb" : "NULL");
+    emit_bw_epilogue(e, ly, g);
+    emit(e, "}");
+    emit_blank(e);
+}
+
 void conv_emit_fast_backward(emitter *e, const ir_layer *ly)
 {
     fgeom g = make_fgeom(e, ly);
+    if (conv_pool_lists(e, ly)) {
+        emit_list_backward(e, ly, &g);
+        return;
+    }
     sweep s = {arena_printf(emit_arena, "%s_dg", ly->name), g.C, g.F, g.gplane, g.psz, g.psz,
                g.K, g.C * g.K, (int)g.K, g.koff, iota(g.K, true), false, 0, 0, (int)ly->kernel[ly->nsp - 1]};
     bool dxk = emit_bw_kernels(e, ly, &g, &s);

@@ -817,11 +817,11 @@ static void emit_sp_dx(emitter *e, const ir_layer *ly, const dgeom *g)
     emit(e, "float *restrict lv = val[b];");
     emit(e, "int nz = 0;");
     emit(e, "for (int j = 0; j < %lld; j += %d)", (long long)uv, W);
-    emit_nz_append(e, simd(v->load, "dr + j", 0, 0), pos);
+    emit_nz_append(e, simd(v->load, "dr + j", 0, 0), pos, NULL);
     if (uv < g->U) {
         emit(e, "{");
         emit(e, "const int j = %lld;", (long long)uv);
-        emit_nz_append(e, simd(v->loadn, "dr + j", lit("%lld", g->U - uv, 0), 0), pos);
+        emit_nz_append(e, simd(v->loadn, "dr + j", lit("%lld", g->U - uv, 0), 0), pos, NULL);
         emit(e, "}");
     }
     emit(e, "nzs[b] = nz;");
@@ -855,7 +855,7 @@ static void emit_sp_dw(emitter *e, const ir_layer *ly, const dgeom *g, const cha
     emit(e, "int nz = 0;");
     emit(e, "for (int j = s0; j < s1; j += %d)", W);
     emit_nz_append(e, arena_printf(emit_arena, "j + %d <= s1 ? %s : %s", W, simd(v->load, "dt + j", 0, 0),
-                                   simd(v->loadn, "dt + j", "(s1 - j)", 0)), pos);
+                                   simd(v->loadn, "dt + j", "(s1 - j)", 0)), pos, NULL);
     emit(e, "nzs[b] = nz;");
     emit(e, "}");
     emit_sp_calls(e, ly, g, x0, lit("gw + (size_t)(ub + b) * %lld", g->K, 0), sto ? "s0 > 0" : "1");

@@ -289,10 +289,74 @@ static bool pool_covers(const ir_layer *ly)
     return true;
 }
 
+/* The conv before ly, or NULL. */
+static const ir_layer *prev_layer(const emitter *e, const ir_layer *ly)
+{
+    for (int i = 1; i < e->net->nlayers; i++)
+        if (&e->net->layers[i] == ly)
+            return &e->net->layers[i - 1];
+    return NULL;
+}
+
+/* The gradient handed to conv cv as lists (conv_pool_lists): per map
+ * the windows whose dy is not 0 (and, after a relu, whose max is > 0),
+ * their argmax's flat position in cv's padded input p = o0 * pw + o1
+ * (o0 = a / ow of the argmax's index a in the conv's output plane: a
+ * window row band holds k0 output rows) and dy, into the map's plane of
+ * dx. */
+static void emit_list_backward(emitter *e, const ir_layer *ly, const pgeom *g, const ir_layer *cv)
+{
+    const simd_target *v = e->simd;
+    int W = v->width;
+    int64_t ho = ly->out.d[1], wo = ly->out.d[2], k0 = ly->kernel[0], ow = cv->out.d[2], pw = cv->padded.d[2];
+    int64_t nr = pool_list_stride(e, ly);
+    emit_backward_head(e, ly, "CNNC_KERNEL ", "");
+    emit(e, "{");
+    emit(e, "(void)grads, (void)x;");
+    if (cv->act != ACT_RELU)
+        emit(e, "(void)y;");
+    emit(e, "if (!dx)");
+    emit(e, "    return;");
+    emit(e, "for (size_t q = (size_t)i0 * %lld; q < (size_t)i1 * %lld; q++) {", (long long)g->C, (long long)g->C);
+    emit(e, "const float *dyq = dy + q * %lld;", (long long)g->osz);
+    if (cv->act == ACT_RELU)
+        emit(e, "const float *yq = y + q * %lld;", (long long)g->osz);
+    emit(e, "const int32_t *aq = c->arg_%s + q * %lld;", ly->name, (long long)g->osz);
+    emit(e, "float *base = dx + q * %lld;", (long long)g->psz);
+    emit(e, "int *li = (int *)(void *)(base + 16);");
+    emit(e, "float *lv = base + %lld;", (long long)(16 + nr));
+    emit(e, "int nz = 0;");
+    emit(e, "for (int r = 0; r < %lld; r++) {", (long long)ho);
+    for (int64_t c0 = 0; c0 < wo; c0 += W) {
+        int64_t n = wo - c0 < W ? wo - c0 : W;
+        emit(e, "{");
+        emit(e, "const int ob = r * %lld + %lld;", (long long)wo, (long long)c0);
+        emit(e, "const %s a = %s;", v->ivec, n >= W ? simd(v->iload, "aq + ob", 0, 0) : simd(v->iloadn, "aq + ob", num(n), 0));
+        emit(e, "const %s dd = %s;", v->ivec, simd(v->iadd, "a", simd(v->isplat, arena_printf(emit_arena, "-r * %lld", (long long)(k0 * ow)), 0, 0), 0));
+        emit(e, "%s pos = %s;", v->ivec, simd(v->iadd, "a", simd(v->isplat, arena_printf(emit_arena, "r * %lld", (long long)(k0 * (pw - ow))), 0, 0), 0));
+        for (int64_t j = 1; j < k0; j++)
+            emit(e, "pos = %s;", simd(v->iblend, simd(v->igt, "dd", simd(v->isplat, num(j * ow - 1), 0, 0), 0),
+                                      simd(v->iadd, "pos", simd(v->isplat, num(pw - ow), 0, 0), 0), "pos"));
+        const char *also = cv->act == ACT_RELU ? simd(v->gt, load_n(e, "yq + ob", n), v->zero, 0) : NULL;
+        emit_nz_append(e, load_n(e, "dyq + ob", n), "pos", also);
+        emit(e, "}");
+    }
+    emit(e, "}");
+    emit(e, "memcpy(base, &nz, sizeof nz);");
+    emit(e, "}");
+    emit(e, "}");
+    emit_blank(e);
+}
+
 void pool_emit_fast_backward(emitter *e, const ir_layer *ly)
 {
     pgeom g = make_pgeom(ly);
     bool pad = layer_has_pad(ly);
+    const ir_layer *cv = prev_layer(e, ly);
+    if (cv && conv_pool_lists(e, cv)) {
+        emit_list_backward(e, ly, &g, cv);
+        return;
+    }
     emit_bw_chunk(e, ly, &g, lanes(e, &g));
     emit_backward_head(e, ly, "CNNC_KERNEL ", "");
     emit(e, "{");

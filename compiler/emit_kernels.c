@@ -20,12 +20,15 @@ void emit_close(emitter *e, int loops)
         emit(e, "}");
 }
 
-void emit_nz_append(emitter *e, const char *ld, const char *pos)
+void emit_nz_append(emitter *e, const char *ld, const char *pos, const char *also)
 {
     const simd_target *v = e->simd;
     emit(e, "{");
     emit(e, "const %s d = %s;", v->vec, ld);
-    emit(e, "const unsigned m = %s;", simd(v->nzmask, "d", 0, 0));
+    if (also)
+        emit(e, "const unsigned m = %s & (unsigned)(%s);", simd(v->nzmask, "d", 0, 0), also);
+    else
+        emit(e, "const unsigned m = %s;", simd(v->nzmask, "d", 0, 0));
     emit(e, "%s", simd(v->istore, "li + nz", simd(v->cmpi, "m", pos, 0), 0));
     emit(e, "%s", simd(v->store, "lv + nz", simd(v->cmpf, "m", "d", 0), 0));
     emit(e, "nz += __builtin_popcount(m);");

@@ -52,6 +52,7 @@ static const simd_target targets[] = {
         .iloadn = "_mm512_maskz_loadu_epi32((__mmask16)((1u << $2) - 1u), $1)",
         .istoren = "_mm512_mask_storeu_epi32($1, (__mmask16)((1u << $3) - 1u), $2);",
         .cmpi = "_mm512_maskz_compress_epi32((__mmask16)($1), $2)",
+        .igt = "_mm512_cmpgt_epi32_mask($1, $2)",
         .cmpf = "_mm512_maskz_compress_ps((__mmask16)($1), $2)",
         .rwidth = 8, .rvec = "__m256", .rzero = "_mm256_setzero_ps()", .rsplat = "_mm256_set1_ps($1)",
         .rfma = "_mm256_fmadd_ps($1, $2, $3)", .radd = "_mm256_add_ps($1, $2)", .rload = "_mm256_loadu_ps($1)",

@@ -108,7 +108,8 @@ done
 # only (cmpi); not before an average pool, nor for 3x3 kernels (3 * 4
 # <= 16: cifar10_wide keeps Winograd's and the outer form).
 for n in lenet cifar10_conv; do
-    has avx512 $n "c1, c3 weight gradient: sparse" '\bc1_wz\('
+    has avx512 $n "c1 weight gradient: sparse, from the pool's lists" '\bc1_wzl\('
+    lacks avx512 $n "c1: no G, no scan of it" '\bc1_wz\('
     has avx512 $n "c3 weight gradient: sparse" '\bc3_wz\('
     lacks avx512 $n "c3: no outer weight-gradient tiles" '\bc3_wo[0-9]+_[0-9]+\('
     lacks avx2 $n "no sparse weight gradient (no cmpi)" '\bc[13]_wz\('
@@ -116,7 +117,13 @@ done
 sed "s/maxpool s4 (size = 2);/avgpool s4 (size = 2);/" bench/lenet.net > "$d/avg.net"
 gen avx512 "$d/avg.net"
 lacks avx512 avg "c3 before an average pool: no sparse weight gradient" '\bc3_wz\('
-has avx512 avg "c1 before a max pool: sparse weight gradient" '\bc1_wz\('
+has avx512 avg "c1 before a max pool: sparse weight gradient, lists" '\bc1_wzl\('
+# not from lists where the conv has a data gradient (c3), nor where the
+# pool's windows overlap
+lacks avx512 lenet "c3 (has dx): no lists from the pool" '\bc3_wzl\('
+sed "s/maxpool s2 (size = 2, stride = 2);/maxpool s2 (size = 3, stride = 2);/" bench/lenet.net > "$d/pool32.net"
+gen avx512 "$d/pool32.net"
+lacks avx512 pool32 "c1 before overlapping windows: no lists" '\bc1_wzl?\('
 sed "s/maxpool s2 (size = 2, stride = 2);/avgpool s2 (size = 2);/" "$d/avg.net" > "$d/avg2.net"
 for t in avx512 avx2; do
     gen $t "$d/avg.net"

@@ -676,6 +676,23 @@ network conv_sparse_wg {
 }
 """, 3, "--lr 0.2 --momentum 0.9 --weight-decay 0.1"),
 
+    "conv_pool_lists": (
+        "a first conv whose max pool hands over its gradient as lists "
+        "(AVX-512): no activation (every window's argmax listed), no bias, "
+        "kernel [2, 5], zero([1, 2]); 16x21 outputs into 2x2 windows, the "
+        "last column in none",
+        """\
+network conv_pool_lists {
+    input [2, 15, 21];
+    conv a (filters = 4, kernel = [2, 5], padding = zero([1, 2]), bias = false);   # 16x21
+    maxpool (size = 2);                                                           # 8x10
+    conv b (filters = 3, kernel = 3, activation = relu);                          # 6x8
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 3, "--lr 0.2 --momentum 0.9"),
+
     "conv_sparse_wg3d": (
         "the sparse weight gradient in 3-D: kernel [2, 3, 6] (rows over two "
         "outer axes), 5 filters, relu, into 2x2x2 windows",
