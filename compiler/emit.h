@@ -181,8 +181,8 @@ bool pool_is_fast(const emitter *e, const ir_layer *ly);
 bool pool_backward_is_fast(const emitter *e, const ir_layer *ly);
 /* Whether conv layer ly's max pool hands its gradient over as lists
  * (emit_convwg.c), and their layout in each map's plane of the conv's dy:
- * the count (an int) at 0, the positions (ints) at 16, the values at
- * 16 + pool_list_stride(). */
+ * the count (an int) at 0, the positions (ints) from 1, the values from
+ * 1 + pool_list_stride() (the windows of a map and a vector's slack). */
 bool conv_pool_lists(const emitter *e, const ir_layer *ly);
 int64_t pool_list_stride(const emitter *e, const ir_layer *pool);
 void pool_emit_fast_forward(emitter *e, const ir_layer *ly);

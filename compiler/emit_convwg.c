@@ -655,7 +655,8 @@ static void sparse_kernel(emitter *e, const ir_layer *ly, const fgeom *g)
 }
 
 /* ------------------------------------------------------------ lists from the pool */
-/* A first layer (no dx) on the flat grid that feeds a max pool whose 2-D
+/* A first layer (no dx) on the flat grid, or a layer with the sparse data
+ * gradient (dgz), that feeds a max pool whose 2-D
  * windows tile its output (stride = size, no padding, no activation of
  * the pool's own) does not need G at all: its nonzero entries are the
  * pool's gradient at each window's argmax, where relu passes it (the
@@ -674,8 +675,7 @@ static const ir_layer *next_layer(const emitter *e, const ir_layer *ly)
 
 int64_t pool_list_stride(const emitter *e, const ir_layer *pool)
 {
-    int64_t n = shape_count(&pool->out) / pool->out.d[0] + e->simd->width;
-    return (n + 15) / 16 * 16;
+    return shape_count(&pool->out) / pool->out.d[0] + e->simd->width;
 }
 
 bool conv_pool_lists(const emitter *e, const ir_layer *ly)
@@ -683,18 +683,21 @@ bool conv_pool_lists(const emitter *e, const ir_layer *ly)
     const ir_layer *p = next_layer(e, ly);
     if (!e->simd || !e->simd->cmpi || !e->simd->igt || ly->kind != LK_CONV || ly->nsp != 2 || !p ||
         p->kind != LK_MAXPOOL || p->act != ACT_NONE || layer_has_pad(p) || (ly->act != ACT_RELU && ly->act != ACT_NONE) ||
-        ly->stride[0] != 1 || ly->stride[1] != 1 || conv_has_dx(e, ly) || !conv_is_fast(e, ly) ||
+        ly->stride[0] != 1 || ly->stride[1] != 1 || !conv_is_fast(e, ly) ||
         !pool_backward_is_fast(e, p))
         return false;
     for (int a = 0; a < 2; a++)
         if (p->stride[a] != p->kernel[a])
             return false;
     fgeom g = make_fgeom(e, ly);
-    return g.wgz && !g.outer && 16 + 2 * pool_list_stride(e, p) <= g.osz;
+    bool dx = conv_has_dx(e, ly);
+    return g.wgz && (dx ? g.dgz : !g.outer) && 1 + 2 * pool_list_stride(e, p) <= g.osz;
 }
 
-/* NAME_wzl(dyi, xi, acc, gb): sample i's lists (its planes of dy) and
- * padded x into dWz, and the bias gradient. */
+/* NAME_wzl(dyi, xi, acc, gb, gt): sample i's lists (its planes of dy)
+ * and padded x into dWz, the bias gradient, and where gt (the layer has a
+ * data gradient: the sparse one, which reads GT) each entry into GT,
+ * whose rows the caller zeroed: GT[p][f] = its value. */
 void emit_wz_list_kernel(emitter *e, const ir_layer *ly, const fgeom *g)
 {
     const simd_target *v = e->simd;
@@ -702,18 +705,25 @@ void emit_wz_list_kernel(emitter *e, const ir_layer *ly, const fgeom *g)
     int64_t nr = pool_list_stride(e, next_layer(e, ly));
     emit(e, "CNNC_KERNEL static void %s_wzl(const float *restrict dyi, const float *restrict xi, float *restrict acc,",
          ly->name);
-    emit(e, "    float *restrict gb)");
+    emit(e, "    float *restrict gb, float *restrict gt)");
     emit(e, "{");
     wz_guard(e, g);
     if (!ly->bias)
         emit(e, "(void)gb;");
+    if (!g->dgz)
+        emit(e, "(void)gt;");
     emit(e, "for (int f = 0; f < %lld; f++) {", (long long)g->F);
     emit(e, "const float *base = dyi + (size_t)f * %lld;", (long long)g->osz);
     emit(e, "int nz;");
     emit(e, "memcpy(&nz, base, sizeof nz);");
-    emit(e, "const int *li = (const int *)(const void *)(base + 16);");
-    emit(e, "const float *lv = base + %lld;", (long long)(16 + nr));
+    emit(e, "const int *li = (const int *)(const void *)(base + 1);");
+    emit(e, "const float *lv = base + %lld;", (long long)(1 + nr));
     emit(e, "float *af = acc + (size_t)f * %lld;", (long long)(g->wz_nr * v->rwidth));
+    if (g->dgz) {
+        emit(e, "if (gt)");
+        emit(e, "    for (int t = 0; t < nz; t++)");
+        emit(e, "        gt[(size_t)li[t] * %lld + f] = lv[t];", (long long)g->Fp);
+    }
     if (ly->bias) {
         emit(e, "float sb = 0.0f;");
         emit(e, "for (int t = 0; t < nz; t++)");

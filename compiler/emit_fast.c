@@ -988,13 +988,32 @@ static void emit_bw_epilogue(emitter *e, const ir_layer *ly, const fgeom *g)
 static void emit_list_backward(emitter *e, const ir_layer *ly, const fgeom *g)
 {
     emit_wz_list_kernel(e, ly, g);
+    if (g->dgz)
+        emit_dgrad_kernels(e, ly, g);
     emit_backward_head(e, ly, "CNNC_KERNEL ", "");
     emit(e, "{");
     emit_bw_prologue(e, ly, g);
-    emit(e, "(void)dxs, (void)w;");
-    emit(e, "for (int i = i0; i < i1; i++)");
-    emit(e, "    %s_wzl(dy + (size_t)i * %lld, xs + (size_t)i * %lld, dwz, %s);", ly->name,
-         (long long)(g->F * g->osz), (long long)(g->C * g->psz), ly->bias ? "gb" : "NULL");
+    if (!g->dgz)
+        emit(e, "(void)dxs, (void)w;");
+    emit(e, "for (int i = i0; i < i1; i++) {");
+    const char *call = arena_printf(emit_arena, "%s_wzl(dy + (size_t)i * %lld, xs + (size_t)i * %lld, dwz, %s, ",
+                                    ly->name, (long long)(g->F * g->osz), (long long)(g->C * g->psz),
+                                    ly->bias ? "gb" : "NULL");
+    if (!g->dgz) {
+        emit(e, "%sNULL);", call);
+        emit(e, "}");
+    } else { /* GT in the lane's first slot, zeroed, the entries scattered in, then dgz */
+        emit(e, "float *gi = c->cs + (size_t)i0 * %lld;", (long long)e->cs_max);
+        emit(e, "if (dx)");
+        emit(e, "    memset(gi + %lld, 0, sizeof(float) * %lld);", (long long)g->gt_off,
+             (long long)((g->gtn + g->wino) * g->Fp));
+        emit(e, "%sdx ? gi + %lld : NULL);", call, (long long)g->gt_off);
+        emit(e, "if (!dx)");
+        emit(e, "    continue;");
+        emit(e, "float *di = dxs + (size_t)i * %lld;", (long long)(g->C * g->psz));
+        emit_dgrad_sample(e, ly, g);
+        emit(e, "}");
+    }
     emit_bw_epilogue(e, ly, g);
     emit(e, "}");
     emit_blank(e);

@@ -323,8 +323,8 @@ static void emit_list_backward(emitter *e, const ir_layer *ly, const pgeom *g, c
         emit(e, "const float *yq = y + q * %lld;", (long long)g->osz);
     emit(e, "const int32_t *aq = c->arg_%s + q * %lld;", ly->name, (long long)g->osz);
     emit(e, "float *base = dx + q * %lld;", (long long)g->psz);
-    emit(e, "int *li = (int *)(void *)(base + 16);");
-    emit(e, "float *lv = base + %lld;", (long long)(16 + nr));
+    emit(e, "int *li = (int *)(void *)(base + 1);");
+    emit(e, "float *lv = base + %lld;", (long long)(1 + nr));
     emit(e, "int nz = 0;");
     emit(e, "for (int r = 0; r < %lld; r++) {", (long long)ho);
     for (int64_t c0 = 0; c0 < wo; c0 += W) {

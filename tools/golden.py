@@ -693,6 +693,23 @@ network conv_pool_lists {
 }
 """, 3, "--lr 0.2 --momentum 0.9"),
 
+    "conv_pool_lists_dx": (
+        "lists from the pool into a conv with the sparse data gradient "
+        "(AVX-512): 32 filters (two vectors of GT lanes), kernel [3, 5], "
+        "zero(1), relu; 10x9 outputs into 2x2 windows, the last column in "
+        "none",
+        """\
+network conv_pool_lists_dx {
+    input [3, 12, 13];
+    conv a (filters = 6, kernel = 3, activation = relu);                                   # 10x11
+    conv b (filters = 32, kernel = [3, 5], padding = zero(1), activation = relu);          # 10x9
+    maxpool (size = 2);                                                                    # 5x4
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 3, "--lr 0.2 --momentum 0.9"),
+
     "conv_sparse_wg3d": (
         "the sparse weight gradient in 3-D: kernel [2, 3, 6] (rows over two "
         "outer axes), 5 filters, relu, into 2x2x2 windows",
