@@ -724,11 +724,16 @@ void emit_wz_list_kernel(emitter *e, const ir_layer *ly, const fgeom *g)
         emit(e, "    for (int t = 0; t < nz; t++)");
         emit(e, "        gt[(size_t)li[t] * %lld + f] = lv[t];", (long long)g->Fp);
     }
-    if (ly->bias) {
-        emit(e, "float sb = 0.0f;");
-        emit(e, "for (int t = 0; t < nz; t++)");
-        emit(e, "    sb += lv[t];");
-        emit(e, "gb[f] += sb;");
+    if (ly->bias) { /* in vectors: a scalar sum's chain of adds was 38 % of lenet's c1 backward in `step` */
+        emit(e, "{");
+        emit(e, "%s sv = %s;", v->vec, v->zero);
+        emit(e, "int t = 0;");
+        emit(e, "for (; t + %d <= nz; t += %d)", v->width, v->width);
+        emit(e, "    sv = %s;", simd(v->add, "sv", simd(v->load, "lv + t", 0, 0), 0));
+        emit(e, "if (t < nz)");
+        emit(e, "    sv = %s;", simd(v->add, "sv", simd(v->loadn, "lv + t", "(nz - t)", 0), 0));
+        emit(e, "gb[f] += %s;", simd(v->hsum, "sv", 0, 0));
+        emit(e, "}");
     }
     for (int rb = 0; rb < g->wz_nr; rb += per)
         wz_pass(e, g, rb, rb + per < g->wz_nr ? rb + per : g->wz_nr);
