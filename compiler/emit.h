@@ -123,12 +123,17 @@ void emit_dot(emitter *e, const char *dst, const char *a, const char *b, int64_t
 void emit_pad_functions(emitter *e, const ir_layer *ly, const char *fill);
 /* Loop nest over the spatial axes of `dims` with variables PREFIX0.. and
  * the flat index expression (with per-axis multipliers mul) in *index. */
+/* The layer after / before ly in the network, or NULL. */
+const ir_layer *layer_next(const ir_net *net, const ir_layer *ly);
+const ir_layer *layer_prev(const ir_net *net, const ir_layer *ly);
 int emit_loops(emitter *e, const char *var, int rank, const int64_t *dims);
 /* { d = ld; the lanes of d that are not 0.0f (and, unless also is NULL,
  * whose bit is set in the mask expression also) appended to the lists li
  * (their positions, from the ivec pos) and lv, nz += their count }: the
  * list of the sparse kernels (flavours with cmpi only). */
 void emit_nz_append(emitter *e, const char *ld, const char *pos, const char *also);
+/* The ivec j, j + 1, .. j + W - 1: the positions of a vector loaded at j. */
+const char *lanes_from(const emitter *e, const char *j);
 /* const float bad = the sum of x - x over the cnt floats at p: 0, or NaN
  * where one is inf or NaN.  The sparse kernels skip the products of a zero
  * gradient, which a dense sum turns into NaN where x is not finite

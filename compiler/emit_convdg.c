@@ -83,22 +83,16 @@ static double rows_cost(const simd_target *v, const ir_layer *ly, const fgeom *g
  * (lenet's c3: 16 % during training, one in 4 at most). */
 int64_t conv_pool_window(const emitter *e, const ir_layer *ly)
 {
-    const ir_net *net = e->net;
-    for (int i = 0; i + 1 < net->nlayers; i++) {
-        if (&net->layers[i] != ly)
-            continue;
-        const ir_layer *p = &net->layers[i + 1];
-        if (p->kind != LK_MAXPOOL)
+    const ir_layer *p = layer_next(e->net, ly);
+    if (!p || p->kind != LK_MAXPOOL)
+        return 0;
+    int64_t n = 1;
+    for (int a = 0; a < p->nsp; a++) {
+        if (p->stride[a] < p->kernel[a])
             return 0;
-        int64_t n = 1;
-        for (int a = 0; a < p->nsp; a++) {
-            if (p->stride[a] < p->kernel[a])
-                return 0;
-            n *= p->kernel[a];
-        }
-        return n;
+        n *= p->kernel[a];
     }
-    return 0;
+    return n;
 }
 
 /* The sparse data gradient (dgz) replaces dgr's GEMM where the output

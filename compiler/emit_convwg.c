@@ -349,27 +349,27 @@ static void outer_tile(emitter *e, const ir_layer *ly, const fgeom *g, int vi, c
     emit_blank(e);
 }
 
+/* The flat-grid position p(o) = sum over axes of o_a stride_a pm_a of
+ * output o (row-major over the output's spatial axes). */
+static int64_t out_flat_pos(const ir_layer *ly, int64_t o)
+{
+    int64_t off = 0, m = 1;
+    for (int a = ly->nsp - 1; a >= 0; a--) {
+        off += o % ly->out.d[a + 1] * ly->stride[a] * m;
+        o /= ly->out.d[a + 1];
+        m *= ly->padded.d[a + 1];
+    }
+    return off;
+}
+
 /* The flat-grid position of the first output of every output row (all
  * axes but the last). */
 static void emit_prow(emitter *e, const ir_layer *ly)
 {
-    int r = ly->nsp;
-    int64_t n = 1, pm[MAX_SPATIAL], m = 1;
-    for (int a = r - 1; a >= 0; a--) {
-        pm[a] = m * ly->stride[a];
-        m *= ly->padded.d[a + 1];
-    }
-    for (int a = 0; a < r - 1; a++)
-        n *= ly->out.d[a + 1];
+    int64_t ow = ly->out.d[ly->nsp], n = shape_count(&ly->out) / ly->out.d[0] / ow;
     int64_t *t = arena_alloc(emit_arena, (size_t)n * sizeof *t);
-    for (int64_t i = 0; i < n; i++) {
-        int64_t rest = i, off = 0;
-        for (int a = r - 2; a >= 0; a--) {
-            off += rest % ly->out.d[a + 1] * pm[a];
-            rest /= ly->out.d[a + 1];
-        }
-        t[i] = off;
-    }
+    for (int64_t i = 0; i < n; i++)
+        t[i] = out_flat_pos(ly, i * ow);
     emit_table(e, "int", arena_printf(emit_arena, "%s_prow", ly->name), t, n);
 }
 
@@ -524,21 +524,11 @@ static int64_t wz_scan(const fgeom *g)
  * zeros after, to whole vectors. */
 static void emit_wz_table(emitter *e, const ir_layer *ly, const fgeom *g)
 {
-    int r = ly->nsp, W = e->simd->width;
-    int64_t pm[MAX_SPATIAL], m = 1, n = (g->osz + W - 1) / W * W;
-    for (int a = r - 1; a >= 0; a--) {
-        pm[a] = m * ly->stride[a];
-        m *= ly->padded.d[a + 1];
-    }
+    int W = e->simd->width;
+    int64_t n = (g->osz + W - 1) / W * W;
     int64_t *t = arena_alloc(emit_arena, (size_t)n * sizeof *t);
-    for (int64_t o = 0; o < n; o++) {
-        int64_t rest = o, off = 0;
-        for (int a = r - 1; a >= 0 && o < g->osz; a--) {
-            off += rest % ly->out.d[a + 1] * pm[a];
-            rest /= ly->out.d[a + 1];
-        }
-        t[o] = off;
-    }
+    for (int64_t o = 0; o < n; o++)
+        t[o] = o < g->osz ? out_flat_pos(ly, o) : 0;
     emit_table(e, "int", arena_printf(emit_arena, "%s_wzp", ly->name), t, n);
 }
 
@@ -547,7 +537,7 @@ static void wz_block(emitter *e, const ir_layer *ly, const fgeom *g, const char 
 {
     const simd_target *v = e->simd;
     const char *pos = g->dgc ? simd(v->iload, arena_printf(emit_arena, "%s_wzp + j", ly->name), 0, 0)
-                             : simd(v->iadd, simd(v->iset, simd_ramp(v->width, 1), 0, 0), simd(v->isplat, "j", 0, 0), 0);
+                             : lanes_from(e, "j");
     emit_nz_append(e, ld, pos, NULL);
 }
 
@@ -603,6 +593,15 @@ static void wz_pass(emitter *e, const fgeom *g, int rb, int re)
     emit(e, "}");
 }
 
+/* Every row of filter f's accumulators, in near-equal passes of at most
+ * WZ_ROWS. */
+static void wz_passes(emitter *e, const fgeom *g)
+{
+    int np = (g->wz_nr + WZ_ROWS - 1) / WZ_ROWS, per = (g->wz_nr + np - 1) / np;
+    for (int rb = 0; rb < g->wz_nr; rb += per)
+        wz_pass(e, g, rb, rb + per < g->wz_nr ? rb + per : g->wz_nr);
+}
+
 /* An input that is not finite makes the sample's sum NaN, as the dense
  * forms' 0 * inf does (emit_nonfinite). */
 static void wz_guard(emitter *e, const fgeom *g)
@@ -620,7 +619,7 @@ static void wz_guard(emitter *e, const fgeom *g)
 static void sparse_kernel(emitter *e, const ir_layer *ly, const fgeom *g)
 {
     const simd_target *v = e->simd;
-    int W = v->width, np = (g->wz_nr + WZ_ROWS - 1) / WZ_ROWS, per = (g->wz_nr + np - 1) / np;
+    int W = v->width;
     int64_t n = wz_scan(g), nfull = n / W * W;
     if (g->dgc)
         emit_wz_table(e, ly, g);
@@ -646,8 +645,7 @@ static void sparse_kernel(emitter *e, const ir_layer *ly, const fgeom *g)
         wz_block(e, ly, g, simd(v->loadn, "gf + j", arena_printf(emit_arena, "%lld", (long long)(n - nfull)), 0));
         emit(e, "}");
     }
-    for (int rb = 0; rb < g->wz_nr; rb += per)
-        wz_pass(e, g, rb, rb + per < g->wz_nr ? rb + per : g->wz_nr);
+    wz_passes(e, g);
     emit(e, "}");
     emit(e, "}");
     emit(e, "}");
@@ -665,14 +663,6 @@ static void sparse_kernel(emitter *e, const ir_layer *ly, const fgeom *g)
  * flat positions p (in x) and values, and NAME_wzl reads it: no dense
  * dy (written, then read by the G build), no G, no scan.  The reference
  * twins keep the dense dy (both layers run fast or both reference). */
-static const ir_layer *next_layer(const emitter *e, const ir_layer *ly)
-{
-    for (int i = 0; i + 1 < e->net->nlayers; i++)
-        if (&e->net->layers[i] == ly)
-            return &e->net->layers[i + 1];
-    return NULL;
-}
-
 int64_t pool_list_stride(const emitter *e, const ir_layer *pool)
 {
     return shape_count(&pool->out) / pool->out.d[0] + e->simd->width;
@@ -680,7 +670,7 @@ int64_t pool_list_stride(const emitter *e, const ir_layer *pool)
 
 bool conv_pool_lists(const emitter *e, const ir_layer *ly)
 {
-    const ir_layer *p = next_layer(e, ly);
+    const ir_layer *p = layer_next(e->net, ly);
     if (!e->simd || !e->simd->cmpi || !e->simd->igt || ly->kind != LK_CONV || ly->nsp != 2 || !p ||
         p->kind != LK_MAXPOOL || p->act != ACT_NONE || layer_has_pad(p) || (ly->act != ACT_RELU && ly->act != ACT_NONE) ||
         ly->stride[0] != 1 || ly->stride[1] != 1 || !conv_is_fast(e, ly) ||
@@ -701,8 +691,7 @@ bool conv_pool_lists(const emitter *e, const ir_layer *ly)
 void emit_wz_list_kernel(emitter *e, const ir_layer *ly, const fgeom *g)
 {
     const simd_target *v = e->simd;
-    int np = (g->wz_nr + WZ_ROWS - 1) / WZ_ROWS, per = (g->wz_nr + np - 1) / np;
-    int64_t nr = pool_list_stride(e, next_layer(e, ly));
+    int64_t nr = pool_list_stride(e, layer_next(e->net, ly));
     emit(e, "CNNC_KERNEL static void %s_wzl(const float *restrict dyi, const float *restrict xi, float *restrict acc,",
          ly->name);
     emit(e, "    float *restrict gb, float *restrict gt)");
@@ -735,8 +724,7 @@ void emit_wz_list_kernel(emitter *e, const ir_layer *ly, const fgeom *g)
         emit(e, "gb[f] += %s;", simd(v->hsum, "sv", 0, 0));
         emit(e, "}");
     }
-    for (int rb = 0; rb < g->wz_nr; rb += per)
-        wz_pass(e, g, rb, rb + per < g->wz_nr ? rb + per : g->wz_nr);
+    wz_passes(e, g);
     emit(e, "}");
     emit(e, "}");
     emit_blank(e);

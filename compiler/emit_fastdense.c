@@ -804,7 +804,7 @@ static void emit_sp_dx(emitter *e, const ir_layer *ly, const dgeom *g)
     const simd_target *v = e->simd;
     int W = v->width;
     int64_t uv = g->U / W * W;
-    const char *pos = simd(v->iadd, simd(v->iset, simd_ramp(W, 1), 0, 0), simd(v->isplat, "j", 0, 0), 0);
+    const char *pos = lanes_from(e, "j");
     emit(e, "if (!dx)");
     emit(e, "    return;");
     emit(e, "int idx[%d][%lld], nzs[%d];", SP_BLOCK, (long long)(g->U + W), SP_BLOCK);
@@ -839,7 +839,7 @@ static void emit_sp_dw(emitter *e, const ir_layer *ly, const dgeom *g, const cha
 {
     const simd_target *v = e->simd;
     int W = v->width;
-    const char *pos = simd(v->iadd, simd(v->iset, simd_ramp(W, 1), 0, 0), simd(v->isplat, "j", 0, 0), 0);
+    const char *pos = lanes_from(e, "j");
     emit(e, "{");
     emit_nonfinite(e, x0, lit("(size_t)n * %lld", g->K, 0));
     emit(e, "int idx[%d][%d], nzs[%d];", SP_BLOCK, SP_CHUNK + W, SP_BLOCK);

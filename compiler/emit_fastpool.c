@@ -289,15 +289,6 @@ static bool pool_covers(const ir_layer *ly)
     return true;
 }
 
-/* The conv before ly, or NULL. */
-static const ir_layer *prev_layer(const emitter *e, const ir_layer *ly)
-{
-    for (int i = 1; i < e->net->nlayers; i++)
-        if (&e->net->layers[i] == ly)
-            return &e->net->layers[i - 1];
-    return NULL;
-}
-
 /* The gradient handed to conv cv as lists (conv_pool_lists): per map
  * the windows whose dy is not 0 (and, after a relu, whose max is > 0),
  * their argmax's flat position in cv's padded input p = o0 * pw + o1
@@ -352,7 +343,7 @@ void pool_emit_fast_backward(emitter *e, const ir_layer *ly)
 {
     pgeom g = make_pgeom(ly);
     bool pad = layer_has_pad(ly);
-    const ir_layer *cv = prev_layer(e, ly);
+    const ir_layer *cv = layer_prev(e->net, ly);
     if (cv && conv_pool_lists(e, cv)) {
         emit_list_backward(e, ly, &g, cv);
         return;

@@ -20,6 +20,24 @@ void emit_close(emitter *e, int loops)
         emit(e, "}");
 }
 
+const ir_layer *layer_next(const ir_net *net, const ir_layer *ly)
+{
+    long i = ly - net->layers;
+    return i >= 0 && i + 1 < net->nlayers ? &net->layers[i + 1] : NULL;
+}
+
+const ir_layer *layer_prev(const ir_net *net, const ir_layer *ly)
+{
+    long i = ly - net->layers;
+    return i >= 1 && i < net->nlayers ? &net->layers[i - 1] : NULL;
+}
+
+const char *lanes_from(const emitter *e, const char *j)
+{
+    const simd_target *v = e->simd;
+    return simd(v->iadd, simd(v->iset, simd_ramp(v->width, 1), 0, 0), simd(v->isplat, j, 0, 0), 0);
+}
+
 void emit_nz_append(emitter *e, const char *ld, const char *pos, const char *also)
 {
     const simd_target *v = e->simd;
