@@ -52,6 +52,8 @@ typedef struct simd_target {
     const char *igt;          /* the mask type: int32 lanes $1 > $2 */
     int rwidth;
     const char *rvec, *rzero, *rsplat, *rfma, *radd, *rload, *rstore, *rloadm;
+    /* perm: lane $1[l] of $2 in lane l (ivec indices); NULL where none. */
+    const char *perm;
 } simd_target;
 
 const simd_target *simd_find(const char *name);

@@ -83,10 +83,14 @@ typedef struct fgeom {
      * outer or dot form.  Per filter, the outputs with G != 0 are listed
      * (nzmask, cmpi/cmpf) and each adds G times its input patch, wz_nr
      * rows of K1 = wz_k1 taps, into rvec accumulators; they live in dWz
-     * [F][wz_nr][rwidth] at wz_off in the lane's first-sample scratch. */
-    bool wgz;
-    int wz_nr, wz_k1;
-    int64_t wz_off;
+     * [F][wz_nr][wz_rw] at wz_off in the lane's first-sample scratch
+     * (wz_rw = rwidth).  Where wz_cl (channels last), a row is one
+     * outer tap's K1 taps of every input map, K1*C adjacent floats of the
+     * sample's x transposed to [psz][C] (at wz_xt, after dWz): wz_nr =
+     * K/K1 rows of wz_rw = whole vectors. */
+    bool wgz, wz_cl;
+    int wz_nr, wz_k1, wz_rw;
+    int64_t wz_off, wz_xt;
 } fgeom;
 
 /* out[m][p..p+T) = bias[m] + sum_{ch, t} w[m*wr + ch*wc + woff[t]] *

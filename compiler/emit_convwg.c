@@ -494,9 +494,15 @@ static void outer_kernels(emitter *e, const ir_layer *ly, const fgeom *g, const 
  * about F*osz/win*wz_nr (a nonzero's rows: a half-width FMA and an
  * unaligned load each, about a cycle), so it pays where K1*win > W.
  * lenet's c3 (K1 = 5, win = 4; measured in a prototype, batch 64): the
- * weight gradient 256 -> 125 us; its c1 158 -> 90. */
+ * weight gradient 256 -> 125 us; its c1 158 -> 90.
+ *
+ * Maps last (wz_cl): with C > 1 the sample's x is transposed to xt
+ * [psz][C] first, and a row is one outer tap's K1 taps of every map,
+ * K1*C adjacent floats in whole vectors: lenet's c3 has 5 rows of 2
+ * vectors (30 of 32 lanes) instead of 30 rows of 5 lanes. */
 #define WZ_CHUNK 512
 #define WZ_ROWS 28
+#define WZ_PERM_C 8
 
 void wgrad_plan(const emitter *e, const ir_layer *ly, fgeom *g)
 {
@@ -509,8 +515,22 @@ void wgrad_plan(const emitter *e, const ir_layer *ly, fgeom *g)
     g->wgz = true;
     g->wz_k1 = (int)k1;
     g->wz_nr = (int)(g->R / k1);
+    g->wz_rw = v->rwidth;
     g->wz_off = (g->scratch + 15) / 16 * 16;
-    g->scratch = g->wz_off + g->F * g->wz_nr * v->rwidth;
+    int64_t nv = (k1 * g->C + v->width - 1) / v->width, kr = g->K / k1;
+    if (g->C > 1 && kr * nv < g->wz_nr && kr * nv <= WZ_ROWS) {
+        g->wz_cl = true;
+        g->wz_nr = (int)kr;
+        g->wz_rw = (int)(nv * v->width);
+    }
+    g->wz_xt = g->wz_off + (g->F * g->wz_nr * g->wz_rw + 15) / 16 * 16;
+    g->scratch = g->wz_xt + (g->wz_cl ? g->C * g->psz : 0);
+}
+
+/* Floats of dWz. */
+static int64_t wz_len(const fgeom *g)
+{
+    return g->F * g->wz_nr * g->wz_rw;
 }
 
 /* Positions one filter's scan covers: G compact (dgc, the outputs) or
@@ -541,10 +561,36 @@ static void wz_block(emitter *e, const ir_layer *ly, const fgeom *g, const char 
     emit_nz_append(e, ld, pos, NULL);
 }
 
+/* Channels last: entry t's rows [rb, re), each K1*C floats of xt from
+ * its position's, in whole vectors (the last masked), into the
+ * accumulators pfx<r>_<j>. */
+static void wz_step_cl(emitter *e, const fgeom *g, int rb, int re, const char *t, const char *pfx)
+{
+    const simd_target *v = e->simd;
+    int W = v->width;
+    int64_t run = g->wz_k1 * g->C;
+    emit(e, "{");
+    emit(e, "const float *xp = xt + (size_t)li[%s] * %lld;", t, (long long)g->C);
+    emit(e, "const %s gb = %s;", v->vec, simd(v->splat, arena_printf(emit_arena, "lv[%s]", t), 0, 0));
+    for (int r = rb; r < re; r++)
+        for (int j = 0; j < g->wz_rw / W; j++) {
+            const char *at = arena_printf(emit_arena, "xp + %lld", (long long)(g->koff[r * g->wz_k1] * g->C + j * W));
+            const char *x = run - j * W >= W ? simd(v->load, at, 0, 0)
+                                             : simd(v->loadn, at, arena_printf(emit_arena, "%lld", (long long)(run - j * W)), 0);
+            const char *a = arena_printf(emit_arena, "%s%d_%d", pfx, r, j);
+            emit(e, "%s = %s;", a, simd(v->fma, "gb", x, a));
+        }
+    emit(e, "}");
+}
+
 /* List entry t's patch rows [rb, re) into the accumulators pfx<r>. */
 static void wz_step(emitter *e, const fgeom *g, int rb, int re, const char *t, const char *pfx)
 {
     const simd_target *v = e->simd;
+    if (g->wz_cl) {
+        wz_step_cl(e, g, rb, re, t, pfx);
+        return;
+    }
     int64_t kr = g->K / g->wz_k1;
     const char *mask = arena_printf(emit_arena, "0x%xu", (1u << g->wz_k1) - 1u);
     emit(e, "{");
@@ -563,15 +609,38 @@ static void wz_step(emitter *e, const fgeom *g, int rb, int re, const char *t, c
  * rows: two sets of accumulators, even and odd entries, so that 8 or more
  * FMAs are in flight (lenet's c1, 5 rows: one FMA chain a row waited on
  * its latency). */
+/* The accumulators of rows [rb, re): name pfx<r> (rvec; _<j> for each
+ * vector of a channels-last row), type, zero, and dWz offset of each. */
+typedef struct wzacc {
+    const char *name[WZ_ROWS * 4], *type, *zero;
+    int64_t off[WZ_ROWS * 4];
+    int n;
+} wzacc;
+
+static wzacc wz_accs(const emitter *e, const fgeom *g, int rb, int re, const char *pfx)
+{
+    const simd_target *v = e->simd;
+    wzacc a = {{0}, g->wz_cl ? v->vec : v->rvec, g->wz_cl ? v->zero : v->rzero, {0}, 0};
+    int nj = g->wz_cl ? g->wz_rw / v->width : 1;
+    for (int r = rb; r < re; r++)
+        for (int j = 0; j < nj; j++, a.n++) {
+            a.name[a.n] = g->wz_cl ? arena_printf(emit_arena, "%s%d_%d", pfx, r, j) : arena_printf(emit_arena, "%s%d", pfx, r);
+            a.off[a.n] = (int64_t)r * g->wz_rw + (int64_t)j * v->width;
+        }
+    return a;
+}
+
 static void wz_pass(emitter *e, const fgeom *g, int rb, int re)
 {
     const simd_target *v = e->simd;
-    bool two = re - rb < 8;
+    wzacc a = wz_accs(e, g, rb, re, "a"), b = wz_accs(e, g, rb, re, "b");
+    bool two = a.n < 8;
     emit(e, "{");
-    for (int r = rb; r < re; r++) {
-        emit(e, "%s a%d = %s;", v->rvec, r, simd(v->rload, arena_printf(emit_arena, "af + %d", r * v->rwidth), 0, 0));
+    for (int k = 0; k < a.n; k++) {
+        const char *at = arena_printf(emit_arena, "af + %lld", (long long)a.off[k]);
+        emit(e, "%s %s = %s;", a.type, a.name[k], g->wz_cl ? simd(v->load, at, 0, 0) : simd(v->rload, at, 0, 0));
         if (two)
-            emit(e, "%s b%d = %s;", v->rvec, r, v->rzero);
+            emit(e, "%s %s = %s;", a.type, b.name[k], a.zero);
     }
     emit(e, "int t = 0;");
     if (two) {
@@ -584,11 +653,11 @@ static void wz_pass(emitter *e, const fgeom *g, int rb, int re)
         emit(e, "for (; t < nz; t++)");
     }
     wz_step(e, g, rb, re, "t", "a");
-    for (int r = rb; r < re; r++) {
-        const char *a = arena_printf(emit_arena, "a%d", r);
+    for (int k = 0; k < a.n; k++) {
+        const char *x = a.name[k], *at = arena_printf(emit_arena, "af + %lld", (long long)a.off[k]);
         if (two)
-            a = simd(v->radd, arena_printf(emit_arena, "a%d", r), arena_printf(emit_arena, "b%d", r), 0);
-        emit(e, "%s", simd(v->rstore, arena_printf(emit_arena, "af + %d", r * v->rwidth), a, 0));
+            x = g->wz_cl ? simd(v->add, x, b.name[k], 0) : simd(v->radd, x, b.name[k], 0);
+        emit(e, "%s", g->wz_cl ? simd(v->store, at, x, 0) : simd(v->rstore, at, x, 0));
     }
     emit(e, "}");
 }
@@ -597,9 +666,68 @@ static void wz_pass(emitter *e, const fgeom *g, int rb, int re)
  * WZ_ROWS. */
 static void wz_passes(emitter *e, const fgeom *g)
 {
+    if (g->wz_cl) { /* one pass (wgrad_plan) */
+        wz_pass(e, g, 0, g->wz_nr);
+        return;
+    }
     int np = (g->wz_nr + WZ_ROWS - 1) / WZ_ROWS, per = (g->wz_nr + np - 1) / np;
     for (int rb = 0; rb < g->wz_nr; rb += per)
         wz_pass(e, g, rb, rb + per < g->wz_nr ? rb + per : g->wz_nr);
+}
+
+/* xt[p][ch] = xi[ch][p] for the n positions, W at a time: the maps'
+ * vectors t<ch>, and each of the C vectors of xt they fill blended from
+ * every map's lanes, permuted into place (C*C permutes a group; clang's
+ * own vectorisation of the scalar loop gathered, 7 % of lenet's c3
+ * backward). */
+static void emit_transpose_group(emitter *e, int64_t C, int64_t psz, int64_t n)
+{
+    const simd_target *v = e->simd;
+    int W = v->width;
+    for (int64_t ch = 0; ch < C; ch++) {
+        const char *at = arena_printf(emit_arena, "xi + %lld + p", (long long)(ch * psz));
+        emit(e, "const %s t%lld = %s;", v->vec, (long long)ch,
+             n == W ? simd(v->load, at, 0, 0) : simd(v->loadn, at, arena_printf(emit_arena, "%lld", (long long)n), 0));
+    }
+    for (int64_t k = 0; k * W < n * C; k++) {
+        emit(e, "{");
+        for (int64_t ch = 0; ch < C; ch++) {
+            const char *ix = "";
+            unsigned mask = 0;
+            for (int l = 0; l < W; l++) {
+                int64_t q = k * W + l;
+                ix = arena_printf(emit_arena, "%s%s%lld", ix, l ? ", " : "", (long long)(q % C == ch ? q / C : 0));
+                mask |= (unsigned)(q % C == ch) << l;
+            }
+            const char *pv = simd(v->perm, simd(v->iset, ix, 0, 0), arena_printf(emit_arena, "t%lld", (long long)ch), 0);
+            if (ch == 0)
+                emit(e, "%s o = %s;", v->vec, pv);
+            else
+                emit(e, "o = %s;", simd(v->blend, arena_printf(emit_arena, "0x%xu", mask), pv, "o"));
+        }
+        const char *at = arena_printf(emit_arena, "xt + (size_t)p * %lld + %lld", (long long)C, (long long)(k * W));
+        int64_t left = n * C - k * W;
+        emit(e, "%s", left >= W ? simd(v->store, at, "o", 0)
+                                : simd(v->storen, at, "o", arena_printf(emit_arena, "%lld", (long long)left)));
+        emit(e, "}");
+    }
+}
+
+static void emit_transpose(emitter *e, int64_t C, int64_t psz)
+{
+    int W = e->simd->width;
+    int64_t full = psz / W * W;
+    if (full) {
+        emit(e, "for (int p = 0; p < %lld; p += %d) {", (long long)full, W);
+        emit_transpose_group(e, C, psz, W);
+        emit(e, "}");
+    }
+    if (full < psz) {
+        emit(e, "{");
+        emit(e, "const int p = %lld;", (long long)full);
+        emit_transpose_group(e, C, psz, psz - full);
+        emit(e, "}");
+    }
 }
 
 /* An input that is not finite makes the sample's sum NaN, as the dense
@@ -608,10 +736,20 @@ static void wz_guard(emitter *e, const fgeom *g)
 {
     emit_nonfinite(e, "xi", arena_printf(emit_arena, "%lld", (long long)(g->C * g->psz)));
     emit(e, "if (bad != 0.0f) {");
-    emit(e, "for (int r = 0; r < %lld; r++)", (long long)(g->F * g->wz_nr * e->simd->rwidth));
+    emit(e, "for (int r = 0; r < %lld; r++)", (long long)wz_len(g));
     emit(e, "    acc[r] = bad;");
     emit(e, "return;");
     emit(e, "}");
+    if (!g->wz_cl)
+        return;
+    emit(e, "float *restrict xt = acc + %lld;", (long long)(g->wz_xt - g->wz_off));
+    if (e->simd->perm && g->C <= WZ_PERM_C) {
+        emit_transpose(e, g->C, g->psz);
+        return;
+    }
+    emit(e, "for (int p = 0; p < %lld; p++)", (long long)g->psz);
+    emit(e, "    for (int ch = 0; ch < %lld; ch++)", (long long)g->C);
+    emit(e, "        xt[(size_t)p * %lld + ch] = xi[(size_t)ch * %lld + p];", (long long)g->C, (long long)g->psz);
 }
 
 /* NAME_wz(gi, xi, acc): one sample's G (its scratch slot) and padded x
@@ -632,7 +770,7 @@ static void sparse_kernel(emitter *e, const ir_layer *ly, const fgeom *g)
     emit(e, "for (int f = 0; f < %lld; f++) {", (long long)g->F);
     emit(e, "const float *gf = gi + (size_t)f * %lld + %lld;", (long long)(g->dgc ? g->osz : g->gplane),
          (long long)(g->dgc ? 0 : g->M));
-    emit(e, "float *af = acc + (size_t)f * %lld;", (long long)(g->wz_nr * v->rwidth));
+    emit(e, "float *af = acc + (size_t)f * %lld;", (long long)(g->wz_nr * g->wz_rw));
     emit(e, "for (int j0 = 0; j0 < %lld; j0 += %d) {", (long long)n, WZ_CHUNK);
     emit(e, "const int j1 = j0 + %d < %lld ? j0 + %d : %lld;", WZ_CHUNK, (long long)nfull, WZ_CHUNK,
          (long long)nfull);
@@ -707,7 +845,7 @@ void emit_wz_list_kernel(emitter *e, const ir_layer *ly, const fgeom *g)
     emit(e, "memcpy(&nz, base, sizeof nz);");
     emit(e, "const int *li = (const int *)(const void *)(base + 1);");
     emit(e, "const float *lv = base + %lld;", (long long)(1 + nr));
-    emit(e, "float *af = acc + (size_t)f * %lld;", (long long)(g->wz_nr * v->rwidth));
+    emit(e, "float *af = acc + (size_t)f * %lld;", (long long)(g->wz_nr * g->wz_rw));
     if (g->dgz) {
         emit(e, "if (gt)");
         emit(e, "    for (int t = 0; t < nz; t++)");
@@ -758,7 +896,7 @@ void emit_wgrad_begin(emitter *e, const ir_layer *ly, const fgeom *g)
     if (g->wgz) {
         emit(e, "float *restrict dwz = c->cs + (size_t)i0 * %lld + %lld;", (long long)e->cs_max, (long long)g->wz_off);
         emit(e, "if (i1 > i0)");
-        emit(e, "    memset(dwz, 0, sizeof(float) * %lld);", (long long)(g->F * g->wz_nr * e->simd->rwidth));
+        emit(e, "    memset(dwz, 0, sizeof(float) * %lld);", (long long)wz_len(g));
         return;
     }
     if (!g->outer)
@@ -790,11 +928,21 @@ void emit_wgrad_group(emitter *e, const ir_layer *ly, const fgeom *g)
 void emit_wgrad_end(emitter *e, const ir_layer *ly, const fgeom *g)
 {
     (void)ly;
+    if (g->wgz && g->wz_cl) { /* dWz [f][r][q*C + ch] to gw [f][ch][r*K1 + q] */
+        emit(e, "if (i1 > i0)");
+        emit(e, "    for (int f = 0; f < %lld; f++)", (long long)g->F);
+        emit(e, "        for (int ch = 0; ch < %lld; ch++)", (long long)g->C);
+        emit(e, "            for (int r = 0; r < %d; r++)", g->wz_nr);
+        emit(e, "                for (int q = 0; q < %d; q++)", g->wz_k1);
+        emit(e, "                    gw[(size_t)f * %lld + ch * %lld + r * %d + q] += dwz[((size_t)f * %d + r) * %d + q * %lld + ch];",
+             (long long)g->R, (long long)g->K, g->wz_k1, g->wz_nr, g->wz_rw, (long long)g->C);
+        return;
+    }
     if (g->wgz) {
         emit(e, "if (i1 > i0)");
         emit(e, "    for (int r = 0; r < %lld; r++)", (long long)(g->F * g->wz_nr));
         emit(e, "        for (int q = 0; q < %d; q++)", g->wz_k1);
-        emit(e, "            gw[(size_t)r * %d + q] += dwz[(size_t)r * %d + q];", g->wz_k1, e->simd->rwidth);
+        emit(e, "            gw[(size_t)r * %d + q] += dwz[(size_t)r * %d + q];", g->wz_k1, g->wz_rw);
         return;
     }
     if (!g->outer)

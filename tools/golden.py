@@ -724,6 +724,24 @@ network conv_sparse_wg3d {
 }
 """, 2, "--lr 0.2 --momentum 0.9"),
 
+    "conv_sparse_cl": (
+        "the sparse weight gradient with the maps last (AVX-512): 12 input "
+        "maps (transposed by scalars), kernel [2, 5], zero([1, 2]), four "
+        "vectors a row, the last 12 lanes; 7 maps (transposed by permutes), "
+        "kernel 3 into 3x3 windows, 6 accumulators in two sets",
+        """\
+network conv_sparse_cl {
+    input [12, 12, 15];
+    conv a (filters = 7, kernel = [2, 5], padding = zero([1, 2]), activation = relu);   # 13x15
+    maxpool (size = 2);                                                                # 6x7
+    conv b (filters = 4, kernel = 3, activation = relu);                               # 4x5
+    maxpool (size = 3);                                                                # 1x1
+    flatten;
+    dense (units = 3);
+    loss softmax_cross_entropy;
+}
+""", 3, "--lr 0.2 --momentum 0.9"),
+
     "stride_dgc_1d": (
         "compact data gradient in 1-D: stride 2 zero(1) with 48 outputs "
         "(whole vectors), stride 3 with dilation 2 and zero(2), tanh, "
