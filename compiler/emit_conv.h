@@ -79,6 +79,13 @@ typedef struct fgeom {
     bool dgz;
     int dz_nv;
     int64_t dz_rp;
+    /* Where dz_grp: dz per group of dz_s outputs of a row instead, each
+     * kernel row's K1 taps in a run of DZ_GW lanes, the output s of the
+     * group adding its filter's weights shifted up by s lanes; dz_blk
+     * floats a group (and a filter's weights), dz_ng groups a row. */
+    bool dz_grp;
+    int dz_s;
+    int64_t dz_blk, dz_ng;
     /* Where wgz: the sparse weight gradient (emit_convwg.c) replaces the
      * outer or dot form.  Per filter, the outputs with G != 0 are listed
      * (nzmask, cmpi/cmpf) and each adds G times its input patch, wz_nr

@@ -93,6 +93,7 @@ done
 # gather); without loadm the flat GEMM and its gather.
 for n in lenet cifar10_conv; do
     has avx512 $n "c3 data gradient: sparse, row gather" '\bc3_dgzr?\('
+    has avx512 $n "c3 data gradient: groups of 4 outputs, runs of 8 lanes" 'const int x0 = q \* 4;'
     lacks avx512 $n "c3: no GEMM, no dcol gather" '\bc3_(dgm_[0-9]+|dgx)\('
     has avx2 $n "c3 data gradient: flat GEMM and gather (no loadm)" '\bc3_dgx\('
     lacks avx2 $n "c3: no sparse data gradient (no loadm)" '\bc3_dgz\('
