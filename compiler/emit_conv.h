@@ -26,6 +26,10 @@ typedef struct wconv {
     bool pair;                   /* tw is half a vector: two tile rows a vector */
     int64_t u_off, s_off, v_off, m_off, end;
     int m;                       /* outputs a tile side: 2 or 4 */
+    /* xh > 0: the staging reads the layer's unpadded x (xh rows of xw
+     * floats a map) and writes the zero padding itself (xt rows above,
+     * xl columns left), so the forward pass makes no padded copy. */
+    int64_t xt, xl, xh, xw;
 } wconv;
 
 typedef struct fgeom {

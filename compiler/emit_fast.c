@@ -915,6 +915,8 @@ static void emit_bw_prologue(emitter *e, const ir_layer *ly, const fgeom *g)
          layer_has_pad(ly) ? arena_printf(emit_arena, "c->pad_%s", ly->name) : "x");
     emit(e, "float *restrict dxs = %s;", layer_has_pad(ly) ? lane_slot("c->gpad", e->pad_max, padded_count(ly)) : "dx");
     if (g->wino)
+        emit(e, "(void)xs; /* Winograd's weight gradient may stage x itself */");
+    if (g->wino)
         emit_wino_wgrad_begin(e, ly, g);
     else
         emit_wgrad_begin(e, ly, g);

@@ -160,7 +160,8 @@ static int64_t wino_plan_dx(const simd_target *v, const ir_layer *ly, fgeom *g)
         return 0;
     g->dgemm = g->dgc = g->dgr = false; /* Winograd reads the flat G */
     g->wd = (wconv){arena_printf(emit_arena, "%s_d", ly->name), g->F, g->C, g->gplane, pw, g->gplane / pw,
-                    ph, pw, g->psz, pw, 0, pw, 0, false, true, ACT_NONE, 0, 0, 0, 0, 0, 0, false, 0, 0, 0, 0, 0, 2};
+                    ph, pw, g->psz, pw, 0, pw, 0, false, true, ACT_NONE, 0, 0, 0, 0, 0, 0, false, 0, 0, 0, 0, 0, 2,
+                    0, 0, 0, 0};
     if (ly->pad == PAD_VALID || ly->pad == PAD_ZERO || ly->pad == PAD_SAME) {
         /* unpad reads only the interior: compute that */
         int64_t oy = ly->pad_lo[0], ox = ly->pad_lo[1];
@@ -195,6 +196,20 @@ static int64_t wino_plan_scratch(const simd_target *v, fgeom *g, int64_t base, i
     return need;
 }
 
+/* Whether the forward and weight-gradient staging read the unpadded x
+ * (zero padding, written by NAME_wns): cifar10_wide's c2 spent a fifth
+ * of its forward pass copying x into the padded buffer, which the staging
+ * then copied again. */
+static int64_t wino_x_plane(const ir_layer *ly)
+{
+    return ly->in.d[1] * ly->in.d[2];
+}
+
+static bool wino_reads_x(const ir_layer *ly)
+{
+    return layer_has_pad(ly) && (ly->pad == PAD_ZERO || ly->pad == PAD_SAME);
+}
+
 void wino_plan(const emitter *e, const ir_layer *ly, fgeom *g)
 {
     const simd_target *v = e->simd;
@@ -203,8 +218,14 @@ void wino_plan(const emitter *e, const ir_layer *ly, fgeom *g)
         return;
     int64_t pw = ly->padded.d[2], ph = ly->padded.d[1];
     g->wf = (wconv){ly->name, g->C, g->F, g->psz, pw, ph, ly->out.d[1], ly->out.d[2], g->osz, ly->out.d[2],
-                    0, pw, 0, ly->bias, false, ly->act, 0, 0, 0, 0, 0, 0, false, 0, 0, 0, 0, 0, 2};
+                    0, pw, 0, ly->bias, false, ly->act, 0, 0, 0, 0, 0, 0, false, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0};
     g->wf.m = wino_m(v, &g->wf);
+    if (wino_reads_x(ly)) {
+        g->wf.xt = ly->pad_lo[0];
+        g->wf.xl = ly->pad_lo[1];
+        g->wf.xh = ly->in.d[1];
+        g->wf.xw = ly->in.d[2];
+    }
     wconv_plan(v, &g->wf, 0, npos(&g->wf) * g->F * g->C);
     bool dx = conv_has_dx(e, ly);
     g->wino_dx = dx && (ph + 1) / 2 * ((pw + 1) / 2) >= 2 * W;
@@ -264,6 +285,28 @@ static void emit_wu(emitter *e, const wconv *w)
     emit_blank(e);
 }
 
+/* NAME_wns where xh > 0: padded row gr is x's row gr - xt between xl
+ * and xw zeros a side, else zeros (zero padding written here). */
+static void emit_wst_unpadded(emitter *e, const wconv *w)
+{
+    int64_t sr = srows(w), right = w->pitch - w->xl - w->xw;
+    emit(e, "for (int ch = 0; ch < %lld; ch++)", (long long)w->cin);
+    emit(e, "for (int r = 0; r < %lld; r++) {", (long long)sr);
+    emit(e, "float *dst = sg + ((size_t)ch * %lld + r) * %lld;", (long long)sr, (long long)w->pitch);
+    emit(e, "const int gr = %d * ty0 + r - %lld;", w->m, (long long)w->xt);
+    emit(e, "if (gr < 0 || gr >= %lld) {", (long long)w->xh);
+    emit(e, "memset(dst, 0, sizeof(float) * %lld);", (long long)w->pitch);
+    emit(e, "continue;");
+    emit(e, "}");
+    if (w->xl)
+        emit(e, "memset(dst, 0, sizeof(float) * %lld);", (long long)w->xl);
+    emit(e, "memcpy(dst + %lld, xi + (size_t)ch * %lld + (size_t)gr * %lld, sizeof(float) * %lld);", (long long)w->xl,
+         (long long)(w->xh * w->xw), (long long)w->xw, (long long)w->xw);
+    if (right > 0)
+        emit(e, "memset(dst + %lld, 0, sizeof(float) * %lld);", (long long)(w->xl + w->xw), (long long)right);
+    emit(e, "}");
+}
+
 /* NAME_wns: the input rows m*ty0 .. m*ty0 + srows - 1 of every map into
  * the staging buffer, zeros past the input's rows and columns. */
 static void emit_wst(emitter *e, const wconv *w)
@@ -271,6 +314,12 @@ static void emit_wst(emitter *e, const wconv *w)
     int64_t sr = srows(w);
     emit(e, "static void %s_wns(const float *restrict xi, float *restrict sg, int ty0)", w->name);
     emit(e, "{");
+    if (w->xh > 0) {
+        emit_wst_unpadded(e, w);
+        emit(e, "}");
+        emit_blank(e);
+        return;
+    }
     emit(e, "for (int ch = 0; ch < %lld; ch++)", (long long)w->cin);
     emit(e, "for (int r = 0; r < %lld; r++) {", (long long)sr);
     emit(e, "float *dst = sg + ((size_t)ch * %lld + r) * %lld;", (long long)sr, (long long)w->pitch);
@@ -715,15 +764,15 @@ void conv_emit_wino_forward(emitter *e, const ir_layer *ly, const fgeom *g)
     emit(e, "{");
     emit(e, "const float *restrict b = %s;",
          ly->bias ? arena_printf(emit_arena, "c->params + %lld", (long long)ly->boff) : "NULL");
-    if (layer_has_pad(ly))
+    bool px = layer_has_pad(ly) && !wino_reads_x(ly);
+    if (px)
         emit(e, "%s_pad(i0, i1, x, c->pad_%s);", ly->name, ly->name);
-    emit(e, "const float *restrict xs = %s;",
-         layer_has_pad(ly) ? arena_printf(emit_arena, "c->pad_%s", ly->name) : "x");
+    emit(e, "const float *restrict xs = %s;", px ? arena_printf(emit_arena, "c->pad_%s", ly->name) : "x");
     emit(e, "if (i1 <= i0)");
     emit(e, "    return;");
     emit_wconv_begin(e, &g->wf, arena_printf(emit_arena, "c->params + %lld", (long long)ly->woff));
     emit(e, "for (int i = i0; i < i1; i++)");
-    emit_wconv_sample(e, &g->wf, arena_printf(emit_arena, "xs + (size_t)i * %lld", (long long)(g->C * g->psz)),
+    emit_wconv_sample(e, &g->wf, arena_printf(emit_arena, "xs + (size_t)i * %lld", (long long)(g->C * (px ? g->psz : wino_x_plane(ly)))),
                       arena_printf(emit_arena, "y + (size_t)i * %lld", (long long)(g->F * g->osz)), "b");
     emit(e, "}");
     emit_blank(e);
@@ -979,7 +1028,10 @@ void emit_wino_wgrad_group(emitter *e, const ir_layer *ly, const fgeom *g)
     emit(e, "float *restrict sw = ws + %lld, *restrict vw = ws + %lld, *restrict gtt = ws + %lld;",
          (long long)g->wg_s, (long long)g->wg_v, (long long)g->wg_gtt);
     emit(e, "const float *gt = c->cs + (size_t)(i0 + i - s0) * %lld + %lld;", (long long)e->cs_max, (long long)g->gt_off);
-    emit(e, "const float *xi = xs + (size_t)i * %lld;", (long long)(g->C * g->psz));
+    if (wino_reads_x(ly))
+        emit(e, "const float *xi = x + (size_t)i * %lld;", (long long)(g->C * wino_x_plane(ly)));
+    else
+        emit(e, "const float *xi = xs + (size_t)i * %lld;", (long long)(g->C * g->psz));
     emit(e, "for (int ty0 = 0; ty0 < %lld; ty0 += %lld) {", (long long)w->th, (long long)w->nr);
     emit(e, "const int nt = (ty0 + %lld < %lld ? %lld : %lld - ty0) * %lld;", (long long)w->nr, (long long)w->th,
          (long long)w->nr, (long long)w->th, (long long)w->tw);
