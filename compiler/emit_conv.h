@@ -58,6 +58,9 @@ typedef struct fgeom {
      * forward pass wf and, where wino_dx, the data gradient wd (the same
      * algorithm on G with the kernel flipped and transposed; its own m). */
     bool wino, wino_dx;
+    /* wd_direct: wd writes dx itself (zero or same padding: only the
+     * interior is computed), no dxp and no unpad. */
+    bool wd_direct;
     wconv wf, wd;
     /* Its weight gradient (wf's tiles, n = (wf.m + 2)^2 positions): per
      * lane dUT [n][C][Fp] at wg_dut, staged input rows at wg_s and V

@@ -915,7 +915,7 @@ static void emit_bw_prologue(emitter *e, const ir_layer *ly, const fgeom *g)
          layer_has_pad(ly) ? arena_printf(emit_arena, "c->pad_%s", ly->name) : "x");
     emit(e, "float *restrict dxs = %s;", layer_has_pad(ly) ? lane_slot("c->gpad", e->pad_max, padded_count(ly)) : "dx");
     if (g->wino)
-        emit(e, "(void)xs; /* Winograd's weight gradient may stage x itself */");
+        emit(e, "(void)xs, (void)dxs; /* Winograd stages x itself and may write dx directly */");
     if (g->wino)
         emit_wino_wgrad_begin(e, ly, g);
     else
@@ -937,7 +937,10 @@ static void emit_bw_dx_samples(emitter *e, const ir_layer *ly, const fgeom *g, c
     emit(e, "    continue;");
     emit(e, "for (int i = s0; i < s1; i++) {");
     emit(e, "const float *gi = c->cs + (size_t)(i0 + i - s0) * %lld;", (long long)e->cs_max);
-    emit(e, "float *di = dxs + (size_t)i * %lld;", (long long)(g->C * g->psz));
+    if (g->wd_direct)
+        emit(e, "float *di = dx + (size_t)i * %lld;", (long long)(g->C * g->wd.out_plane));
+    else
+        emit(e, "float *di = dxs + (size_t)i * %lld;", (long long)(g->C * g->psz));
     if (g->wino_dx)
         emit_wino_dgrad_sample(e, ly, g);
     else if (g->dgemm)
@@ -979,7 +982,7 @@ static void emit_bw_epilogue(emitter *e, const ir_layer *ly, const fgeom *g)
     }
     if (ly->symmetric)
         emit(e, "%s_tie(gw, 1.0f);", ly->name);
-    if (layer_has_pad(ly)) {
+    if (layer_has_pad(ly) && !g->wd_direct) {
         emit(e, "if (dx)");
         emit(e, "    %s_unpad(i0, i1, dxs, dx);", ly->name);
     }

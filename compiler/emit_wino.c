@@ -170,6 +170,12 @@ static int64_t wino_plan_dx(const simd_target *v, const ir_layer *ly, fgeom *g)
         g->wd.out_off = g->wd.in_off = oy * pw + ox;
         g->wd.in_rows -= oy;
         g->wd.in_cols -= ox;
+        if (layer_has_pad(ly)) { /* straight into dx: no dxp, no unpad */
+            g->wd_direct = true;
+            g->wd.out_plane = ly->in.d[1] * ly->in.d[2];
+            g->wd.out_pitch = ly->in.d[2];
+            g->wd.out_off = 0;
+        }
     }
     g->wd.m = wino_m(v, &g->wd);
     return npos(&g->wd) * g->F * g->C;

@@ -87,6 +87,7 @@ for t in avx512 avx2; do
     done
     lacks $t cifar10_wide "c1 (3 input maps): no Winograd" '\bc1_wny\('
     has $t cifar10_wide "c2-c4 (Winograd, zero padding): the staging pads x itself" 'const int gr = 4 \* ty0 \+ r - 1;'
+    has $t cifar10_wide "c2-c4: the Winograd data gradient writes dx directly" 'float \*di = dx \+ \(size_t\)i \* (32768|16384);'
     has $t cifar10_wide "c1 weight gradient: outer tiles of 2 vectors of filters" '\bc1_wo[0-9]+_2\('
 done
 # c3 feeds a 2x2 max pool: on AVX-512 (rows of 14 fit a 16-float vector)
