@@ -55,6 +55,11 @@ static double cpu_now(void) { return clock_s(CLOCK_THREAD_CPUTIME_ID); }
         x6 = F(x6, a, b); x7 = F(x7, a, b); x8 = F(x8, a, b);                   \
         x9 = F(x9, a, b); x10 = F(x10, a, b); x11 = F(x11, a, b);               \
     } while (0)
+/* The 12 accumulators of type T, x<k> = SET(k) (different starts). */
+#define DECL12(T, SET)                                                          \
+    T x0 = SET(0), x1 = SET(1), x2 = SET(2), x3 = SET(3), x4 = SET(4),          \
+      x5 = SET(5), x6 = SET(6), x7 = SET(7), x8 = SET(8), x9 = SET(9),          \
+      x10 = SET(10), x11 = SET(11)
 #define SUM12(ADD) ADD(ADD(ADD(ADD(x0, x1), ADD(x2, x3)), ADD(ADD(x4, x5), ADD(x6, x7))), \
                        ADD(ADD(x8, x9), ADD(x10, x11)))
 
@@ -62,10 +67,7 @@ static double cpu_now(void) { return clock_s(CLOCK_THREAD_CPUTIME_ID); }
 __attribute__((target("avx2,fma"))) static float kernel_avx2(long iters, float a, float b)
 {
     __m256 va = _mm256_set1_ps(a), vb = _mm256_set1_ps(b);
-    __m256 x0 = _mm256_set1_ps(0), x1 = _mm256_set1_ps(1), x2 = _mm256_set1_ps(2),
-           x3 = _mm256_set1_ps(3), x4 = _mm256_set1_ps(4), x5 = _mm256_set1_ps(5),
-           x6 = _mm256_set1_ps(6), x7 = _mm256_set1_ps(7), x8 = _mm256_set1_ps(8),
-           x9 = _mm256_set1_ps(9), x10 = _mm256_set1_ps(10), x11 = _mm256_set1_ps(11);
+    DECL12(__m256, _mm256_set1_ps);
     float out[8], s = 0;
     for (long i = 0; i < iters; i++)
         CHAIN12(_mm256_fmadd_ps, va, vb);
@@ -78,10 +80,7 @@ __attribute__((target("avx2,fma"))) static float kernel_avx2(long iters, float a
 __attribute__((target("avx512f"))) static float kernel_avx512(long iters, float a, float b)
 {
     __m512 va = _mm512_set1_ps(a), vb = _mm512_set1_ps(b);
-    __m512 x0 = _mm512_set1_ps(0), x1 = _mm512_set1_ps(1), x2 = _mm512_set1_ps(2),
-           x3 = _mm512_set1_ps(3), x4 = _mm512_set1_ps(4), x5 = _mm512_set1_ps(5),
-           x6 = _mm512_set1_ps(6), x7 = _mm512_set1_ps(7), x8 = _mm512_set1_ps(8),
-           x9 = _mm512_set1_ps(9), x10 = _mm512_set1_ps(10), x11 = _mm512_set1_ps(11);
+    DECL12(__m512, _mm512_set1_ps);
     for (long i = 0; i < iters; i++)
         CHAIN12(_mm512_fmadd_ps, va, vb);
     return _mm512_reduce_add_ps(SUM12(_mm512_add_ps));
@@ -93,10 +92,7 @@ __attribute__((target("avx512f"))) static float kernel_avx512(long iters, float 
 static float kernel_neon(long iters, float a, float b)
 {
     float32x4_t va = vdupq_n_f32(a), vb = vdupq_n_f32(b);
-    float32x4_t x0 = vdupq_n_f32(0), x1 = vdupq_n_f32(1), x2 = vdupq_n_f32(2),
-                x3 = vdupq_n_f32(3), x4 = vdupq_n_f32(4), x5 = vdupq_n_f32(5),
-                x6 = vdupq_n_f32(6), x7 = vdupq_n_f32(7), x8 = vdupq_n_f32(8),
-                x9 = vdupq_n_f32(9), x10 = vdupq_n_f32(10), x11 = vdupq_n_f32(11);
+    DECL12(float32x4_t, vdupq_n_f32);
     for (long i = 0; i < iters; i++)
         CHAIN12(NEON_FMA, va, vb);
     return vaddvq_f32(SUM12(vaddq_f32));
@@ -108,8 +104,8 @@ static float kernel_neon(long iters, float a, float b)
 #define SCALAR_ADD(x, y) ((x) + (y))
 static float kernel_scalar(long iters, float a, float b)
 {
-    float x0 = 0, x1 = 1, x2 = 2, x3 = 3, x4 = 4, x5 = 5, x6 = 6, x7 = 7, x8 = 8, x9 = 9,
-          x10 = 10, x11 = 11;
+#define SCALAR_SET(k) ((float)(k))
+    DECL12(float, SCALAR_SET);
     for (long i = 0; i < iters; i++)
         CHAIN12(SCALAR_FMA, a, b);
     return SUM12(SCALAR_ADD);

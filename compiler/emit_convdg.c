@@ -394,27 +394,44 @@ static void sparse_gemm(emitter *e, const ir_layer *ly, const fgeom *g)
 /* dgz: dxp row y of map c (dz offset by c*K) = sum over k0 with o0 = y -
  * k0*d0 an output row and every o1 of dz[o0][o1][k0*K1 .. +K1) loaded
  * into lanes o1 .. o1 + K1 (every lane of the row, stored whole). */
-static void sparse_gather(emitter *e, const ir_layer *ly, const fgeom *g)
+/* The dz row gathers (flat and grouped): NAME_dgzr's head, the loops
+ * over the rows y of dxp and the kernel rows k0 reaching them, and r, the
+ * start of output row y - k0*d0's run for k0 (row floats apart, k0 floats
+ * per kernel row); the caller adds r's loads into s0..s3. */
+static void dgzr_open(emitter *e, const ir_layer *ly, int64_t row, int64_t k0f)
 {
     const simd_target *v = e->simd;
-    int64_t ow = ly->out.d[2], K1 = ly->kernel[1], d0 = ly->dilation[0];
     emit(e, "CNNC_KERNEL static inline void %s_dgzr(float *restrict di, const float *restrict dz)", ly->name);
     emit(e, "{");
     gather_rows_open(e, ly);
     emit(e, "%s s0 = %s, s1 = %s, s2 = %s, s3 = %s;", v->vec, v->zero, v->zero, v->zero, v->zero);
     emit(e, "for (int k0 = ka; k0 <= kb; k0++) {");
-    emit(e, "const float *r = dz + (size_t)(y - k0 * %lld) * %lld + (size_t)k0 * %lld;", (long long)d0,
-         (long long)(ow * g->dz_rp), (long long)K1);
+    emit(e, "const float *r = dz + (size_t)(y - k0 * %lld) * %lld + (size_t)k0 * %lld;", (long long)ly->dilation[0],
+         (long long)row, (long long)k0f);
+}
+
+/* ... and the row's sum stored, closing NAME_dgzr. */
+static void dgzr_close(emitter *e, const ir_layer *ly)
+{
+    const simd_target *v = e->simd;
+    emit(e, "}");
+    gather_row_store(e, ly, simd(v->add, simd(v->add, "s0", "s1", 0), simd(v->add, "s2", "s3", 0), 0));
+    emit(e, "}");
+    emit_blank(e);
+}
+
+static void sparse_gather(emitter *e, const ir_layer *ly, const fgeom *g)
+{
+    const simd_target *v = e->simd;
+    int64_t ow = ly->out.d[2], K1 = ly->kernel[1];
+    dgzr_open(e, ly, ow * g->dz_rp, K1);
     for (int64_t o1 = 0; o1 < ow; o1++) {
         const char *s = arena_printf(emit_arena, "s%d", (int)(o1 % 4));
         unsigned long long mask = ((1ull << K1) - 1ull) << o1;
         const char *at = arena_printf(emit_arena, "r + %lld", (long long)(o1 * (g->dz_rp - 1)));
         emit(e, "%s = %s;", s, simd(v->add, s, simd(v->loadm, at, arena_printf(emit_arena, "0x%llxu", mask), 0), 0));
     }
-    emit(e, "}");
-    gather_row_store(e, ly, simd(v->add, simd(v->add, "s0", "s1", 0), simd(v->add, "s2", "s3", 0), 0));
-    emit(e, "}");
-    emit_blank(e);
+    dgzr_close(e, ly);
 }
 
 /* Grouped dgz: dz[o0][q][..blk) for every group q of S outputs of row o0:
@@ -470,24 +487,15 @@ static void group_gemm(emitter *e, const ir_layer *ly, const fgeom *g)
 static void group_gather(emitter *e, const ir_layer *ly, const fgeom *g)
 {
     const simd_target *v = e->simd;
-    int64_t pw = ly->padded.d[2], d0 = ly->dilation[0], lanes = pw < v->width ? pw : v->width;
-    emit(e, "CNNC_KERNEL static inline void %s_dgzr(float *restrict di, const float *restrict dz)", ly->name);
-    emit(e, "{");
-    gather_rows_open(e, ly);
-    emit(e, "%s s0 = %s, s1 = %s, s2 = %s, s3 = %s;", v->vec, v->zero, v->zero, v->zero, v->zero);
-    emit(e, "for (int k0 = ka; k0 <= kb; k0++) {");
-    emit(e, "const float *r = dz + (size_t)(y - k0 * %lld) * %lld + (size_t)k0 * %d;", (long long)d0,
-         (long long)(g->dz_ng * g->dz_blk), DZ_GW);
+    int64_t pw = ly->padded.d[2], lanes = pw < v->width ? pw : v->width;
+    dgzr_open(e, ly, g->dz_ng * g->dz_blk, DZ_GW);
     for (int64_t q = 0; q < g->dz_ng; q++) {
         const char *s = arena_printf(emit_arena, "s%d", (int)(q % 4));
         unsigned long long mask = (((1ull << DZ_GW) - 1ull) << (q * g->dz_s)) & ((1ull << lanes) - 1ull);
         const char *at = arena_printf(emit_arena, "r + %lld", (long long)(q * g->dz_blk - q * g->dz_s));
         emit(e, "%s = %s;", s, simd(v->add, s, simd(v->loadm, at, arena_printf(emit_arena, "0x%llxu", mask), 0), 0));
     }
-    emit(e, "}");
-    gather_row_store(e, ly, simd(v->add, simd(v->add, "s0", "s1", 0), simd(v->add, "s2", "s3", 0), 0));
-    emit(e, "}");
-    emit_blank(e);
+    dgzr_close(e, ly);
 }
 
 void emit_dgrad_kernels(emitter *e, const ir_layer *ly, const fgeom *g)
