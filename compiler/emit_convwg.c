@@ -571,14 +571,14 @@ static void wz_step_cl(emitter *e, const fgeom *g, int rb, int re, const char *t
     int64_t run = g->wz_k1 * g->C;
     emit(e, "{");
     emit(e, "const float *xp = xt + (size_t)li[%s] * %lld;", t, (long long)g->C);
-    emit(e, "const %s gb = %s;", v->vec, simd(v->splat, arena_printf(emit_arena, "lv[%s]", t), 0, 0));
+    emit(e, "const %s gs = %s;", v->vec, simd(v->splat, arena_printf(emit_arena, "lv[%s]", t), 0, 0));
     for (int r = rb; r < re; r++)
         for (int j = 0; j < g->wz_rw / W; j++) {
             const char *at = arena_printf(emit_arena, "xp + %lld", (long long)(g->koff[r * g->wz_k1] * g->C + j * W));
             const char *x = run - j * W >= W ? simd(v->load, at, 0, 0)
                                              : simd(v->loadn, at, arena_printf(emit_arena, "%lld", (long long)(run - j * W)), 0);
             const char *a = arena_printf(emit_arena, "%s%d_%d", pfx, r, j);
-            emit(e, "%s = %s;", a, simd(v->fma, "gb", x, a));
+            emit(e, "%s = %s;", a, simd(v->fma, "gs", x, a));
         }
     emit(e, "}");
 }
@@ -595,12 +595,12 @@ static void wz_step(emitter *e, const fgeom *g, int rb, int re, const char *t, c
     const char *mask = arena_printf(emit_arena, "0x%xu", (1u << g->wz_k1) - 1u);
     emit(e, "{");
     emit(e, "const float *xp = xi + li[%s];", t);
-    emit(e, "const %s gb = %s;", v->rvec, simd(v->rsplat, arena_printf(emit_arena, "lv[%s]", t), 0, 0));
+    emit(e, "const %s gs = %s;", v->rvec, simd(v->rsplat, arena_printf(emit_arena, "lv[%s]", t), 0, 0));
     for (int r = rb; r < re; r++) {
         int64_t off = r / kr * g->psz + g->koff[r % kr * g->wz_k1];
         const char *x = simd(v->rloadm, arena_printf(emit_arena, "xp + %lld", (long long)off), mask, 0);
         const char *a = arena_printf(emit_arena, "%s%d", pfx, r);
-        emit(e, "%s = %s;", a, simd(v->rfma, "gb", x, a));
+        emit(e, "%s = %s;", a, simd(v->rfma, "gs", x, a));
     }
     emit(e, "}");
 }
