@@ -612,7 +612,7 @@ static void wz_step(emitter *e, const fgeom *g, int rb, int re, const char *t, c
 /* The accumulators of rows [rb, re): name pfx<r> (rvec; _<j> for each
  * vector of a channels-last row), type, zero, and dWz offset of each. */
 typedef struct wzacc {
-    const char *name[WZ_ROWS * 4], *type, *zero;
+    const char *name[WZ_ROWS * 4], *type, *zero, *load, *store, *add; /* vec or rvec templates */
     int64_t off[WZ_ROWS * 4];
     int n;
 } wzacc;
@@ -620,7 +620,8 @@ typedef struct wzacc {
 static wzacc wz_accs(const emitter *e, const fgeom *g, int rb, int re, const char *pfx)
 {
     const simd_target *v = e->simd;
-    wzacc a = {{0}, g->wz_cl ? v->vec : v->rvec, g->wz_cl ? v->zero : v->rzero, {0}, 0};
+    wzacc a = {{0}, g->wz_cl ? v->vec : v->rvec, g->wz_cl ? v->zero : v->rzero, g->wz_cl ? v->load : v->rload,
+               g->wz_cl ? v->store : v->rstore, g->wz_cl ? v->add : v->radd, {0}, 0};
     int nj = g->wz_cl ? g->wz_rw / v->width : 1;
     for (int r = rb; r < re; r++)
         for (int j = 0; j < nj; j++, a.n++) {
@@ -632,13 +633,12 @@ static wzacc wz_accs(const emitter *e, const fgeom *g, int rb, int re, const cha
 
 static void wz_pass(emitter *e, const fgeom *g, int rb, int re)
 {
-    const simd_target *v = e->simd;
     wzacc a = wz_accs(e, g, rb, re, "a"), b = wz_accs(e, g, rb, re, "b");
     bool two = a.n < 8;
     emit(e, "{");
     for (int k = 0; k < a.n; k++) {
         const char *at = arena_printf(emit_arena, "af + %lld", (long long)a.off[k]);
-        emit(e, "%s %s = %s;", a.type, a.name[k], g->wz_cl ? simd(v->load, at, 0, 0) : simd(v->rload, at, 0, 0));
+        emit(e, "%s %s = %s;", a.type, a.name[k], simd(a.load, at, 0, 0));
         if (two)
             emit(e, "%s %s = %s;", a.type, b.name[k], a.zero);
     }
@@ -656,8 +656,8 @@ static void wz_pass(emitter *e, const fgeom *g, int rb, int re)
     for (int k = 0; k < a.n; k++) {
         const char *x = a.name[k], *at = arena_printf(emit_arena, "af + %lld", (long long)a.off[k]);
         if (two)
-            x = g->wz_cl ? simd(v->add, x, b.name[k], 0) : simd(v->radd, x, b.name[k], 0);
-        emit(e, "%s", g->wz_cl ? simd(v->store, at, x, 0) : simd(v->rstore, at, x, 0));
+            x = simd(a.add, x, b.name[k], 0);
+        emit(e, "%s", simd(a.store, at, x, 0));
     }
     emit(e, "}");
 }
