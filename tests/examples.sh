@@ -1,33 +1,37 @@
 #!/bin/sh
 # examples.sh: every examples/*.net compiles with cnnc, its generated C is
 # -Werror clean with gcc and clang, and the built program runs `info`,
-# `init` and two training steps (`bench --steps 2`).  Prints "N passed,
-# N failed"; exits non-zero on any failure.
+# `init` and two training steps (`bench --steps 2`).  Two examples at a
+# time (tests/jobs.sh).  Prints "N passed, N failed"; exits non-zero on
+# any failure.  WARNINGS=0 skips the -Werror compiles: make test SANITIZE=1
+# sets it, since the C and the warning flags are the same as in the plain
+# pass and only the program's build differs.
 cnnc=${1:-build/cnnc}
 out=build/examples
-mkdir -p "$out"
-pass=0
-fail=0
-for net in examples/*.net; do
-    name=$(basename "$net" .net)
-    ok=1
-    "$cnnc" "$net" -o "$out/$name.c" || ok=0
+
+# example NAME: the checks above for examples/NAME.net
+example() {
+    "$cnnc" "examples/$1.net" -o "$out/$1.c" || { echo "FAIL $1"; return 1; }
     for cc in gcc clang; do
-        [ $ok = 1 ] || break
-        $cc -std=c11 -Wall -Wextra -Wpedantic -Werror -O2 -c "$out/$name.c" -o "$out/$name.$cc.o" ||
-            { echo "  $cc rejects $out/$name.c"; ok=0; }
+        [ "${WARNINGS:-1}" = 0 ] && break
+        $cc -std=c11 -Wall -Wextra -Wpedantic -Werror -O2 -c "$out/$1.c" -o "$out/$1.$cc.o" ||
+            { echo "  $cc rejects $out/$1.c"; echo "FAIL $1"; return 1; }
     done
-    [ $ok = 1 ] && { "$cnnc" "$net" -o "$out/$name" || ok=0; }
-    [ $ok = 1 ] && { "$out/$name" info > "$out/$name.info" || ok=0; }
-    [ $ok = 1 ] && { "$out/$name" init --seed 1 --output "$out/$name.npz" > /dev/null || ok=0; }
-    # and it trains: two optimizer steps on a batch of 2 (bench's own data)
-    [ $ok = 1 ] && { "$out/$name" bench --threads 1 --batch 2 --steps 2 > "$out/$name.bench" ||
-        ok=0; }
-    if [ $ok = 1 ]; then
-        pass=$((pass + 1)); echo "ok   $name"
+    if "$cnnc" "examples/$1.net" -o "$out/$1" &&
+        "$out/$1" info > "$out/$1.info" &&
+        "$out/$1" init --seed 1 --output "$out/$1.npz" > /dev/null &&
+        # and it trains: two optimizer steps on a batch of 2 (bench's own data)
+        "$out/$1" bench --threads 1 --batch 2 --steps 2 > "$out/$1.bench"; then
+        echo "ok   $1"
     else
-        fail=$((fail + 1)); echo "FAIL $name"
+        echo "FAIL $1"
+        return 1
     fi
-done
-echo "examples: $pass passed, $fail failed"
-[ $fail = 0 ]
+}
+
+names=$(for net in examples/*.net; do basename "$net" .net; done)
+. tests/jobs.sh
+# shellcheck disable=SC2086 # $names: a word list
+jobs_run "$out" 2 example $names
+echo "examples: $jobs_pass passed, $jobs_fail failed"
+[ "$jobs_fail" = 0 ] && [ "$jobs_pass" -gt 0 ]

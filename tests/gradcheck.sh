@@ -9,15 +9,19 @@ t=$b/tests/gradcheck
 rm -rf "$t" && mkdir -p "$t" || exit 1
 fail=0
 
-for net in examples/*.net; do
-    name=$(basename "$net" .net)
-    if "$b/cnnc" "$net" -o "$t/$name" &&
-        "$t/$name" gradcheck --samples 48 --seed 2 > "$t/$name.out" 2>&1; then
-        echo "ok   $name: $(tail -n 1 "$t/$name.out")"
+# check NAME: examples/NAME.net's gradcheck (two examples at a time)
+check() {
+    if "$b/cnnc" "examples/$1.net" -o "$t/$1" &&
+        "$t/$1" gradcheck --samples 48 --seed 2 > "$t/$1.out" 2>&1; then
+        echo "ok   $1: $(tail -n 1 "$t/$1.out")"
     else
-        echo "FAIL $name"; cat "$t/$name.out"; fail=1
+        echo "FAIL $1"; cat "$t/$1.out"; return 1
     fi
-done
+}
+. tests/jobs.sh
+# shellcheck disable=SC2046 # the example names: a word list
+jobs_run "$t" 2 check $(for net in examples/*.net; do basename "$net" .net; done)
+[ "$jobs_fail" = 0 ] && [ "$jobs_pass" -gt 0 ] || fail=1
 
 # mutant NAME FROM.c AWK-PROGRAM: the edited program must fail gradcheck,
 # both with its SIMD kernels and with the reference twins (CNNC_REFERENCE),

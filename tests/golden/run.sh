@@ -34,11 +34,9 @@ TARGET_FLAG=${TARGET:+--target=$TARGET}
 LIMIT=
 command -v timeout >/dev/null 2>&1 && LIMIT="timeout 60"
 
-pass=0
-fail=0
-
 # run_case NAME: 0 if every stage succeeds; on failure prints why.
 run_case() {
+    case=$1
     src=tests/golden/$1
     dst=$OUT/$1
     log=$dst/log
@@ -87,45 +85,25 @@ else
     done)
 fi
 
-# JOBS workers (default 2, or 1 under an emulator) take every JOBS-th
-# case; each case's messages wait in $OUT/CASE.msg and are printed in
-# order at the end, so the report reads the same for any JOBS.
+# golden_case NAME: run_case, then "ok   NAME" (the messages of a failure
+# are run_case's own).  A case without a net.net fails.
+golden_case() {
+    if [ ! -f "tests/golden/$1/net.net" ]; then
+        echo "FAIL $1: no tests/golden/$1/net.net"
+        return 1
+    fi
+    run_case "$1" || return 1
+    echo "ok   $1"
+}
+
+# GOLDEN_JOBS cases at a time: 2 by default, 1 under an emulator
 JOBS=${GOLDEN_JOBS:-2}
 [ -n "$RUN" ] && JOBS=${GOLDEN_JOBS:-1}
-mkdir -p "$OUT" || exit 1
-worker() {
-    i=0
-    for case in $cases; do
-        if [ $((i % JOBS)) -eq "$1" ] && [ -f "tests/golden/$case/net.net" ]; then
-            if run_case "$case" > "$OUT/$case.msg" 2>&1; then
-                echo ok >> "$OUT/$case.msg"
-            fi
-        fi
-        i=$((i + 1))
-    done
-}
-for case in $cases; do
-    rm -f "$OUT/$case.msg"
-done
-w=0
-while [ "$w" -lt "$JOBS" ]; do
-    worker "$w" &
-    w=$((w + 1))
-done
-wait
-
-for case in $cases; do
-    if [ ! -f "tests/golden/$case/net.net" ]; then
-        echo "FAIL $case: no tests/golden/$case/net.net"
-        fail=$((fail + 1))
-    elif [ "$(tail -n 1 "$OUT/$case.msg" 2>/dev/null)" = ok ]; then
-        echo "ok   $case"
-        pass=$((pass + 1))
-    else
-        if [ -s "$OUT/$case.msg" ]; then cat "$OUT/$case.msg"; else echo "FAIL $case: no result"; fi
-        fail=$((fail + 1))
-    fi
-done
+. tests/jobs.sh
+# shellcheck disable=SC2086 # $cases: a word list
+jobs_run "$OUT" "$JOBS" golden_case $cases
+pass=$jobs_pass
+fail=$jobs_fail
 
 if [ $((pass + fail)) -eq 0 ]; then
     echo "golden: no case found under tests/golden/"
