@@ -54,6 +54,9 @@ typedef struct simd_target {
     const char *rvec, *rzero, *rsplat, *rfma, *radd, *rload, *rstore, *rloadm;
     /* perm: lane $1[l] of $2 in lane l (ivec indices); NULL where none. */
     const char *perm;
+    /* perm2: lane l of the 32 lanes of $1 then $3 at index $2[l] (ivec);
+     * NULL where none. */
+    const char *perm2;
 } simd_target;
 
 const simd_target *simd_find(const char *name);

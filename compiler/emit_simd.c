@@ -58,6 +58,7 @@ static const simd_target targets[] = {
         .rfma = "_mm256_fmadd_ps($1, $2, $3)", .radd = "_mm256_add_ps($1, $2)", .rload = "_mm256_loadu_ps($1)",
         .rstore = "_mm256_storeu_ps($1, $2);", .rloadm = "_mm256_maskz_loadu_ps((__mmask8)$2, $1)",
         .perm = "_mm512_permutexvar_ps($1, $2)",
+        .perm2 = "_mm512_permutex2var_ps($1, $2, $3)",
     },
     {
         .name = "avx2", .width = 8, .regs = 16, .pin = "__asm__(\"\" : \"+x\"($1));",

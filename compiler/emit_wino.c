@@ -549,9 +549,94 @@ static void emit_wi4_transform(emitter *e, const wconv *w, int64_t D)
     emit(e, "}");
 }
 
+/* The gather in registers, where the flavour permutes across two vectors
+ * (perm2, AVX-512) and a vector of tiles is whole tile rows of 4 or 8
+ * tiles (cifar10_wide's c3/c4: 4 rows of 4, c2: 2 rows of 8).  The memcpy
+ * and scalar gather through dd above cost about 1,000 cycles a map in c4
+ * (clang: 4-float stores read back as vectors, a scalar shift, gathers and
+ * scatters for the last tile's columns), as much as the GEMM. */
+static bool wi4_in_regs(const simd_target *v, const wconv *w)
+{
+    return v->perm2 && v->width == 16 && (w->tw == 4 || w->tw == 8) && w->nr * w->tw % 16 == 0 &&
+           w->pitch >= 4 * w->tw + 2;
+}
+
+/* Lane i of a vector of tiles is tile row i / tw, column i % tw; lanes 0-7
+ * and 8-15 each come from one perm2 of two source vectors: two rows' 16
+ * floats (tw = 4) or one row's 32 (tw = 8), from column o of the staged
+ * rows, o = 0 for l < 4 and 2 for l = 4, 5 (whose last tile reads the
+ * staged halo, columns 4 tw and 4 tw + 1).  Tile column tx's element l is
+ * column 4 tx + l: index (i / tw % (8 / tw)) * 16 + 4 tx + l - o of the
+ * pair.  Then row k's 6 columns through BT (into eb), and after all 6 rows
+ * the columns, stored to vv's planes. */
+static void emit_wi4_regs(emitter *e, const wconv *w)
+{
+    const simd_target *v = e->simd;
+    int64_t P = w->pitch, tw = w->tw, rp = 8 / tw;
+    for (int d = 0; d < 4; d++) {
+        const char *ix = "";
+        for (int i = 0; i < 16; i++)
+            ix = arena_printf(emit_arena, "%s%s%lld", ix, i ? ", " : "",
+                              (long long)(i / tw % rp * 16 + 4 * (i % tw) + d));
+        emit(e, "const %s ix%d = %s;", v->ivec, d, simd(v->iset, ix, 0, 0));
+    }
+    emit(e, "float eb[576];");
+    emit(e, "for (int ch = 0; ch < %lld; ch++) {", (long long)w->cin);
+    emit(e, "const float *sc = sg + (size_t)ch * %lld;", (long long)(srows(w) * P));
+    emit(e, "float *vq = vv + (size_t)ch * %lld;", (long long)w->vp);
+    emit(e, "for (int t = 0; t < %lld; t += 16) {", (long long)(w->nr * tw));
+    emit(e, "for (int k = 0; k < 6; k++) {");
+    emit(e, "const float *sk = sc + (size_t)(4 * (t / %lld) + k) * %lld;", (long long)tw, (long long)P);
+    /* s<pair><half>_<o>: row pair * rp + half (tw 4) or column 16 half (tw 8) */
+    for (int j = 0; j < 2; j++)
+        for (int h = 0; h < 2; h++)
+            for (int o = 0; o <= 2; o += 2) {
+                int64_t row = j * rp + (tw == 4 ? h : 0), col = o + (tw == 8 ? 16 * h : 0);
+                emit(e, "const %s s%d%d_%d = %s;", v->vec, j, h, o,
+                     simd(v->load, arena_printf(emit_arena, "sk + %lld", (long long)(4 * row * P + col)), 0, 0));
+            }
+    const char *d[6], *r[6];
+    for (int l = 0; l < 6; l++) {
+        int o = l < 4 ? 0 : 2;
+        const char *ix = arena_printf(emit_arena, "ix%d", l - o);
+        const char *lo = simd(v->perm2, arena_printf(emit_arena, "s00_%d", o), ix, arena_printf(emit_arena, "s01_%d", o));
+        const char *hi = simd(v->perm2, arena_printf(emit_arena, "s10_%d", o), ix, arena_printf(emit_arena, "s11_%d", o));
+        d[l] = arena_printf(emit_arena, "d%d", l);
+        r[l] = arena_printf(emit_arena, "r%d", l);
+        emit(e, "const %s %s = %s;", v->vec, d[l], simd(v->blend, "0xff00", hi, lo));
+    }
+    bt6(e, "h", d, r);
+    for (int b = 0; b < 6; b++)
+        emit(e, "%s", simd(v->store, arena_printf(emit_arena, "eb + k * 96 + %d", b * 16), r[b], 0));
+    emit(e, "}");
+    for (int b = 0; b < 6; b++) {
+        const char *c[6], *x[6];
+        for (int k = 0; k < 6; k++) {
+            c[k] = vname("c", k, b);
+            x[k] = vname("x", k, b);
+            emit(e, "const %s %s = %s;", v->vec, c[k],
+                 simd(v->load, arena_printf(emit_arena, "eb + %d", k * 96 + b * 16), 0, 0));
+        }
+        bt6(e, vname("g", b, 0), c, x);
+        for (int a = 0; a < 6; a++)
+            emit(e, "%s", simd(v->store, arena_printf(emit_arena, "vq + %lld + t", (long long)((a * 6 + b) * w->cin * w->vp)),
+                               x[a], 0));
+    }
+    emit(e, "}");
+    emit(e, "}");
+}
+
 static void emit_wi4(emitter *e, const wconv *w)
 {
     int64_t T = w->nr * w->tw, D = tiles_vec(e->simd, w);
+    if (wi4_in_regs(e->simd, w)) {
+        emit(e, "CNNC_KERNEL static void %s_w4i(const float *restrict sg, float *restrict vv)", w->name);
+        emit(e, "{");
+        emit_wi4_regs(e, w);
+        emit(e, "}");
+        emit_blank(e);
+        return;
+    }
     emit(e, "CNNC_KERNEL static void %s_w4i(const float *restrict sg, float *restrict vv)", w->name);
     emit(e, "{");
     emit(e, "float dd[%lld], sk[%lld];", (long long)(36 * D), (long long)(4 * T));

@@ -140,6 +140,13 @@ for t in avx512 avx2; do
     has $t avg2 "c1 weight gradient (before an average pool): dot form" '\bc1_wg_[0-9]+x[0-9]+\('
 done
 lacks avx512 cifar10_wide "3x3 kernels: no sparse weight gradient" '_wz\('
+# F4's input transform gathers its tiles with two-vector permutes where
+# the flavour has them (rows of 8 tiles in c2, 4 in c3/c4: every w4i of
+# the forward pass and the data gradient); else through dd
+has avx512 cifar10_wide "F4 input transform: permutes of two rows" \
+    'const __m512i ix0 = _mm512_setr_epi32\(0, 4, 8, 12, 16, 20, 24, 28, 0,'
+lacks avx512 cifar10_wide "F4 input transform: no gather through dd" 'float dd\[[0-9]+\], sk'
+has avx2 cifar10_wide "F4 input transform (avx2, no perm2): gather through dd" 'float dd\[[0-9]+\], sk'
 # The sparse backward of relu dense layers (AVX-512): lenet's f5 and f6
 # (tiles of 4 and 6 vectors); not cifar10_mlp's h1 (3,072 inputs) nor h2
 # (256 units: tiles of 2 vectors), nor a layer without relu (out).
