@@ -291,51 +291,48 @@ static void emit_wu(emitter *e, const wconv *w)
     emit_blank(e);
 }
 
-/* NAME_wns where xh > 0: padded row gr is x's row gr - xt between xl
- * and xw zeros a side, else zeros (zero padding written here). */
-static void emit_wst_unpadded(emitter *e, const wconv *w)
+/* Where a chunk's staged rows come from: map ch's staged row r, column c
+ * is src[ch * plane + off + (m ty0 + r - rt) * pitch + c - cl] where
+ * 0 <= m ty0 + r - rt < rows and 0 <= c - cl < cols, else 0.  With xh > 0
+ * the layer's unpadded x (the zero padding written by the staging), else
+ * a padded plane (the forward's padded copy, or G for the data gradient). */
+typedef struct wsrc {
+    int64_t plane, off, rt, rows, pitch, cl, cols;
+} wsrc;
+
+static wsrc wconv_src(const wconv *w)
 {
-    int64_t sr = srows(w), right = w->pitch - w->xl - w->xw;
+    if (w->xh > 0)
+        return (wsrc){w->xh * w->xw, 0, w->xt, w->xh, w->xw, w->xl, w->xw};
+    return (wsrc){w->in_plane, w->in_off, 0, w->in_rows, w->in_pitch, 0, w->in_cols};
+}
+
+static bool wi4_direct(const simd_target *v, const wconv *w);
+
+/* NAME_wns: the source rows m*ty0 - rt .. of every map into the staging
+ * buffer (wconv_src), zeros outside the source's rows and columns. */
+static void emit_wst(emitter *e, const wconv *w)
+{
+    wsrc x = wconv_src(w);
+    int64_t sr = srows(w), right = w->pitch - x.cl - x.cols;
+    if (wi4_direct(e->simd, w)) /* NAME_w4i reads the source itself */
+        return;
+    emit(e, "static void %s_wns(const float *restrict xi, float *restrict sg, int ty0)", w->name);
+    emit(e, "{");
     emit(e, "for (int ch = 0; ch < %lld; ch++)", (long long)w->cin);
     emit(e, "for (int r = 0; r < %lld; r++) {", (long long)sr);
     emit(e, "float *dst = sg + ((size_t)ch * %lld + r) * %lld;", (long long)sr, (long long)w->pitch);
-    emit(e, "const int gr = %d * ty0 + r - %lld;", w->m, (long long)w->xt);
-    emit(e, "if (gr < 0 || gr >= %lld) {", (long long)w->xh);
+    emit(e, "const int gr = %d * ty0 + r - %lld;", w->m, (long long)x.rt);
+    emit(e, "if (gr < 0 || gr >= %lld) {", (long long)x.rows);
     emit(e, "memset(dst, 0, sizeof(float) * %lld);", (long long)w->pitch);
     emit(e, "continue;");
     emit(e, "}");
-    if (w->xl)
-        emit(e, "memset(dst, 0, sizeof(float) * %lld);", (long long)w->xl);
-    emit(e, "memcpy(dst + %lld, xi + (size_t)ch * %lld + (size_t)gr * %lld, sizeof(float) * %lld);", (long long)w->xl,
-         (long long)(w->xh * w->xw), (long long)w->xw, (long long)w->xw);
+    if (x.cl)
+        emit(e, "memset(dst, 0, sizeof(float) * %lld);", (long long)x.cl);
+    emit(e, "memcpy(dst + %lld, xi + (size_t)ch * %lld + %lld + (size_t)gr * %lld, sizeof(float) * %lld);",
+         (long long)x.cl, (long long)x.plane, (long long)x.off, (long long)x.pitch, (long long)x.cols);
     if (right > 0)
-        emit(e, "memset(dst + %lld, 0, sizeof(float) * %lld);", (long long)(w->xl + w->xw), (long long)right);
-    emit(e, "}");
-}
-
-/* NAME_wns: the input rows m*ty0 .. m*ty0 + srows - 1 of every map into
- * the staging buffer, zeros past the input's rows and columns. */
-static void emit_wst(emitter *e, const wconv *w)
-{
-    int64_t sr = srows(w);
-    emit(e, "static void %s_wns(const float *restrict xi, float *restrict sg, int ty0)", w->name);
-    emit(e, "{");
-    if (w->xh > 0) {
-        emit_wst_unpadded(e, w);
-        emit(e, "}");
-        emit_blank(e);
-        return;
-    }
-    emit(e, "for (int ch = 0; ch < %lld; ch++)", (long long)w->cin);
-    emit(e, "for (int r = 0; r < %lld; r++) {", (long long)sr);
-    emit(e, "float *dst = sg + ((size_t)ch * %lld + r) * %lld;", (long long)sr, (long long)w->pitch);
-    emit(e, "const int gr = %d * ty0 + r;", w->m);
-    emit(e, "if (gr < %lld)", (long long)w->in_rows);
-    emit(e, "    memcpy(dst, xi + (size_t)ch * %lld + %lld + (size_t)gr * %lld, sizeof(float) * %lld);",
-         (long long)w->in_plane, (long long)w->in_off, (long long)w->in_pitch, (long long)w->in_cols);
-    emit(e, "else");
-    emit(e, "    memset(dst, 0, sizeof(float) * %lld);", (long long)w->in_cols);
-    emit(e, "memset(dst + %lld, 0, sizeof(float) * %lld);", (long long)w->in_cols, (long long)(w->pitch - w->in_cols));
+        emit(e, "memset(dst + %lld, 0, sizeof(float) * %lld);", (long long)(x.cl + x.cols), (long long)right);
     emit(e, "}");
     emit(e, "}");
     emit_blank(e);
@@ -569,10 +566,58 @@ static bool wi4_in_regs(const simd_target *v, const wconv *w)
  * column 4 tx + l: index (i / tw % (8 / tw)) * 16 + 4 tx + l - o of the
  * pair.  Then row k's 6 columns through BT (into eb), and after all 6 rows
  * the columns, stored to vv's planes. */
+/* wi4_in_regs, and the flavour has masked loads: NAME_w4i reads the
+ * source rows itself (zeros by the lane masks), and there is no NAME_wns.
+ * The staging copied every map's rows once more for each of the three
+ * passes (7 % of ./cifar10_wide step's samples with the gather in
+ * registers). */
+static bool wi4_direct(const simd_target *v, const wconv *w)
+{
+    return w->m == 4 && wi4_in_regs(v, w) && v->loadm;
+}
+
+/* Inside NAME_w4i's k loop: sPH_O, staged row 4 (t / tw) + k + 4 (P rp + H
+ * (tw 4)), from column O (+ 16 H (tw 8)): from the staging, or straight
+ * from the source with the lanes outside its rows and columns zero. */
+static void emit_wi4_loads(emitter *e, const wconv *w, bool direct)
+{
+    const simd_target *v = e->simd;
+    int64_t tw = w->tw, rp = 8 / tw, P = w->pitch;
+    wsrc x = wconv_src(w);
+    if (direct) {
+        emit(e, "const int gr = 4 * ty0 + 4 * (t / %lld) + k - %lld;", (long long)tw, (long long)x.rt);
+        for (int q = 0; q < 16 / tw; q++) {
+            emit(e, "const int ok%d = (unsigned)(gr + %d) < %lldu;", q, 4 * q, (long long)x.rows);
+            emit(e, "const float *x%d = sc + (ptrdiff_t)(ok%d ? gr + %d : 0) * %lld;", q, q, 4 * q, (long long)x.pitch);
+            emit(e, "const unsigned m%d = ok%d ? 0xffffu : 0u;", q, q);
+        }
+    } else {
+        emit(e, "const float *sk = sc + (size_t)(4 * (t / %lld) + k) * %lld;", (long long)tw, (long long)P);
+    }
+    for (int j = 0; j < 2; j++)
+        for (int h = 0; h < 2; h++)
+            for (int o = 0; o <= 2; o += 2) {
+                int64_t row = j * rp + (tw == 4 ? h : 0), col = o + (tw == 8 ? 16 * h : 0);
+                const char *ld;
+                if (direct) {
+                    unsigned lanes = 0;
+                    for (int l = 0; l < 16; l++)
+                        lanes |= (unsigned)(col - x.cl + l >= 0 && col - x.cl + l < x.cols) << l;
+                    ld = simd(v->loadm, arena_printf(emit_arena, "x%lld + %lld", (long long)row, (long long)(col - x.cl)),
+                              arena_printf(emit_arena, "(m%lld & 0x%xu)", (long long)row, lanes), 0);
+                } else {
+                    ld = simd(v->load, arena_printf(emit_arena, "sk + %lld", (long long)(4 * row * P + col)), 0, 0);
+                }
+                emit(e, "const %s s%d%d_%d = %s;", v->vec, j, h, o, ld);
+            }
+}
+
 static void emit_wi4_regs(emitter *e, const wconv *w)
 {
     const simd_target *v = e->simd;
-    int64_t P = w->pitch, tw = w->tw, rp = 8 / tw;
+    int64_t tw = w->tw, rp = 8 / tw;
+    bool direct = wi4_direct(v, w);
+    wsrc x = wconv_src(w);
     for (int d = 0; d < 4; d++) {
         const char *ix = "";
         for (int i = 0; i < 16; i++)
@@ -582,19 +627,14 @@ static void emit_wi4_regs(emitter *e, const wconv *w)
     }
     emit(e, "float eb[576];");
     emit(e, "for (int ch = 0; ch < %lld; ch++) {", (long long)w->cin);
-    emit(e, "const float *sc = sg + (size_t)ch * %lld;", (long long)(srows(w) * P));
+    if (direct)
+        emit(e, "const float *sc = xi + (size_t)ch * %lld + %lld;", (long long)x.plane, (long long)x.off);
+    else
+        emit(e, "const float *sc = sg + (size_t)ch * %lld;", (long long)(srows(w) * w->pitch));
     emit(e, "float *vq = vv + (size_t)ch * %lld;", (long long)w->vp);
     emit(e, "for (int t = 0; t < %lld; t += 16) {", (long long)(w->nr * tw));
     emit(e, "for (int k = 0; k < 6; k++) {");
-    emit(e, "const float *sk = sc + (size_t)(4 * (t / %lld) + k) * %lld;", (long long)tw, (long long)P);
-    /* s<pair><half>_<o>: row pair * rp + half (tw 4) or column 16 half (tw 8) */
-    for (int j = 0; j < 2; j++)
-        for (int h = 0; h < 2; h++)
-            for (int o = 0; o <= 2; o += 2) {
-                int64_t row = j * rp + (tw == 4 ? h : 0), col = o + (tw == 8 ? 16 * h : 0);
-                emit(e, "const %s s%d%d_%d = %s;", v->vec, j, h, o,
-                     simd(v->load, arena_printf(emit_arena, "sk + %lld", (long long)(4 * row * P + col)), 0, 0));
-            }
+    emit_wi4_loads(e, w, direct);
     const char *d[6], *r[6];
     for (int l = 0; l < 6; l++) {
         int o = l < 4 ? 0 : 2;
@@ -629,6 +669,14 @@ static void emit_wi4_regs(emitter *e, const wconv *w)
 static void emit_wi4(emitter *e, const wconv *w)
 {
     int64_t T = w->nr * w->tw, D = tiles_vec(e->simd, w);
+    if (wi4_direct(e->simd, w)) {
+        emit(e, "CNNC_KERNEL static void %s_w4i(const float *restrict xi, float *restrict vv, int ty0)", w->name);
+        emit(e, "{");
+        emit_wi4_regs(e, w);
+        emit(e, "}");
+        emit_blank(e);
+        return;
+    }
     if (wi4_in_regs(e->simd, w)) {
         emit(e, "CNNC_KERNEL static void %s_w4i(const float *restrict sg, float *restrict vv)", w->name);
         emit(e, "{");
@@ -831,11 +879,18 @@ static void emit_wconv_sample(emitter *e, const wconv *w, const char *xi, const 
     int64_t full = w->fout / s.mb * s.mb;
     emit(e, "{");
     emit(e, "float *ws = c->cs + (size_t)i0 * %lld;", (long long)e->cs_max);
-    emit(e, "float *restrict u = ws + %lld, *restrict sg = ws + %lld;", (long long)w->u_off, (long long)w->s_off);
+    if (wi4_direct(e->simd, w))
+        emit(e, "float *restrict u = ws + %lld;", (long long)w->u_off);
+    else
+        emit(e, "float *restrict u = ws + %lld, *restrict sg = ws + %lld;", (long long)w->u_off, (long long)w->s_off);
     emit(e, "float *restrict vv = ws + %lld, *restrict mm = ws + %lld;", (long long)w->v_off, (long long)w->m_off);
     emit(e, "for (int ty0 = 0; ty0 < %lld; ty0 += %lld) {", (long long)w->th, (long long)w->nr);
-    emit(e, "%s_wns(%s, sg, ty0);", w->name, xi);
-    emit(e, "%s_%s(sg, vv);", w->name, w->m == 4 ? "w4i" : "wni");
+    if (wi4_direct(e->simd, w)) {
+        emit(e, "%s_w4i(%s, vv, ty0);", w->name, xi);
+    } else {
+        emit(e, "%s_wns(%s, sg, ty0);", w->name, xi);
+        emit(e, "%s_%s(sg, vv);", w->name, w->m == 4 ? "w4i" : "wni");
+    }
     emit(e, "for (int f0 = 0; f0 < %lld; f0 += %d) {", (long long)full, s.mb);
     wconv_block(e, w, &s, "f0", s.mb, b, yi);
     emit(e, "}");
@@ -1116,8 +1171,9 @@ void emit_wino_wgrad_group(emitter *e, const ir_layer *ly, const fgeom *g)
     wg_tile(e->simd, g, &mc, &nf);
     emit(e, "for (int i = s0; i < s1; i++) {");
     emit(e, "float *ws = c->cs + (size_t)i0 * %lld;", (long long)e->cs_max);
-    emit(e, "float *restrict sw = ws + %lld, *restrict vw = ws + %lld, *restrict gtt = ws + %lld;",
-         (long long)g->wg_s, (long long)g->wg_v, (long long)g->wg_gtt);
+    if (!wi4_direct(e->simd, w))
+        emit(e, "float *restrict sw = ws + %lld;", (long long)g->wg_s);
+    emit(e, "float *restrict vw = ws + %lld, *restrict gtt = ws + %lld;", (long long)g->wg_v, (long long)g->wg_gtt);
     emit(e, "const float *gt = c->cs + (size_t)(i0 + i - s0) * %lld + %lld;", (long long)e->cs_max, (long long)g->gt_off);
     if (wino_reads_x(ly))
         emit(e, "const float *xi = x + (size_t)i * %lld;", (long long)(g->C * wino_x_plane(ly)));
@@ -1126,8 +1182,12 @@ void emit_wino_wgrad_group(emitter *e, const ir_layer *ly, const fgeom *g)
     emit(e, "for (int ty0 = 0; ty0 < %lld; ty0 += %lld) {", (long long)w->th, (long long)w->nr);
     emit(e, "const int nt = (ty0 + %lld < %lld ? %lld : %lld - ty0) * %lld;", (long long)w->nr, (long long)w->th,
          (long long)w->nr, (long long)w->th, (long long)w->tw);
-    emit(e, "%s_wns(xi, sw, ty0);", w->name);
-    emit(e, "%s_%s(sw, vw);", w->name, w->m == 4 ? "w4i" : "wni");
+    if (wi4_direct(e->simd, w)) {
+        emit(e, "%s_w4i(xi, vw, ty0);", w->name);
+    } else {
+        emit(e, "%s_wns(xi, sw, ty0);", w->name);
+        emit(e, "%s_%s(sw, vw);", w->name, w->m == 4 ? "w4i" : "wni");
+    }
     emit(e, "%s_wng(gt, gtt, ty0);", ly->name);
     wnw_calls(e, ly, g, mc, nf);
     emit(e, "}");

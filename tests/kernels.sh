@@ -82,11 +82,10 @@ for t in avx512 avx2; do
         has $t cifar10_wide "$l: Winograd F(4x4) forward" "\\b${l}_w4y\\("
         has $t cifar10_wide "$l: Winograd F(4x4) data gradient" "\\b${l}_d_w4y\\("
         has $t cifar10_wide "$l: Winograd weight gradient" "\\b${l}_wnw_[0-9_]+\\("
-        has $t cifar10_wide "$l: its weight gradient on F(4x4) tiles" "\\b${l}_w4i\\(sw, vw\\)"
+        has $t cifar10_wide "$l: its weight gradient on F(4x4) tiles" "\\b${l}_w4i\\((sw|xi), vw"
         lacks $t cifar10_wide "$l: no F(2x2) forward" "\\b${l}_wny\\("
     done
     lacks $t cifar10_wide "c1 (3 input maps): no Winograd" '\bc1_wny\('
-    has $t cifar10_wide "c2-c4 (Winograd, zero padding): the staging pads x itself" 'const int gr = 4 \* ty0 \+ r - 1;'
     has $t cifar10_wide "c2-c4: the Winograd data gradient writes dx directly" 'float \*di = dx \+ \(size_t\)i \* (32768|16384);'
     has $t cifar10_wide "c1 weight gradient: outer tiles of 2 vectors of filters" '\bc1_wo[0-9]+_2\('
 done
@@ -147,6 +146,11 @@ has avx512 cifar10_wide "F4 input transform: permutes of two rows" \
     'const __m512i ix0 = _mm512_setr_epi32\(0, 4, 8, 12, 16, 20, 24, 28, 0,'
 lacks avx512 cifar10_wide "F4 input transform: no gather through dd" 'float dd\[[0-9]+\], sk'
 has avx2 cifar10_wide "F4 input transform (avx2, no perm2): gather through dd" 'float dd\[[0-9]+\], sk'
+# ... and reads x (or G) itself, its lane masks the zero padding: no staging
+has avx512 cifar10_wide "F4 input transform: rows straight from x, masked" \
+    'const int gr = 4 \* ty0 \+ 4 \* \(t / 4\) \+ k - 1;'
+lacks avx512 cifar10_wide "F4: no staging copy" '_wns\('
+has avx2 cifar10_wide "c2-c4 (avx2, zero padding): the staging pads x itself" 'const int gr = 4 \* ty0 \+ r - 1;'
 # The sparse backward of relu dense layers (AVX-512): lenet's f5 and f6
 # (tiles of 4 and 6 vectors); not cifar10_mlp's h1 (3,072 inputs) nor h2
 # (256 units: tiles of 2 vectors), nor a layer without relu (out).
