@@ -151,6 +151,11 @@ has avx512 cifar10_wide "F4 input transform: rows straight from x, masked" \
     'const int gr = 4 \* ty0 \+ 4 \* \(t / 4\) \+ k - 1;'
 lacks avx512 cifar10_wide "F4: no staging copy" '_wns\('
 has avx2 cifar10_wide "c2-c4 (avx2, zero padding): the staging pads x itself" 'const int gr = 4 \* ty0 \+ r - 1;'
+# F4's output transform: rows of y from two-vector permutes (avx512), not
+# through yb and ob
+lacks avx512 cifar10_wide "F4 output transform: no scatter through yb" 'float yb\['
+has avx512 cifar10_wide "F4 output transform: permutes into rows of y" '_mm512_mask_blend_ps\(0xccccu, '
+has avx2 cifar10_wide "F4 output transform (avx2): through yb" 'float yb\['
 # The sparse backward of relu dense layers (AVX-512): lenet's f5 and f6
 # (tiles of 4 and 6 vectors); not cifar10_mlp's h1 (3,072 inputs) nor h2
 # (256 units: tiles of 2 vectors), nor a layer without relu (out).
