@@ -708,16 +708,11 @@ static void emit_wi4_regs(emitter *e, const wconv *w)
 static void emit_wi4(emitter *e, const wconv *w)
 {
     int64_t T = w->nr * w->tw, D = tiles_vec(e->simd, w);
-    if (wi4_direct(e->simd, w)) {
-        emit(e, "CNNC_KERNEL static void %s_w4i(const float *restrict xi, float *restrict vv, int ty0)", w->name);
-        emit(e, "{");
-        emit_wi4_regs(e, w);
-        emit(e, "}");
-        emit_blank(e);
-        return;
-    }
     if (wi4_in_regs(e->simd, w)) {
-        emit(e, "CNNC_KERNEL static void %s_w4i(const float *restrict sg, float *restrict vv)", w->name);
+        if (wi4_direct(e->simd, w))
+            emit(e, "CNNC_KERNEL static void %s_w4i(const float *restrict xi, float *restrict vv, int ty0)", w->name);
+        else
+            emit(e, "CNNC_KERNEL static void %s_w4i(const float *restrict sg, float *restrict vv)", w->name);
         emit(e, "{");
         emit_wi4_regs(e, w);
         emit(e, "}");
