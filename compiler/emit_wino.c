@@ -34,10 +34,27 @@
 static const double BT[4][4] = {{1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, 1, 0, -1}};
 static const double AT[2][4] = {{1, 1, 1, 0}, {0, 1, -1, -1}};
 static const double AT4[4][6] = {{1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}};
-#define G4_TABLE                                                                                                       \
-    "static const float G[6][3] = {{0.25f, 0, 0}, {-1.0f / 6, -1.0f / 6, -1.0f / 6}, "                                  \
-    "{-1.0f / 6, 1.0f / 6, -1.0f / 6}, {1.0f / 24, 1.0f / 12, 1.0f / 6}, {1.0f / 24, -1.0f / 12, 1.0f / 6}, {0, 0, 1}};"
-#define G2_TABLE "static const float G[4][3] = {{1, 0, 0}, {0.5f, 0.5f, 0.5f}, {0.5f, -0.5f, 0.5f}, {0, 0, 1}};"
+static const double G2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+static const double G4[6][3] = {{0.25, 0, 0},           {-1.0 / 6, -1.0 / 6, -1.0 / 6}, {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                                {1.0 / 24, 1.0 / 12, 1.0 / 6}, {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1}};
+
+/* G of F(m x m, 3x3): (m + 2) x 3. */
+static const double (*g_of(int m))[3]
+{
+    return m == 2 ? G2 : G4;
+}
+
+/* static const float G[m + 2][3] in the generated C, from g_of(m) (the
+ * literals as lincomb prints them, so scalar and SIMD code use the same
+ * floats). */
+static void emit_g_table(emitter *e, int m)
+{
+    const double(*G)[3] = g_of(m);
+    const char *rows = "";
+    for (int a = 0; a < m + 2; a++)
+        rows = arena_printf(emit_arena, "%s%s{%#.9gf, %#.9gf, %#.9gf}", rows, a ? ", " : "", G[a][0], G[a][1], G[a][2]);
+    emit(e, "static const float G[%d][3] = {%s};", m + 2, rows);
+}
 
 static int64_t round16(int64_t n)
 {
@@ -264,10 +281,6 @@ static const char *lincomb(const simd_target *v, const double *coef, int stride,
     return acc ? acc : v->zero;
 }
 
-static const double G2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
-static const double G4[6][3] = {{0.25, 0, 0},           {-1.0 / 6, -1.0 / 6, -1.0 / 6}, {-1.0 / 6, 1.0 / 6, -1.0 / 6},
-                                {1.0 / 24, 1.0 / 12, 1.0 / 6}, {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1}};
-
 /* NAME_wnu: U[ab][o][i] = (G k GT)[a][b] with k = w[o][i], or w[i][o]
  * flipped.  The taps first go to kt[j][o][i] in u's last 9 planes, then U
  * a vector of (o, i) at a time: U's planes are [o][i] too, and each
@@ -278,7 +291,7 @@ static void emit_wu(emitter *e, const wconv *w)
 {
     const simd_target *v = e->simd;
     int n = w->m + 2, W = v->width;
-    const double(*G)[3] = w->m == 2 ? G2 : G4;
+    const double(*G)[3] = g_of(w->m);
     int64_t FC = w->fout * w->cin, full = FC / W * W;
     emit(e, "CNNC_KERNEL static void %s_wnu(const float *restrict w, float *restrict u)", w->name);
     emit(e, "{");
@@ -312,7 +325,7 @@ static void emit_wu(emitter *e, const wconv *w)
     }
     emit(e, "}");
     if (full < FC) { /* the last (o, i) pairs: the same sums, scalar */
-        emit(e, "%s", w->m == 2 ? G2_TABLE : G4_TABLE);
+        emit_g_table(e, w->m);
         emit(e, "for (int p = %lld; p < %lld; p++) {", (long long)full, (long long)FC);
         emit(e, "float k[9], t[%d][3];", n);
         emit(e, "for (int j = 0; j < 9; j++)");
@@ -1312,7 +1325,7 @@ void emit_wino_wgrad_end(emitter *e, const ir_layer *ly, const fgeom *g)
     int n = g->wf.m + 2;
     long long st = (long long)(g->C * g->Fp);
     emit(e, "if (i1 > i0) {");
-    emit(e, "%s", n == 4 ? G2_TABLE : G4_TABLE);
+    emit_g_table(e, g->wf.m);
     emit(e, "for (int f = 0; f < %lld; f++)", (long long)g->F);
     emit(e, "for (int ch = 0; ch < %lld; ch++) {", (long long)g->C);
     emit(e, "const float *du = dut + (size_t)ch * %lld + f;", (long long)g->Fp);
