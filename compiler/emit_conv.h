@@ -13,7 +13,8 @@
  * flipped (the data gradient).  Tiles of m x m outputs, th x tw, in
  * chunks of nr tile rows; with n = (m + 2)^2 transformed positions the
  * lane's first-sample scratch holds U [n][fout][cin] at u_off, the staged
- * rows [cin][m*nr + 2][pitch] at s_off, V [n][cin][vp] at v_off and M
+ * rows [cin][m*nr + 2][pitch] at s_off (none where NAME_w4i reads its
+ * source: wi4_direct), V [n][cin][vp] at v_off and M
  * [n][fout][vp] at m_off, up to end. */
 typedef struct wconv {
     const char *name;

@@ -124,6 +124,34 @@ static int64_t srows(const wconv *w)
     return w->m * w->nr + 2 + (w->pair ? 2 : 0);
 }
 
+/* The gather in registers, where the flavour permutes across two vectors
+ * (perm2, AVX-512) and a vector of tiles is whole tile rows of 4 or 8
+ * tiles (cifar10_wide's c3/c4: 4 rows of 4, c2: 2 rows of 8).  The memcpy
+ * and scalar gather through dd above cost about 1,000 cycles a map in c4
+ * (clang: 4-float stores read back as vectors, a scalar shift, gathers and
+ * scatters for the last tile's columns), as much as the GEMM. */
+static bool wi4_in_regs(const simd_target *v, const wconv *w)
+{
+    return v->perm2 && v->width == 16 && (w->tw == 4 || w->tw == 8) && w->nr * w->tw % 16 == 0 &&
+           w->pitch >= 4 * w->tw + 2;
+}
+
+/* wi4_in_regs, and the flavour has masked loads: NAME_w4i reads the
+ * source rows itself (zeros by the lane masks), and there is no NAME_wns.
+ * The staging copied every map's rows once more for each of the three
+ * passes (7 % of ./cifar10_wide step's samples with the gather in
+ * registers). */
+static bool wi4_direct(const simd_target *v, const wconv *w)
+{
+    return w->m == 4 && wi4_in_regs(v, w) && v->loadm;
+}
+
+/* Floats of a chunk's staged rows: none where NAME_w4i reads the source. */
+static int64_t staged_floats(const simd_target *v, const wconv *w)
+{
+    return wi4_direct(v, w) ? 0 : round16(w->cin * srows(w) * w->pitch);
+}
+
 static void wconv_plan(const simd_target *v, wconv *w, int64_t u_base, int64_t t_base)
 {
     int W = v->width, m = w->m;
@@ -142,7 +170,7 @@ static void wconv_plan(const simd_target *v, wconv *w, int64_t u_base, int64_t t
     w->u_off = round16(u_base);
     w->s_off = round16(t_base);
     w->pair = m == 2 && v->cat_lo && 2 * w->tw == W;
-    w->v_off = w->s_off + round16(w->cin * srows(w) * w->pitch);
+    w->v_off = w->s_off + staged_floats(v, w);
     w->m_off = w->v_off + round16(npos(w) * w->cin * w->vp);
     w->end = w->m_off + npos(w) * wconv_mb(v, w) * w->vp;
 }
@@ -214,7 +242,7 @@ static int64_t wino_plan_scratch(const simd_target *v, fgeom *g, int64_t base, i
     }
     int64_t T = g->wf.nr * g->wf.tw;
     g->wg_s = t0;
-    g->wg_v = g->wg_s + round16(g->C * srows(&g->wf) * g->wf.pitch);
+    g->wg_v = g->wg_s + staged_floats(v, &g->wf);
     g->wg_gtt = g->wg_v + round16(npos(&g->wf) * g->C * g->wf.vp);
     if (g->wg_gtt + npos(&g->wf) * T * g->Fp > need)
         need = g->wg_gtt + npos(&g->wf) * T * g->Fp;
@@ -359,16 +387,14 @@ static wsrc wconv_src(const wconv *w)
     return (wsrc){w->in_plane, w->in_off, 0, w->in_rows, w->in_pitch, 0, w->in_cols};
 }
 
-static bool wi4_direct(const simd_target *v, const wconv *w);
-
 /* NAME_wns: the source rows m*ty0 - rt .. of every map into the staging
  * buffer (wconv_src), zeros outside the source's rows and columns. */
 static void emit_wst(emitter *e, const wconv *w)
 {
-    wsrc x = wconv_src(w);
-    int64_t sr = srows(w), right = w->pitch - x.cl - x.cols;
     if (wi4_direct(e->simd, w)) /* NAME_w4i reads the source itself */
         return;
+    wsrc x = wconv_src(w);
+    int64_t sr = srows(w), right = w->pitch - x.cl - x.cols;
     emit(e, "static void %s_wns(const float *restrict xi, float *restrict sg, int ty0)", w->name);
     emit(e, "{");
     emit(e, "for (int ch = 0; ch < %lld; ch++)", (long long)w->cin);
@@ -598,36 +624,6 @@ static void emit_wi4_transform(emitter *e, const wconv *w, int64_t D)
     emit(e, "}");
 }
 
-/* The gather in registers, where the flavour permutes across two vectors
- * (perm2, AVX-512) and a vector of tiles is whole tile rows of 4 or 8
- * tiles (cifar10_wide's c3/c4: 4 rows of 4, c2: 2 rows of 8).  The memcpy
- * and scalar gather through dd above cost about 1,000 cycles a map in c4
- * (clang: 4-float stores read back as vectors, a scalar shift, gathers and
- * scatters for the last tile's columns), as much as the GEMM. */
-static bool wi4_in_regs(const simd_target *v, const wconv *w)
-{
-    return v->perm2 && v->width == 16 && (w->tw == 4 || w->tw == 8) && w->nr * w->tw % 16 == 0 &&
-           w->pitch >= 4 * w->tw + 2;
-}
-
-/* Lane i of a vector of tiles is tile row i / tw, column i % tw; lanes 0-7
- * and 8-15 each come from one perm2 of two source vectors: two rows' 16
- * floats (tw = 4) or one row's 32 (tw = 8), from column o of the staged
- * rows, o = 0 for l < 4 and 2 for l = 4, 5 (whose last tile reads the
- * staged halo, columns 4 tw and 4 tw + 1).  Tile column tx's element l is
- * column 4 tx + l: index (i / tw % (8 / tw)) * 16 + 4 tx + l - o of the
- * pair.  Then row k's 6 columns through BT (into eb), and after all 6 rows
- * the columns, stored to vv's planes. */
-/* wi4_in_regs, and the flavour has masked loads: NAME_w4i reads the
- * source rows itself (zeros by the lane masks), and there is no NAME_wns.
- * The staging copied every map's rows once more for each of the three
- * passes (7 % of ./cifar10_wide step's samples with the gather in
- * registers). */
-static bool wi4_direct(const simd_target *v, const wconv *w)
-{
-    return w->m == 4 && wi4_in_regs(v, w) && v->loadm;
-}
-
 /* Inside NAME_w4i's k loop: sPH_O, staged row 4 (t / tw) + k + 4 (P rp + H
  * (tw 4)), from column O (+ 16 H (tw 8)): from the staging, or straight
  * from the source with the lanes outside its rows and columns zero. */
@@ -664,6 +660,14 @@ static void emit_wi4_loads(emitter *e, const wconv *w, bool direct)
             }
 }
 
+/* Lane i of a vector of tiles is tile row i / tw, column i % tw; lanes 0-7
+ * and 8-15 each come from one perm2 of two source vectors: two rows' 16
+ * floats (tw = 4) or one row's 32 (tw = 8), from column o of the staged
+ * rows, o = 0 for l < 4 and 2 for l = 4, 5 (whose last tile reads the
+ * staged halo, columns 4 tw and 4 tw + 1).  Tile column tx's element l is
+ * column 4 tx + l: index (i / tw % (8 / tw)) * 16 + 4 tx + l - o of the
+ * pair.  Then row k's 6 columns through BT (into eb), and after all 6 rows
+ * the columns, stored to vv's planes. */
 static void emit_wi4_regs(emitter *e, const wconv *w)
 {
     const simd_target *v = e->simd;
@@ -748,8 +752,6 @@ static void emit_wi4(emitter *e, const wconv *w)
     emit_blank(e);
 }
 
-/* NAME_w4y (F4's NAME_wny): per filter, Y = AT M A + bias (and relu) into planes
- * yb[ij][t], then into y's rows (other activations there). */
 /* The scatter in registers (the mirror of wi4_in_regs): where a vector of
  * tiles is whole tile rows of 4 or 8 tiles, the tiles fill the output's
  * columns and the activation is vectorised, each output row vector (tile
@@ -859,6 +861,9 @@ static void emit_wo4_scatter(emitter *e, const wconv *w, int64_t D)
     emit(e, "}");
 }
 
+/* NAME_w4y (F4's NAME_wny): per filter, Y = AT M A + bias (and relu) into planes
+ * yb[ij][t], then into y's rows (other activations there); or straight
+ * into y's rows (wo4_in_regs). */
 static void emit_wo4(emitter *e, const wconv *w)
 {
     const simd_target *v = e->simd;
@@ -969,6 +974,18 @@ static void wconv_block(emitter *e, const wconv *w, const sweep *s, const char *
     emit(e, "%s_%s(mm, %s, %s, ty0, %s, %lld);", w->name, w->m == 4 ? "w4y" : "wny", b, yi, f0, (long long)nb);
 }
 
+/* The chunk's V (at vv) from the sample's source xi: NAME_w4i reading it
+ * itself, or NAME_wns staging it at sg first. */
+static void emit_wi_call(emitter *e, const wconv *w, const char *xi, const char *sg, const char *vv)
+{
+    if (wi4_direct(e->simd, w)) {
+        emit(e, "%s_w4i(%s, %s, ty0);", w->name, xi, vv);
+        return;
+    }
+    emit(e, "%s_wns(%s, %s, ty0);", w->name, xi, sg);
+    emit(e, "%s_%s(%s, %s);", w->name, w->m == 4 ? "w4i" : "wni", sg, vv);
+}
+
 /* One sample: input planes at xi, outputs at yi, bias at b. */
 static void emit_wconv_sample(emitter *e, const wconv *w, const char *xi, const char *yi, const char *b)
 {
@@ -982,12 +999,7 @@ static void emit_wconv_sample(emitter *e, const wconv *w, const char *xi, const 
         emit(e, "float *restrict u = ws + %lld, *restrict sg = ws + %lld;", (long long)w->u_off, (long long)w->s_off);
     emit(e, "float *restrict vv = ws + %lld, *restrict mm = ws + %lld;", (long long)w->v_off, (long long)w->m_off);
     emit(e, "for (int ty0 = 0; ty0 < %lld; ty0 += %lld) {", (long long)w->th, (long long)w->nr);
-    if (wi4_direct(e->simd, w)) {
-        emit(e, "%s_w4i(%s, vv, ty0);", w->name, xi);
-    } else {
-        emit(e, "%s_wns(%s, sg, ty0);", w->name, xi);
-        emit(e, "%s_%s(sg, vv);", w->name, w->m == 4 ? "w4i" : "wni");
-    }
+    emit_wi_call(e, w, xi, "sg", "vv");
     emit(e, "for (int f0 = 0; f0 < %lld; f0 += %d) {", (long long)full, s.mb);
     wconv_block(e, w, &s, "f0", s.mb, b, yi);
     emit(e, "}");
@@ -1279,12 +1291,7 @@ void emit_wino_wgrad_group(emitter *e, const ir_layer *ly, const fgeom *g)
     emit(e, "for (int ty0 = 0; ty0 < %lld; ty0 += %lld) {", (long long)w->th, (long long)w->nr);
     emit(e, "const int nt = (ty0 + %lld < %lld ? %lld : %lld - ty0) * %lld;", (long long)w->nr, (long long)w->th,
          (long long)w->nr, (long long)w->th, (long long)w->tw);
-    if (wi4_direct(e->simd, w)) {
-        emit(e, "%s_w4i(xi, vw, ty0);", w->name);
-    } else {
-        emit(e, "%s_wns(xi, sw, ty0);", w->name);
-        emit(e, "%s_%s(sw, vw);", w->name, w->m == 4 ? "w4i" : "wni");
-    }
+    emit_wi_call(e, w, "xi", "sw", "vw");
     emit(e, "%s_wng(gt, gtt, ty0);", ly->name);
     wnw_calls(e, ly, g, mc, nf);
     emit(e, "}");
