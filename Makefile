@@ -46,7 +46,7 @@ ifeq ($(SANITIZE),1)
   export UBSAN_OPTIONS := exitcode=87:halt_on_error=1:print_stacktrace=1
   # examples.sh's -Werror compiles see the same C and flags as in a plain
   # make test: the sanitized pass (.ci/run) skips them
-  export WARNINGS := 0
+  export CNNC_TEST_WARNINGS := 0
 endif
 
 DEB_PKGS := flex bison check clang zlib1g-dev pkg-config dataset-fashion-mnist

@@ -3,7 +3,7 @@
 # -Werror clean with gcc and clang, and the built program runs `info`,
 # `init` and two training steps (`bench --steps 2`).  Two examples at a
 # time (tests/jobs.sh).  Prints "N passed, N failed"; exits non-zero on
-# any failure.  WARNINGS=0 skips the -Werror compiles: make test SANITIZE=1
+# any failure.  CNNC_TEST_WARNINGS=0 skips the -Werror compiles: make test SANITIZE=1
 # sets it, since the C and the warning flags are the same as in the plain
 # pass and only the program's build differs.
 cnnc=${1:-build/cnnc}
@@ -13,7 +13,7 @@ out=build/examples
 example() {
     "$cnnc" "examples/$1.net" -o "$out/$1.c" || { echo "FAIL $1"; return 1; }
     for cc in gcc clang; do
-        [ "${WARNINGS:-1}" = 0 ] && break
+        [ "${CNNC_TEST_WARNINGS:-1}" = 0 ] && break
         $cc -std=c11 -Wall -Wextra -Wpedantic -Werror -O2 -c "$out/$1.c" -o "$out/$1.$cc.o" ||
             { echo "  $cc rejects $out/$1.c"; echo "FAIL $1"; return 1; }
     done
