@@ -334,7 +334,7 @@ hit() {   # hit SIG NAME [env]: a long run; SIG goes to rank 1 after epoch 1
 }
 hit KILL killed
 [ -n "$victim" ] && [ $rc != 0 ] && [ $rc != 124 ] && [ $secs -le 20 ] &&
-    grep -q "^victim: rank 0 of 2 (on [^)]*): \(stopped by SIGTERM during epoch\|MPI failed during epoch\)" "$t/killed.err" &&
+    grep -q "^victim: rank 0 of 2 (on [^)]*): \(stopped by SIGTERM\|MPI failed\) during \(epoch\|evaluating the test set\|the end of an epoch\)" "$t/killed.err" &&
     ok "rank 1 killed: the job ends in ${secs} s, rank 0 says what it was doing" ||
     { bad "rank 1 killed: exit $rc after ${secs} s"; cat "$t/killed.err"; }
 "$t/small_1" eval --data "$t/big" --weights "$t/killed.npz" > /dev/null 2>&1 &&
