@@ -156,6 +156,11 @@ has avx2 cifar10_wide "c2-c4 (avx2, zero padding): the staging pads x itself" 'c
 lacks avx512 cifar10_wide "F4 output transform: no scatter through yb" 'float yb\['
 has avx512 cifar10_wide "F4 output transform: permutes into rows of y" '_mm512_mask_blend_ps\(0xccccu, '
 has avx2 cifar10_wide "F4 output transform (avx2): through yb" 'float yb\['
+# The Winograd weight gradient's end (gw += GT dU G) runs on vectors of
+# filters in every SIMD flavour; generic keeps the scalar loops
+has avx512 cifar10_wide "Winograd wgrad end: vectors of 16 filters" 'float o\[9\]\[16\];'
+has avx2 cifar10_wide "Winograd wgrad end (avx2): vectors of 8 filters" 'float o\[9\]\[8\];'
+lacks avx512 cifar10_wide "Winograd wgrad end: no scalar dU G" 's \+= du\['
 # The sparse backward of relu dense layers (AVX-512): lenet's f5 and f6
 # (tiles of 4 and 6 vectors); not cifar10_mlp's h1 (3,072 inputs) nor h2
 # (256 units: tiles of 2 vectors), nor a layer without relu (out).
