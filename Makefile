@@ -67,7 +67,7 @@ TOOL_BIN     := $(patsubst tools/%.c,$(B)/%,$(TOOL_SRC))
 .PHONY: bench bench-deps bench-layers
 .PHONY: all deps demo test unit-test error-test mutate-test golden-test example-test train-test \
         gradcheck-test summary-test cifar-test install-test broken-test crash-test install clean \
-        pool-twins-test kernels-test
+        pool-twins-test kernels-test fpenv-test
 all: $(B)/cnnc $(B)/libcnnrt.a $(TOOL_BIN)
 
 # ---- dependencies (Debian 12; run as root) ----
@@ -125,7 +125,7 @@ $(B)/tests/test_%: tests/unit/test_%.c $(COMPILER_OBJ) $(B)/libcnnrt.a | $(B)/te
 
 test: all unit-test error-test mutate-test golden-test example-test train-test gradcheck-test \
       summary-test cifar-test install-test broken-test crash-test pool-twins-test kernels-test \
-      mpi-test
+      fpenv-test mpi-test
 	@echo "all test groups passed"
 
 unit-test: $(UNIT_BIN)
@@ -168,6 +168,9 @@ crash-test: all
 # the SIMD pooling kernels against their reference twins: ties, NaN, infinities
 pool-twins-test: all
 	sh tests/pool_twins.sh $(B)
+# subnormals flushed inside the generated code, the caller's MXCSR given back
+fpenv-test: all
+	sh tests/fpenv.sh $(B)
 # which kernel the cost rules give the layers docs/KERNELS.md names
 kernels-test: $(B)/cnnc
 	sh tests/kernels.sh $(B)/cnnc

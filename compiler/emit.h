@@ -57,6 +57,11 @@ typedef struct simd_target {
     /* perm2: lane l of the 32 lanes of $1 then $3 at index $2[l] (ivec);
      * NULL where none. */
     const char *perm2;
+    /* fpenv_on: a statement that saves the calling thread's floating-point
+     * control in `fpenv` and makes results and operands below FLT_MIN zero
+     * (flush to zero / denormals are zero, where `c->fast` says the CPU
+     * has the flavour); fpenv_off restores it.  NULL where not set. */
+    const char *fpenv_on, *fpenv_off;
 } simd_target;
 
 const simd_target *simd_find(const char *name);

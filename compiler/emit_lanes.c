@@ -136,6 +136,8 @@ static void emit_lane_main(emitter *e)
     emit(e, "struct %s_lane *lane = arg;", e->prefix);
     emit(e, "%s_ctx *c = lane->c;", e->prefix);
     emit(e, "unsigned seen = lane->seen; /* the generation when it was started */");
+    if (e->simd->fpenv_on)
+        emit(e, "%s /* as the caller's run_step */", e->simd->fpenv_on);
     emit(e, "for (;;) {");
     emit(e, "lane_wait(c, &c->generation, seen);");
     emit(e, "seen++;");
@@ -144,6 +146,8 @@ static void emit_lane_main(emitter *e)
     emit(e, "c->job(c, lane->t);");
     emit(e, "lane_sync(c, c->threads);");
     emit(e, "}");
+    if (e->simd->fpenv_off)
+        emit(e, "%s", e->simd->fpenv_off);
     emit(e, "return NULL;");
     emit(e, "}");
     emit_blank(e);
@@ -397,6 +401,8 @@ static void emit_compute_api(emitter *e)
     emit(e, "/* Inference on n samples, in chunks of at most max_batch. */");
     emit(e, "void %s_forward(%s_ctx *c, const float *x, int n, float *out)", p, p);
     emit(e, "{");
+    if (e->simd->fpenv_on)
+        emit(e, "%s", e->simd->fpenv_on);
     emit(e, "for (int i = 0; i < n; i += c->max_batch) {");
     emit(e, "c->job_x = x + (size_t)i * %lld;", in);
     emit(e, "c->job_n = n - i < c->max_batch ? n - i : c->max_batch;");
@@ -407,6 +413,8 @@ static void emit_compute_api(emitter *e)
     emit(e, "memcpy(out + (size_t)i * %lld, %s, sizeof(float) * (size_t)c->job_n * %lld);", out,
          output_expr(net), out);
     emit(e, "}");
+    if (e->simd->fpenv_off)
+        emit(e, "%s", e->simd->fpenv_off);
     emit(e, "}");
     emit_blank(e);
     emit(e, "/* Forward and backward on one batch (n <= max_batch), then SGD with hp");
@@ -422,7 +430,11 @@ static void emit_compute_api(emitter *e)
     emit(e, "c->job_targets = targets;");
     emit(e, "c->job_n = n;");
     emit(e, "c->job_hp = hp;");
+    if (e->simd->fpenv_on) /* denormal momenta and gradients: microcode assists, 10 % of long runs */
+        emit(e, "%s", e->simd->fpenv_on);
     emit(e, "run_lanes(c, lane_gradients);");
+    if (e->simd->fpenv_off)
+        emit(e, "%s", e->simd->fpenv_off);
     emit(e, "c->job_hp = NULL;");
     emit(e, "double total = 0.0;");
     emit(e, "for (int t = 0; t < c->threads; t++)");

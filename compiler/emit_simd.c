@@ -24,6 +24,8 @@ static const simd_target targets[] = {
         .prelude = "#include <immintrin.h>\n"
                    "#define CNNC_KERNEL __attribute__((target(\"avx512f,avx512vl,avx2,fma\")))\n",
         .cpu_check = "__builtin_cpu_supports(\"avx512f\") && __builtin_cpu_supports(\"avx512vl\")",
+        .fpenv_on = "const unsigned fpenv = _mm_getcsr(); _mm_setcsr(fpenv | (c->fast ? 0x8040u : 0x8000u));",
+        .fpenv_off = "_mm_setcsr(fpenv);",
         .vec = "__m512", .zero = "_mm512_setzero_ps()", .load = "_mm512_loadu_ps($1)",
         .store = "_mm512_storeu_ps($1, $2);", .splat = "_mm512_set1_ps($1)",
         .fma = "_mm512_fmadd_ps($1, $2, $3)", .add = "_mm512_add_ps($1, $2)", .sub = "_mm512_sub_ps($1, $2)",
@@ -72,6 +74,8 @@ static const simd_target targets[] = {
                    "    return _mm_cvtss_f32(s);\n"
                    "}\n",
         .cpu_check = "__builtin_cpu_supports(\"avx2\") && __builtin_cpu_supports(\"fma\")",
+        .fpenv_on = "const unsigned fpenv = _mm_getcsr(); _mm_setcsr(fpenv | (c->fast ? 0x8040u : 0x8000u));",
+        .fpenv_off = "_mm_setcsr(fpenv);",
         .vec = "__m256", .zero = "_mm256_setzero_ps()", .load = "_mm256_loadu_ps($1)",
         .store = "_mm256_storeu_ps($1, $2);", .splat = "_mm256_set1_ps($1)",
         .fma = "_mm256_fmadd_ps($1, $2, $3)", .add = "_mm256_add_ps($1, $2)", .sub = "_mm256_sub_ps($1, $2)",
@@ -112,6 +116,8 @@ static const simd_target targets[] = {
                    "    return _mm_cvtss_f32(s);\n"
                    "}\n",
         .cpu_check = "1",
+        .fpenv_on = "const unsigned fpenv = _mm_getcsr(); _mm_setcsr(fpenv | 0x8000u);",
+        .fpenv_off = "_mm_setcsr(fpenv);",
         .vec = "__m128", .zero = "_mm_setzero_ps()", .load = "_mm_loadu_ps($1)",
         .store = "_mm_storeu_ps($1, $2);", .splat = "_mm_set1_ps($1)",
         .fma = "_mm_add_ps(_mm_mul_ps($1, $2), $3)", .add = "_mm_add_ps($1, $2)", .sub = "_mm_sub_ps($1, $2)",
