@@ -143,6 +143,7 @@ static void emit_ctx_struct(emitter *e)
     const ir_net *net = e->net;
     emit(e, "/* One context: everything a step touches, carved from one block. */");
     emit(e, "struct %s_ctx {", e->prefix);
+    emit(e, "void *block; /* calloc's pointer, which this context starts 64-aligned in */");
     emit(e, "int max_batch;");
     emit(e, "float *params, *grads, *momentum; /* [%lld] each */", (long long)net->param_count);
     for (int i = 0; i < net->nlayers; i++) {

@@ -240,11 +240,16 @@ static void emit_lifecycle(emitter *e)
     emit(e, "    return NULL;");
     emit(e, "const size_t head = (sizeof(%s_ctx) + 63) / 64 * 64;", p);
     emit(e, "const size_t bytes = %s_workspace_bytes(max_batch);", p);
-    emit(e, "char *mem = aligned_alloc(64, bytes);");
-    emit(e, "if (!mem)");
+    /* calloc, not aligned_alloc and memset: a large block comes zeroed
+     * from mmap, so pages no call touches (the scratch of samples that do
+     * not start a lane) are never resident: 207 -> 103 MB for
+     * cifar10_wide at batch 64 */
+    emit(e, "void *block = calloc(1, bytes + 63);");
+    emit(e, "if (!block)");
     emit(e, "    return NULL;");
-    emit(e, "memset(mem, 0, bytes);");
+    emit(e, "char *mem = (char *)block + (64 - (uintptr_t)block %% 64) %% 64;");
     emit(e, "%s_ctx *c = (%s_ctx *)(void *)mem;", p, p);
+    emit(e, "c->block = block;");
     emit(e, "carve(c, (float *)(void *)(mem + head), (size_t)max_batch);");
     emit(e, "c->max_batch = max_batch;");
     emit(e, "c->fast = (%s) && !getenv(\"CNNC_REFERENCE\");", e->simd->cpu_check);
@@ -265,7 +270,7 @@ static void emit_lifecycle(emitter *e)
     emit(e, "stop_lanes(c);");
     emit(e, "pthread_mutex_destroy(&c->mu);");
     emit(e, "pthread_cond_destroy(&c->wake);");
-    emit(e, "free(c);");
+    emit(e, "free(c->block);");
     emit(e, "}");
     emit_blank(e);
     emit(e, "float *%s_params(%s_ctx *c) { return c->params; }", p, p);
