@@ -148,7 +148,7 @@ cnnc_run() {
         raw "note $1 bench --threads $2 failed (see $o)"
     secs=$(( ($(now_ns) - t0) / 1000000000 ))
     awk -v tag="cnnc $1 threads $2" \
-        '/^(train_img_per_s|infer_img_per_s|latency_us_b1) / { print tag, $1, $2 }' "$o" >> "$RAW"
+        '/^(train_img_per_s|infer_img_per_s|latency_us_b1|peak_rss_kb) / { print tag, $1, $2 }' "$o" >> "$RAW"
     [ "$(grep -c -E '^(train_img_per_s|infer_img_per_s|latency_us_b1) ' "$o")" = 3 ] ||
         raw "note $1 bench --threads $2 printed no machine-readable figures (see $o)"
     echo "$secs"

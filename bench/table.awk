@@ -46,7 +46,7 @@ function print_table(rows, cols, r, c, line, sep) {
 $1 == "torch" && $2 == "absent" { no_torch = 1; next }
 ($1 == "cnnc" || $1 == "torch") && $3 == "threads" {
     if ($5 == "model") { model[$2] = $6; next }
-    best($1 SUBSEP $2 SUBSEP $4 SUBSEP $5, $6 + 0, $5 == "latency_us_b1")
+    best($1 SUBSEP $2 SUBSEP $4 SUBSEP $5, $6 + 0, $5 == "latency_us_b1" || $5 == "peak_rss_kb")
     next
 }
 $1 == "fma_peak_gflops" { if ($2 + 0 > peak) peak = $2 + 0; next }
@@ -138,6 +138,14 @@ END {
             s = s sprintf("; torch %.2fx", t2 / t1)
         print s
     }
+    s = ""
+    for (i = 1; i <= nn; i++) {
+        r = get("cnnc", N[i], 1, "peak_rss_kb")
+        if (r != "")
+            s = s sprintf("%s %s %.1f MB", s == "" ? "" : ",", N[i], r / 1024)
+    }
+    if (s != "")
+        print "- peak resident memory of cnnc's bench process, 1 thread (batch " batch "):" s
     l = get("cnnc", "lenet", 1, "latency_us_b1")
     if (l != "")
         printf "- lenet batch-1 latency, 1 thread: cnnc %.1f us (target <= 20 us: %s)\n", l, ok(l <= 20)

@@ -26,6 +26,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 /* The shuffling RNG's seed, distinct from the init RNG's for the same seed. */
 #define SHUFFLE_SALT 0x53485546464c4521ull
@@ -877,9 +878,13 @@ static int bench_one(bench *k, int threads)
     printf("  %-12s %8d %9.3f ms %14.1f\n", "train step", k->batch, 1e3 * tr, k->batch / tr);
     printf("  %-12s %8d %9.3f ms %14.1f\n", "inference", k->batch, 1e3 * inf, k->batch / inf);
     printf("  %-12s %8d %9.1f us %14.1f\n", "latency", 1, 1e6 * lat, 1 / lat);
+    struct rusage ru;
+    long rss = getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : 0; /* kB on Linux */
+    printf("  peak resident memory %.1f MB (the whole process)\n", rss / 1024.0);
     printf("train_img_per_s %.1f\n", k->batch / tr);
     printf("infer_img_per_s %.1f\n", k->batch / inf);
     printf("latency_us_b1 %.1f\n", 1e6 * lat);
+    printf("peak_rss_kb %ld\n", rss);
     return CNNRT_EXIT_OK;
 }
 
