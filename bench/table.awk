@@ -47,6 +47,9 @@ $1 == "torch" && $2 == "absent" { no_torch = 1; next }
 ($1 == "cnnc" || $1 == "torch") && $3 == "threads" {
     if ($5 == "model") { model[$2] = $6; next }
     best($1 SUBSEP $2 SUBSEP $4 SUBSEP $5, $6 + 0, $5 == "latency_us_b1" || $5 == "peak_rss_kb")
+    if ($1 == "cnnc" && $5 == "train_img_per_s")
+        last[$2, $4] = $6 + 0
+
     next
 }
 $1 == "fma_peak_gflops" { if ($2 + 0 > peak) peak = $2 + 0; next }
@@ -54,7 +57,11 @@ $1 == "fma_peak_wall_gflops" { if ($2 + 0 > peak_wall) peak_wall = $2 + 0; next 
 $1 == "fma_peak_kind" { peak_kind = $2; next }
 $1 == "flops" { needed[$2] = $8; train3[$2] = $6; next }
 $1 == "compile" { compile[$2] = $3; next }
-$1 == "rounds" { if ($4 + 0 > nrounds[$2, $3]) nrounds[$2, $3] = $4 + 0; next }
+$1 == "rounds" {
+    if ($4 + 0 > nrounds[$2, $3]) nrounds[$2, $3] = $4 + 0
+    if (($2, $3) in last) round_ips[$2, $3, $4 + 0] = last[$2, $3]   # cnnc's figure of this round
+    next
+}
 $1 == "torch_info" { torch_info = "PyTorch " $3 " (BLAS libraries loaded: " $5 "; oneDNN convolutions " $7 ")"; next }
 $1 == "note" { sub(/^note /, ""); notes[++nnotes] = $0; next }
 { key = $1; sub(/^[^ ]+ /, ""); info[key] = $0 }
@@ -137,6 +144,12 @@ END {
         if (torch && t1 > 0 && t2 != "")
             s = s sprintf("; torch %.2fx", t2 / t1)
         print s
+        s = ""   # the same ratio within each round (1 and 2 threads measured one after the other)
+        for (r = 1; (("cifar10_wide", 1, r) in round_ips) && (("cifar10_wide", 2, r) in round_ips); r++)
+            s = s sprintf("%s %.2fx", r > 1 ? "," : "", round_ips["cifar10_wide", 2, r] / round_ips["cifar10_wide", 1, r])
+        if (r > 2)
+            print "  cnnc's ratio round by round:" s
+
     }
     s = ""
     for (i = 1; i <= nn; i++) {
