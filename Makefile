@@ -49,6 +49,14 @@ ifeq ($(SANITIZE),1)
   export CNNC_TEST_WARNINGS := 0
 endif
 
+# The compiler and flags build/'s objects were made with.  A switch (say
+# `make test SANITIZE=1`, then `make demo`) rewrites this file, and every
+# object depends on it: everything is rebuilt instead of sanitized objects
+# being linked into a plain program (undefined __asan_* symbols).
+FLAGS_STAMP := $(B)/flags.stamp
+BUILD_FLAGS := $(CC) $(ALL_CFLAGS) | $(LDSAN)
+$(shell mkdir -p $(B) && { [ "$$(cat $(FLAGS_STAMP) 2>/dev/null)" = '$(BUILD_FLAGS)' ] || printf '%s\n' '$(BUILD_FLAGS)' > $(FLAGS_STAMP); })
+
 DEB_PKGS := flex bison check clang zlib1g-dev pkg-config dataset-fashion-mnist
 FASHION  ?= /usr/share/datasets/fashion-mnist
 
@@ -63,6 +71,9 @@ UNIT_SRC     := $(wildcard tests/unit/test_*.c)
 UNIT_BIN     := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 TOOL_SRC     := $(wildcard tools/*.c)
 TOOL_BIN     := $(patsubst tools/%.c,$(B)/%,$(TOOL_SRC))
+
+# extra prerequisites only: the pattern rules' recipes use $< (never $^)
+$(COMPILER_OBJ) $(B)/compiler/main.o $(RUNTIME_OBJ) $(TOOL_BIN) $(UNIT_BIN): $(FLAGS_STAMP)
 
 .PHONY: bench bench-deps bench-layers
 .PHONY: all deps demo test unit-test error-test mutate-test golden-test example-test train-test \
@@ -260,12 +271,12 @@ MPI_LIB  := $(if $(HAVE_MPI),$(B)/libcnnrt_mpi.a)
 MPI_MUTANTS := $(if $(HAVE_MPI),$(foreach k,1 2 3,$(B)/mutant$(k)/libcnnrt_mpi.a))
 .PHONY: mpi-deps mpi-test bench-mpi
 all: $(MPI_LIB)
-$(B)/runtime/mpi/%.o: runtime/mpi/%.c runtime/cnnrt_dist.h runtime/cnnrt.h | $(B)/runtime
+$(B)/runtime/mpi/%.o: runtime/mpi/%.c runtime/cnnrt_dist.h runtime/cnnrt.h $(FLAGS_STAMP) | $(B)/runtime
 	@mkdir -p $(@D)
 	OMPI_CC="$(CC)" MPICH_CC="$(CC)" $(MPICC) $(ALL_CFLAGS) -Iruntime -c $< -o $@
 $(B)/libcnnrt_mpi.a: $(B)/runtime/mpi/cnnrt_mpi.o
 	rm -f $@ && ar rcs $@ $^
-$(B)/mutant%/libcnnrt_mpi.a: runtime/mpi/cnnrt_mpi.c runtime/cnnrt_dist.h runtime/cnnrt.h
+$(B)/mutant%/libcnnrt_mpi.a: runtime/mpi/cnnrt_mpi.c runtime/cnnrt_dist.h runtime/cnnrt.h $(FLAGS_STAMP)
 	@mkdir -p $(@D)
 	OMPI_CC="$(CC)" MPICH_CC="$(CC)" $(MPICC) $(ALL_CFLAGS) -DCNNRT_MPI_MUTANT=$* -Iruntime -c $< -o $(@D)/cnnrt_mpi.o
 	rm -f $@ && ar rcs $@ $(@D)/cnnrt_mpi.o
