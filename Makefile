@@ -4,7 +4,7 @@
 #   make demo     deps, build, compile examples/lenet.net, train it on Fashion-MNIST
 #   make test     unit tests (Check), error corpus, mutated specs, golden tests against
 #                 PyTorch answers, examples, gradcheck, end-to-end training on synthetic
-#                 idx and CIFAR-10 sets, --summary/--emit=dot, an installed cnnc, broken
+#                 idx and CIFAR-10 sets, threads sharing dense layers by units, --summary/--emit=dot, an installed cnnc, broken
 #                 input files and flags, SIGKILL and full disks during saves, SIMD
 #                 pooling kernels against their reference twins, which kernel the
 #                 cost rules pick (tests/kernels.sh), and data-parallel
@@ -77,7 +77,7 @@ $(COMPILER_OBJ) $(B)/compiler/main.o $(RUNTIME_OBJ) $(TOOL_BIN) $(UNIT_BIN): $(F
 
 .PHONY: bench bench-deps bench-layers
 .PHONY: all deps demo test unit-test error-test mutate-test golden-test example-test train-test \
-        gradcheck-test summary-test cifar-test install-test broken-test crash-test install clean \
+        lanes-test gradcheck-test summary-test cifar-test install-test broken-test crash-test install clean \
         pool-twins-test kernels-test fpenv-test
 all: $(B)/cnnc $(B)/libcnnrt.a $(TOOL_BIN)
 
@@ -134,8 +134,8 @@ $(B)/tests/test_rt_%: tests/unit/test_rt_%.c $(B)/libcnnrt.a | $(B)/tests
 $(B)/tests/test_%: tests/unit/test_%.c $(COMPILER_OBJ) $(B)/libcnnrt.a | $(B)/tests
 	$(CC) $(ALL_CFLAGS) $(LDSAN) -Icompiler -I$(B)/compiler -Iruntime -o $@ $< $(COMPILER_OBJ) $(B)/libcnnrt.a $(CHECK_LIBS) -lz -lm
 
-test: all unit-test error-test mutate-test golden-test example-test train-test gradcheck-test \
-      summary-test cifar-test install-test broken-test crash-test pool-twins-test kernels-test \
+test: all unit-test error-test mutate-test golden-test example-test train-test lanes-test \
+      gradcheck-test summary-test cifar-test install-test broken-test crash-test pool-twins-test kernels-test \
       fpenv-test mpi-test
 	@echo "all test groups passed"
 
@@ -157,6 +157,10 @@ example-test: all
 
 train-test: all
 	sh tests/train.sh $(B)
+
+# dense layers shared by units: the same bits whichever lane takes a unit
+lanes-test: all
+	sh tests/lanes.sh $(B)
 
 gradcheck-test: all
 	sh tests/gradcheck.sh $(B)

@@ -240,6 +240,31 @@ static void emit_layers(emitter *e)
     }
 }
 
+/* call (a format with two %s: the first and the end unit) on every unit
+ * of a unit-split layer: with one lane all at once; with more, on the
+ * chunks the lane takes from counter k, after first (if not NULL) when
+ * it takes one. */
+static void emit_units_loop(emitter *e, const ir_layer *ly, int k, int chunk, const char *call,
+                            const char *first)
+{
+    long long U = (long long)dense_units(ly);
+    emit(e, "if (T == 1) {");
+    if (first)
+        emit(e, "%s", first);
+    emit(e, call, "0", arena_printf(emit_arena, "%lld", U));
+    emit(e, "} else {");
+    emit(e, "int u = lane_grab(c, %d, %lld, %d);", k, U, chunk);
+    if (first)
+        emit(e, "if (u < %lld)", U);
+    if (first)
+        emit(e, "    %s", first);
+    emit(e, "for (; u < %lld; u = lane_grab(c, %d, %lld, %d))", U, k, U, chunk);
+    emit(e, "    %s", arena_printf(emit_arena, call, "u",
+                                   arena_printf(emit_arena, "u + %d < %lld ? u + %d : %lld", chunk, U,
+                                                chunk, U)));
+    emit(e, "}");
+}
+
 /* Lane t of T's share of the forward pass over samples [0, n), as
  * straight-line calls: most layers on the lane's slice of the samples; a
  * dense layer that splits its units (emit_fastdense.c) on the lane's units
@@ -264,9 +289,9 @@ static void emit_forward_lane(emitter *e)
             emit(e, "if (n > 1 || T > 1) /* else forward_units takes the one-sample path */");
             emit(e, "    %s_forward_pack(c, n, i0, i1, %s);", ly->name, in);
             emit(e, "lane_sync(c, T);");
-            emit(e, "%s_forward_units(c, n, lane_units(%lld, %d, t, T), lane_units(%lld, %d, t + 1, T), %s, %s);",
-                 ly->name, (long long)dense_units(ly), dense_unit_block(e, ly), (long long)dense_units(ly),
-                 dense_unit_block(e, ly), in, out);
+            emit_units_loop(e, ly, 2 * dense_split_index(e, ly), dense_fwd_chunk(e, ly),
+                            arena_printf(emit_arena, "%s_forward_units(c, n, %%s, %%s, %s, %s);",
+                                         ly->name, in, out), NULL);
             emit(e, "} else {");
             emit(e, "lane_sync(c, T);");
             emit(e, "if (t == 0)");
@@ -310,23 +335,18 @@ static void emit_backward_serial(emitter *e, const ir_layer *ly, const char *in,
 }
 
 /* One layer's call in backward_lane.  A unit-split dense layer works on the
- * lane's slice (activation, dy transposed, dx), then after a barrier on
- * the lane's units (weight and bias gradients of the whole batch).  The
- * reference path runs in lane 0 between two barriers. */
+ * lane's slice (activation, dy transposed, dx) and meets the other lanes
+ * at a barrier; its units (weight and bias gradients of the whole batch)
+ * come at the end of backward_lane (emit_deferred_units).  The reference
+ * path runs in lane 0 between two barriers. */
 static void emit_backward_call(emitter *e, const ir_layer *ly, const char *in, const char *out,
                                const char *dy, const char *dx)
 {
     if (dense_splits_units(e, ly)) {
-        int B = dense_unit_block(e, ly);
-        long long U = (long long)dense_units(ly);
         emit(e, "if (c->fast) {");
         emit(e, "if (i0 < i1)");
         emit(e, "    %s_backward_rows(c, n, i0, i1, %s, %s, %s);", ly->name, out, dy, dx);
         emit(e, "lane_sync(c, T);");
-        emit(e, "%s_backward_units(c, n, lane_units(%lld, %d, t, T), lane_units(%lld, %d, t + 1, T), %s,",
-             ly->name, U, B, U, B, in);
-        emit(e, "    T == 1 ? c->cs : c->lane_slab + (size_t)t * %lld * (size_t)c->max_batch);",
-             (long long)dense_lane_slab(e));
         emit(e, "} else {");
         emit(e, "lane_sync(c, T);");
         emit(e, "if (t == 0)");
@@ -342,6 +362,36 @@ static void emit_backward_call(emitter *e, const ir_layer *ly, const char *in, c
             emit(e, "    %s_backward(c, grads, i0, i1, %s, %s,", ly->name, in, out);
         emit(e, "                %s, %s);", dy, dx);
     }
+}
+
+/* The unit-split layers' weight gradients (and SGD steps), top layer
+ * first, after the lane's share of every other layer: a lane that is done
+ * early takes more chunks of units, so the lanes arrive at the last
+ * barrier together although noise on a shared machine slows one of them
+ * down in the layers below (a fixed split left cifar10_wide's lanes
+ * waiting 0.2-1 ms a step there).  Every unit's dy is complete, and every
+ * lane has read w for its dx, since the layer's barrier. */
+static void emit_deferred_units(emitter *e)
+{
+    const ir_net *net = e->net;
+    if (!dense_split_count(e))
+        return;
+    emit(e, "if (c->fast) {");
+    emit(e, "float *slab = T == 1 ? c->cs : c->lane_slab + (size_t)t * %lld * (size_t)c->max_batch;",
+         (long long)dense_lane_slab(e));
+    for (int i = net->nlayers - 1; i >= 0; i--) {
+        const ir_layer *ly = &net->layers[i];
+        if (!dense_splits_units(e, ly))
+            continue;
+        const char *in = in_buffer(net, i);
+        emit(e, "{");
+        emit_units_loop(e, ly, 2 * dense_split_index(e, ly) + 1, dense_bwd_chunk(e, ly),
+                        arena_printf(emit_arena, "%s_backward_units(c, n, %%s, %%s, %s, slab);",
+                                     ly->name, in),
+                        arena_printf(emit_arena, "%s_backward_pack(n, %s, slab);", ly->name, in));
+        emit(e, "}");
+    }
+    emit(e, "}");
 }
 
 /* The g buffer layer i reads its dy from (cur) and writes its dx to; the
@@ -385,6 +435,7 @@ static void emit_backward_lane(emitter *e)
         emit_backward_call(e, &net->layers[i], in_buffer(net, i), out_buffer(net, i), dy, dx);
         cur = !cur;
     }
+    emit_deferred_units(e);
     emit(e, "(void)c, (void)grads, (void)x, (void)n, (void)t, (void)T, (void)i0, (void)i1;");
     emit(e, "}");
     emit_blank(e);

@@ -169,11 +169,14 @@ void conv_emit_fast_backward(emitter *e, const ir_layer *ly);
  * every lane has run that, NAME_forward_units(c, n, u0, u1, x, y),
  * NAME_backward_rows(c, n, i0, i1, y, dy, dx) (samples [i0, i1):
  * activation, dy transposed into c->dyT_NAME, dx) and, once every lane has
- * run that, NAME_backward_units(c, n, u0, u1, x, slab) (units [u0, u1) of
- * the weight and bias gradients, stored into c->grads, and in train_step
- * the SGD step on those units' parameters; slab: the lane's
- * dense_lane_slab() floats per sample).  Lanes' units start at multiples
- * of dense_unit_block(). */
+ * run that, NAME_backward_pack(n, x, slab) (x into the lane's slab of
+ * dense_lane_slab() floats per sample) and NAME_backward_units(c, n, u0,
+ * u1, x, slab) (units [u0, u1) of the weight and bias gradients, stored
+ * into c->grads, and in train_step the SGD step on those units'
+ * parameters).  With threads, lanes take the units in chunks of
+ * dense_fwd_chunk() and dense_bwd_chunk() (lane_grab); each unit's result
+ * is the same whichever lane computes it.  dense_split_index() numbers
+ * the unit-split layers 0 .. dense_split_count() - 1. */
 bool dense_is_fast(const emitter *e, const ir_layer *ly);
 /* A conv whose kernel covers its whole (unpadded) input is a dense layer
  * with the same weights in the same order: it takes the dense kernels. */
@@ -181,7 +184,10 @@ bool conv_is_dense(const ir_layer *ly);
 int64_t dense_in(const ir_layer *ly);      /* inputs per sample */
 int64_t dense_units(const ir_layer *ly);   /* outputs per sample */
 bool dense_splits_units(const emitter *e, const ir_layer *ly);
-int dense_unit_block(const emitter *e, const ir_layer *ly);
+int dense_fwd_chunk(const emitter *e, const ir_layer *ly);
+int dense_bwd_chunk(const emitter *e, const ir_layer *ly);
+int dense_split_count(const emitter *e);
+int dense_split_index(const emitter *e, const ir_layer *ly);
 int64_t dense_lane_slab(const emitter *e);
 int64_t dense_scratch(const emitter *e, const ir_layer *ly);
 void dense_emit_fast_forward(emitter *e, const ir_layer *ly);
@@ -218,7 +224,7 @@ int64_t out_size(const ir_net *net);
 
 /* emit_lanes.c: threads ("lanes") sharing a batch, and the public API.
  * emit_lane_sync: LANE_FIRST(n, t, T) (lane t's first sample), the
- * barrier lane_sync(c, T) and lane_units(U, B, t, T). */
+ * barrier lane_sync(c, T) and lane_grab(c, k, U, C). */
 void emit_lane_fields(emitter *e);
 void emit_lane_sync(emitter *e);
 void emit_lanes(emitter *e);

@@ -35,6 +35,7 @@ static const char *nm(const char *p, int a, int b)
     return arena_printf(emit_arena, "%s%d_%d", p, a, b);
 }
 
+static bool dense_sparse(const emitter *e, const ir_layer *ly, const dgeom *g);
 static const char *lit(const char *fmt, long long a, long long b)
 {
     return arena_printf(emit_arena, fmt, a, b);
@@ -66,6 +67,22 @@ bool dense_is_fast(const emitter *e, const ir_layer *ly)
 bool dense_splits_units(const emitter *e, const ir_layer *ly)
 {
     return dense_is_fast(e, ly) && ly->wcount >= SPLIT_MIN_WEIGHTS && dense_units(ly) >= 8;
+}
+
+int dense_split_count(const emitter *e)
+{
+    int n = 0;
+    for (int i = 0; i < e->net->nlayers; i++)
+        n += dense_splits_units(e, &e->net->layers[i]);
+    return n;
+}
+
+int dense_split_index(const emitter *e, const ir_layer *ly)
+{
+    int n = 0;
+    for (int i = 0; i < e->net->nlayers && &e->net->layers[i] != ly; i++)
+        n += dense_splits_units(e, &e->net->layers[i]);
+    return n;
 }
 
 /* The floats per sample of x a unit-split layer's weight gradient packs
@@ -118,10 +135,22 @@ static dgeom make_dgeom(const emitter *e, const ir_layer *ly)
     return g;
 }
 
-/* Lanes' unit ranges start at multiples of the forward and wgrad tiles. */
-int dense_unit_block(const emitter *e, const ir_layer *ly)
+/* Units per chunk that a lane takes at a time (lane_grab): whole tiles,
+ * about 32 chunks a layer.  A chunk of f1 (cifar10_wide) is 28 us of
+ * weight gradient: fine enough to even out the lanes, coarse enough that
+ * taking one (an atomic add on a shared line) costs nothing. */
+int dense_fwd_chunk(const emitter *e, const ir_layer *ly)
 {
-    return make_dgeom(e, ly).wu;
+    dgeom g = make_dgeom(e, ly);
+    int64_t n = g.U / g.ou / 16;
+    return g.ou * (int)(n > 1 ? n : 1);
+}
+
+int dense_bwd_chunk(const emitter *e, const ir_layer *ly)
+{
+    dgeom g = make_dgeom(e, ly);
+    int64_t n = g.U / g.wu / 32;
+    return g.wu * (int)(n > 1 ? n : 1);
 }
 
 /* ------------------------------------------------------------ forward */
@@ -617,12 +646,23 @@ static void emit_wg_units_pass(emitter *e, const ir_layer *ly, const dgeom *g, i
     emit(e, "}");
 }
 
-static void emit_wg_units(emitter *e, const ir_layer *ly, const dgeom *g, const wg_mode *m)
+/* x of every sample into the panels emit_wg_units reads: a lane's own
+ * copy, packed once before it takes its first chunk of units. */
+static void emit_backward_pack(emitter *e, const ir_layer *ly, const dgeom *g)
 {
     int W = e->simd->width;
-    int64_t T = (int64_t)g->wv * W, kt = g->K / T * T, kv = g->K / W * W, ur = g->U % g->wu;
+    int64_t T = (int64_t)g->wv * W, kt = g->K / T * T, kv = g->K / W * W;
+    emit(e, "CNNC_KERNEL static void %s_backward_pack(int n, const float *restrict x, float *restrict slab)",
+         ly->name);
+    emit(e, "{");
+    if (dense_sparse(e, ly, g)) {
+        emit(e, "(void)n, (void)x, (void)slab; /* the sparse kernels read x itself */");
+        emit(e, "}");
+        emit_blank(e);
+        return;
+    }
     emit(e, "for (int s = 0; s < n; s++) {");
-    emit(e, "const float *xs = %s;", m->row);
+    emit(e, "const float *xs = x + (size_t)s * %lld;", (long long)g->K);
     if (kt)
         emit(e, "for (int k = 0; k < %lld; k += %lld)", (long long)kt, (long long)T);
     if (kt)
@@ -633,12 +673,20 @@ static void emit_wg_units(emitter *e, const ir_layer *ly, const dgeom *g, const 
     if (kv > kt)
         emit(e, "    memcpy(slab + (size_t)k * n + (size_t)s * %d, xs + k, sizeof(float) * %d);", W, W);
     emit(e, "}");
+    emit(e, "}");
+    emit_blank(e);
+}
+
+static void emit_wg_units(emitter *e, const ir_layer *ly, const dgeom *g, const wg_mode *m)
+{
+    int W = e->simd->width;
+    int64_t T = (int64_t)g->wv * W, kt = g->K / T * T, kv = g->K / W * W, ur = g->U % g->wu;
     emit(e, "int u = u0;");
     emit(e, "for (; u + %d <= u1; u += %d) {", g->wu, g->wu);
     emit_wg_units_pass(e, ly, g, g->wu, g->wv, 0, kt, T);
     emit_wg_units_pass(e, ly, g, g->wu, 1, kt, kv, W);
     emit(e, "}");
-    if (ur) { /* only the last lane's range can end in a partial block */
+    if (ur) { /* only the last chunk can end in a partial block */
         emit(e, "if (u < u1) {");
         emit_wg_units_pass(e, ly, g, (int)ur, g->wv, 0, kt, T);
         emit_wg_units_pass(e, ly, g, (int)ur, 1, kt, kv, W);
@@ -899,9 +947,10 @@ static void emit_backward_rows(emitter *e, const ir_layer *ly, const dgeom *g)
     emit_blank(e);
 }
 
-/* Part 2, once every lane has run part 1: units [u0, u1) of the weight
- * and bias gradients over all n samples, stored into c->grads.  slab:
- * n * dense_lane_slab() floats of the lane's own. */
+/* Part 2, once every lane has run part 1: units [u0, u1) (a chunk, or
+ * all) of the weight and bias gradients over all n samples, stored into
+ * c->grads.  slab: n * dense_lane_slab() floats of the lane's own, filled
+ * by NAME_backward_pack. */
 static void emit_backward_units(emitter *e, const ir_layer *ly, const dgeom *g)
 {
     wg_mode m = {true, arena_printf(emit_arena, "x + (size_t)s * %lld", (long long)g->K)};
@@ -985,6 +1034,7 @@ void dense_emit_fast_backward(emitter *e, const ir_layer *ly)
     }
     if (dense_splits_units(e, ly)) {
         emit_backward_rows(e, ly, &g);
+        emit_backward_pack(e, ly, &g);
         emit_backward_units(e, ly, &g);
         return;
     }

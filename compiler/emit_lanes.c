@@ -4,11 +4,16 @@
  * thread: lane t takes samples [n*t/T, n*(t+1)/T).  Most layers run on a
  * lane's slice, accumulating weight gradients into the lane's own block;
  * after the backward pass the blocks are summed in lane order, each lane
- * summing one range of the parameters and then applying SGD to it.  Dense
- * layers with many weights instead split their units across the lanes, over
- * the whole batch (emit_fastdense.c, dense_splits_units): each weight
- * gradient is then computed by one lane, straight into c->grads, in the
- * same order whatever T is, and nothing is summed.  Lanes meet at barriers
+ * summing an equal share of those parameters and then applying SGD to it.
+ * Dense layers with many weights instead split their units across the
+ * lanes, over the whole batch (emit_fastdense.c, dense_splits_units): the
+ * lanes take chunks of units from a counter (lane_grab) until none are
+ * left, so a lane that a shared machine slows down takes fewer; each
+ * unit's weight gradient is computed by one lane, straight into c->grads,
+ * in the same order whichever lane it is and whatever T is, and nothing is
+ * summed.  Their weight gradients wait until the lane is through the
+ * layers below, where the lanes' shares of samples are fixed: the chunks
+ * then even out the time the lanes took there.  Lanes meet at barriers
  * around such layers (lane_sync).  So for a given T the result is the same
  * bit for bit on every run; different T differ only in the order the
  * lane-split layers' gradients are summed.
@@ -37,6 +42,8 @@ void emit_lane_fields(emitter *e)
     emit(e, "pthread_cond_t wake;");
     emit(e, "atomic_uint generation;   /* bumped for every job */");
     emit(e, "atomic_uint bar_count, bar_gen; /* the barrier */");
+    emit(e, "atomic_int grab[%d]; /* unit-split dense layers: next free unit, forward and backward */",
+         2 * dense_split_count(e) + 1);
     emit(e, "atomic_int sleepers;");
     emit(e, "int quit;");
     emit(e, "void (*job)(struct %s_ctx *, int);", e->prefix);
@@ -118,12 +125,13 @@ void emit_lane_sync(emitter *e)
     emit(e, "}");
     emit(e, "}");
     emit_blank(e);
-    if (!dense_lane_slab(e))
+    if (!dense_split_count(e))
         return;
-    emit(e, "/* The first of lane t's units when U units are split in blocks of B. */");
-    emit(e, "static int lane_units(int U, int B, int t, int T)");
+    emit(e, "/* The first unit of the next chunk of C units of U that counter k hands");
+    emit(e, " * out, or U when none are left. */");
+    emit(e, "static int lane_grab(%s_ctx *c, int k, int U, int C)", p);
     emit(e, "{");
-    emit(e, "const int u = (U + B - 1) / B * t / T * B;");
+    emit(e, "const int u = atomic_fetch_add_explicit(&c->grab[k], C, memory_order_relaxed);");
     emit(e, "return u < U ? u : U;");
     emit(e, "}");
     emit_blank(e);
@@ -163,6 +171,9 @@ static void emit_run_lanes(emitter *e)
     emit(e, "return;");
     emit(e, "}");
     emit(e, "c->job = job;");
+    if (dense_split_count(e)) /* the lanes see this after the bump */
+        emit(e, "for (int k = 0; k < %d; k++) atomic_store_explicit(&c->grab[k], 0, memory_order_relaxed);",
+             2 * dense_split_count(e));
     emit(e, "lane_bump(c, &c->generation);");
     emit(e, "job(c, 0);");
     emit(e, "lane_sync(c, c->threads);");
@@ -327,41 +338,80 @@ static void emit_summed_table(emitter *e)
     emit_blank(e);
 }
 
-/* Lane t's share of the parameters for the sum and SGD: cut at multiples
- * of 16 floats, so no two lanes write one cache line. */
+/* Who sums and steps which parameters after the backward pass.  On the
+ * fast path the unit-split dense layers have done their own, so the lanes
+ * share only the summed ranges, evenly by count (lane_cut); the reference
+ * path shares all parameters (its sgd covers the unit-split layers too).
+ * Cuts fall on multiples of 16 floats of c->grads, so no two lanes write
+ * one cache line.  Each gradient is summed over the lanes in lane order,
+ * whoever sums it: the split changes no result. */
 static void emit_lane_update(emitter *e)
 {
     const char *p = e->prefix;
     long long pc = (long long)e->net->param_count;
     long long pc16 = (long long)((e->net->param_count + 15) / 16 * 16);
-    emit(e, "static void lane_update(%s_ctx *c, int t, int T)", p);
+    int64_t (*r)[2] = arena_alloc(emit_arena, sizeof *r * (size_t)(2 * e->net->nlayers + 1));
+    long long total = 0;
+    for (int k = 0, nr = summed_ranges(e, r); k < nr; k++)
+        total += (long long)(r[k][1] - r[k][0]);
+    emit(e, "/* Cut t of T through the summed ranges laid end to end: a position");
+    emit(e, " * there, on a multiple of 16 in c->grads. */");
+    emit(e, "static size_t lane_cut(int t, int T)");
     emit(e, "{");
-    emit(e, "const size_t p0 = t == 0 ? 0 : (size_t)%lld * t / T / 16 * 16;", pc);
-    emit(e, "const size_t p1 = t == T - 1 ? %lld : (size_t)%lld * (t + 1) / T / 16 * 16;", pc, pc);
-    emit(e, "for (int r = 0; r < LANE_NSUMMED && T > 1; r++) {");
-    emit(e, "const size_t k0 = lane_summed[r][0] > p0 ? lane_summed[r][0] : p0;");
-    emit(e, "const size_t k1 = lane_summed[r][1] < p1 ? lane_summed[r][1] : p1;");
+    emit(e, "const size_t pos = (size_t)%lld * (size_t)t / (size_t)T;", total);
+    emit(e, "size_t base = 0;");
+    emit(e, "for (int r = 0; r < LANE_NSUMMED; r++) {");
+    emit(e, "const size_t len = lane_summed[r][1] - lane_summed[r][0];");
+    emit(e, "if (pos < base + len) {");
+    emit(e, "const size_t k = (lane_summed[r][0] + pos - base) / 16 * 16;");
+    emit(e, "return base + (k > lane_summed[r][0] ? k - lane_summed[r][0] : 0);");
+    emit(e, "}");
+    emit(e, "base += len;");
+    emit(e, "}");
+    emit(e, "return %lld;", total);
+    emit(e, "}");
+    emit_blank(e);
+    emit(e, "/* c->grads[k] for k in [k0, k1) plus the other lanes' copies, in lane order */");
+    emit(e, "static void lane_sum(%s_ctx *c, size_t k0, size_t k1, int T)", p);
+    emit(e, "{");
     emit(e, "for (int u = 1; u < T; u++) {");
     emit(e, "const float *restrict g = c->lane_grads + (size_t)(u - 1) * %lld;", pc16);
     emit(e, "for (size_t k = k0; k < k1; k++)");
     emit(e, "    c->grads[k] += g[k];");
     emit(e, "}");
     emit(e, "}");
+    emit_blank(e);
+    emit(e, "static void lane_update(%s_ctx *c, int t, int T)", p);
+    emit(e, "{");
     emit(e, "double total = 0.0;");
     emit(e, "for (int u = 0; u < T; u++)");
     emit(e, "    total += c->lane_loss[u];");
-    emit(e, "if (!c->job_hp || total != total) /* no step on a bad label */");
-    emit(e, "    return;");
+    emit(e, "const cnnrt_hparams *hp = total == total ? c->job_hp : NULL; /* no step on a bad label */");
     emit(e, "if (!c->fast) {");
-    emit(e, "sgd(c, c->job_hp, p0, p1);");
-    emit(e, "return;");
-    emit(e, "}");
-    emit(e, "/* the unit-split dense layers have updated their parameters */");
+    emit(e, "const size_t p0 = t == 0 ? 0 : (size_t)%lld * t / T / 16 * 16;", pc);
+    emit(e, "const size_t p1 = t == T - 1 ? %lld : (size_t)%lld * (t + 1) / T / 16 * 16;", pc, pc);
     emit(e, "for (int r = 0; r < LANE_NSUMMED; r++) {");
     emit(e, "const size_t k0 = lane_summed[r][0] > p0 ? lane_summed[r][0] : p0;");
     emit(e, "const size_t k1 = lane_summed[r][1] < p1 ? lane_summed[r][1] : p1;");
     emit(e, "if (k0 < k1)");
-    emit(e, "    sgd_fast(c, c->job_hp, k0, k1);");
+    emit(e, "    lane_sum(c, k0, k1, T);");
+    emit(e, "}");
+    emit(e, "if (hp)");
+    emit(e, "    sgd(c, hp, p0, p1);");
+    emit(e, "return;");
+    emit(e, "}");
+    emit(e, "const size_t q0 = lane_cut(t, T), q1 = lane_cut(t + 1, T);");
+    emit(e, "size_t base = 0;");
+    emit(e, "for (int r = 0; r < LANE_NSUMMED; r++) {");
+    emit(e, "const size_t len = lane_summed[r][1] - lane_summed[r][0];");
+    emit(e, "const size_t lo = q0 > base ? q0 - base : 0, hi0 = q1 > base ? q1 - base : 0;");
+    emit(e, "const size_t hi = hi0 < len ? hi0 : len;");
+    emit(e, "if (lo < hi) {");
+    emit(e, "lane_sum(c, lane_summed[r][0] + lo, lane_summed[r][0] + hi, T);");
+    emit(e, "if (hp)");
+    emit(e, "    sgd_fast(c, hp, lane_summed[r][0] + lo, lane_summed[r][0] + hi);");
+    emit(e, "}");
+    emit(e, "base += len;");
     emit(e, "}");
     emit(e, "}");
     emit_blank(e);

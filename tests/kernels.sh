@@ -43,6 +43,19 @@ lacks() {
     fi
 }
 
+# before TARGET NET WHAT FIRST THEN: in the generated C, the first line
+# matching FIRST comes before the first matching THEN
+before() {
+    a=$(grep -nE "$4" "$d/$1_$2.c" | head -1 | cut -d: -f1)
+    z=$(grep -nE "$5" "$d/$1_$2.c" | head -1 | cut -d: -f1)
+    if [ -n "$a" ] && [ -n "$z" ] && [ "$a" -lt "$z" ]; then
+        echo "ok   $1 $2: $3"
+    else
+        printf 'FAIL %s %s: %s (%s at line %s, %s at line %s)\n' "$1" "$2" "$3" "$4" "${a:-none}" "$5" "${z:-none}"
+        fail=1
+    fi
+}
+
 cat > "$d/strided.net" <<'EOF'
 network strided {
     input [3, 32, 32];
@@ -159,6 +172,12 @@ has avx2 cifar10_wide "F4 output transform (avx2): through yb" 'float yb\['
 # The Winograd weight gradient's end (gw += GT dU G) runs on vectors of
 # filters in every SIMD flavour; generic keeps the scalar loops
 has avx512 cifar10_wide "Winograd wgrad end: vectors of 16 filters" 'float o\[9\]\[16\];'
+# f1 (unit-split): the lanes take its units in chunks as they come free,
+# its weight gradient after their share of the convolutions below it
+has avx512 cifar10_wide "f1 forward: units in chunks (lane_grab)" 'f1_forward_units\(c, n, u, u \+ 12 < 256'
+before avx512 cifar10_wide "f1 weight gradient after the convolutions' backward" \
+    'c1_backward_ref\)\(c, grads' 'f1_backward_units\(c, n, u, u \+ 8 < 256'
+has avx512 cifar10_wide "conv gradients: lanes sum and step equal shares" 'lane_cut\(t \+ 1, T\)'
 has avx2 cifar10_wide "Winograd wgrad end (avx2): vectors of 8 filters" 'float o\[9\]\[8\];'
 lacks avx512 cifar10_wide "Winograd wgrad end: no scalar dU G" 's \+= du\['
 # The sparse backward of relu dense layers (AVX-512): lenet's f5 and f6
