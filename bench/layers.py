@@ -65,14 +65,37 @@ def body(src, head):
     return statements(re.sub(r"/\*.*?\*/", "", src[open_at + 1:close_at], flags=re.S))
 
 
-LAYER_CALL = r"\b([A-Za-z0-9]\w*?)_%s(?:_units|_rows|_serial|_ref)?\b"
+LAYER_CALL = r"\b([A-Za-z0-9]\w*?)_%s(?:_units|_rows|_pack|_serial|_ref)?\b"
+
+
+def one_lane(sts):
+    """The statements one lane (T = 1) runs: the T == 1 branch of
+    `if (T == 1) { .. } else { .. }` as its own statements (the layers
+    below a unit-split one, which several lanes take in chunks of
+    samples); no `if (c->fast && T > 1) { .. }` (a weight gradient that
+    several lanes take in chunks of units at the end)."""
+    out = []
+    for st in sts:
+        if st.startswith("if (c->fast && T > 1)"):
+            continue
+        if st.startswith("if (T == 1) {"):
+            depth, i = 0, st.index("{")
+            for j in range(i, len(st)):
+                depth += st[j] == "{"
+                depth -= st[j] == "}"
+                if depth == 0:
+                    out += statements(st[i + 1:j])
+                    break
+            continue
+        out.append(st)
+    return out
 
 
 def calls(src, head, suffix):
     """[(layer name, statement)] of the layer calls in one lane function
     (a unit-split dense layer's rows and units parts are one entry)."""
     out = []
-    for st in body(src, head):
+    for st in one_lane(body(src, head)):
         m = re.search(LAYER_CALL % suffix, st)
         if not m:
             continue

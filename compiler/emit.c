@@ -161,6 +161,9 @@ static void emit_ctx_struct(emitter *e)
         if (dense_splits_units(e, ly))
             emit(e, "float *dyT_%s, *xT_%s; /* [%lld, n], [%lld, n]: dy and x transposed */", ly->name,
                  ly->name, (long long)dense_units(ly), (long long)dense_in(ly));
+        if (conv_prepared_floats(e, ly))
+            emit(e, "float *wu_%s; /* [%lld]: the forward pass's Winograd weights */", ly->name,
+                 (long long)conv_prepared_floats(e, ly));
     }
     emit(e, "float *g0, *g1, *gpad; /* gradients flowing back */");
     emit(e, "float *cs; /* [n, %lld] scratch of the fast kernels */", (long long)e->cs_max);
@@ -211,6 +214,9 @@ static void emit_carve(emitter *e)
                       arena_printf(emit_arena, "(nb + %d) / %d * %d * %lld", W - 1, W, W,
                                    (long long)dense_in(ly)));
         }
+        if (conv_prepared_floats(e, ly))
+            emit_take(e, arena_printf(emit_arena, "wu_%s", name), "float",
+                      arena_printf(emit_arena, "%lld", (long long)conv_prepared_floats(e, ly)));
     }
     const char *g = arena_printf(emit_arena, "nb * %lld", (long long)gmax);
     emit_take(e, "g0", "float", g);
@@ -240,36 +246,124 @@ static void emit_layers(emitter *e)
     }
 }
 
-/* call (a format with two %s: the first and the end unit) on every unit
- * of a unit-split layer: with one lane all at once; with more, on the
- * chunks the lane takes from counter k, after first (if not NULL) when
- * it takes one. */
-static void emit_units_loop(emitter *e, const ir_layer *ly, int k, int chunk, const char *call,
-                            const char *first)
+/* The first unit of lane t's fixed share of a unit-split layer, or (t1)
+ * the end. */
+static const char *lane_units_expr(const emitter *e, const ir_layer *ly, const char *t)
 {
     long long U = (long long)dense_units(ly);
-    emit(e, "if (T == 1) {");
-    if (first)
-        emit(e, "%s", first);
-    emit(e, call, "0", arena_printf(emit_arena, "%lld", U));
-    emit(e, "} else {");
-    emit(e, "int u = lane_grab(c, %d, %lld, %d);", k, U, chunk);
-    if (first)
-        emit(e, "if (u < %lld)", U);
-    if (first)
-        emit(e, "    %s", first);
-    emit(e, "for (; u < %lld; u = lane_grab(c, %d, %lld, %d))", U, k, U, chunk);
-    emit(e, "    %s", arena_printf(emit_arena, call, "u",
-                                   arena_printf(emit_arena, "u + %d < %lld ? u + %d : %lld", chunk, U,
-                                                chunk, U)));
+    int B = dense_unit_block(e, ly);
+    return arena_printf(emit_arena, "lane_units(%lld, %d, %s, T)", U, B, t);
+}
+
+/* A unit-split layer's weight gradient, right after its rows: the lane's
+ * fixed share of the units, or with dense_defers_units all of them with
+ * one lane and none with more (emit_deferred_units). */
+static void emit_units_backward(emitter *e, const ir_layer *ly, const char *in)
+{
+    long long U = (long long)dense_units(ly);
+    bool defer = dense_defers_units(e, ly);
+    emit(e, defer ? "if (T == 1) {" : "{");
+    emit(e, "float *slab = T == 1 ? c->cs : c->lane_slab + (size_t)t * %lld * (size_t)c->max_batch;",
+         (long long)dense_lane_slab(e));
+    emit(e, "%s_backward_pack(n, %s, slab);", ly->name, in);
+    if (defer)
+        emit(e, "%s_backward_units(c, n, 0, %lld, %s, slab);", ly->name, U, in);
+    else
+        emit(e, "%s_backward_units(c, n, %s, %s, %s, slab);", ly->name, lane_units_expr(e, ly, "t"),
+             lane_units_expr(e, ly, "t + 1"), in);
     emit(e, "}");
 }
 
+/* One lane-split layer's forward call on samples [i0, i1) (names of the
+ * bounds). */
+static void emit_forward_call(emitter *e, const ir_layer *ly, const char *in, const char *out,
+                              const char *i0, const char *i1)
+{
+    if (layer_is_fast(e, ly))
+        emit(e, "(c->fast ? %s_forward : %s_forward_ref)(c, %s, %s, %s, %s);", ly->name, ly->name, i0, i1,
+             in, out);
+    else
+        emit(e, "%s_forward(c, %s, %s, %s, %s);", ly->name, i0, i1, in, out);
+}
+
+bool forward_run_below(const emitter *e, int l)
+{
+    const ir_net *net = e->net;
+    if (!dense_splits_units(e, &net->layers[l]))
+        return false;
+    for (int i = l - 1; i >= 0 && !dense_splits_units(e, &net->layers[i]); i--)
+        if (!layer_is_view(&net->layers[i]))
+            return true;
+    return false;
+}
+
+/* Layers [l0, l1) (split by samples) and then the pack of unit-split
+ * layer l1's input, which a barrier follows: with one lane, on all the
+ * samples; with more, the layers on chunks of samples the lanes take as
+ * they come free (lane_chunk, counter k), so that a lane a shared machine
+ * slows down takes fewer, and after a barrier the pack on the lane's own
+ * slice (packs of chunks would transpose in scalars, and two lanes would
+ * write the same cache lines of xT).  Every sample's result is the same
+ * whichever lane computes it.  The backward pass keeps the fixed shares:
+ * the weight gradients are summed per lane. */
+static void emit_forward_run(emitter *e, int l0, int l1, int k)
+{
+    const ir_net *net = e->net;
+    const ir_layer *pk = &net->layers[l1];
+    if (!forward_run_below(e, l1)) { /* nothing to share out: the pack */
+        emit(e, "if (c->fast && (n > 1 || T > 1)) /* else forward_units takes the one-sample path */");
+        emit(e, "    %s_forward_pack(c, n, i0, i1, %s);", pk->name, in_buffer(net, l1));
+        return;
+    }
+    emit(e, "if (T == 1) {");
+    for (int i = l0; i < l1; i++)
+        if (!layer_is_view(&net->layers[i]))
+            emit_forward_call(e, &net->layers[i], in_buffer(net, i), out_buffer(net, i), "i0", "i1");
+    emit(e, "if (c->fast && n > 1) /* else forward_units takes the one-sample path */");
+    emit(e, "    %s_forward_pack(c, n, i0, i1, %s);", pk->name, in_buffer(net, l1));
+    emit(e, "} else {");
+    emit(e, "for (int j0, j1; lane_chunk(c, %d, n, T, &j0, &j1);) {", k);
+    for (int i = l0; i < l1; i++)
+        if (!layer_is_view(&net->layers[i]))
+            emit_forward_call(e, &net->layers[i], in_buffer(net, i), out_buffer(net, i), "j0", "j1");
+    emit(e, "}");
+    emit(e, "lane_sync(c, T);");
+    emit(e, "if (c->fast)");
+    emit(e, "    %s_forward_pack(c, n, i0, i1, %s);", pk->name, in_buffer(net, l1));
+    emit(e, "}");
+}
+
+/* What the layers compute from their weights once a pass
+ * (conv_prepared_floats): the k-th such layer by lane k % T, then a
+ * barrier. */
+static void emit_prepare(emitter *e)
+{
+    const ir_net *net = e->net;
+    int k = 0;
+    for (int i = 0; i < net->nlayers; i++) {
+        const ir_layer *ly = &net->layers[i];
+        if (!conv_prepared_floats(e, ly))
+            continue;
+        if (!k)
+            emit(e, "if (c->fast) {");
+        emit(e, "if (t == %d %% T)", k);
+        e->indent++;
+        conv_emit_prepare(e, ly);
+        e->indent--;
+        k++;
+    }
+    if (!k)
+        return;
+    emit(e, "}");
+    emit(e, "lane_sync(c, T);");
+}
+
 /* Lane t of T's share of the forward pass over samples [0, n), as
- * straight-line calls: most layers on the lane's slice of the samples; a
- * dense layer that splits its units (emit_fastdense.c) on the lane's units
- * of every sample, after each lane has packed (transposed) its own rows of
- * the layer's input and a barrier, and before another.  With T = 1 it is
+ * straight-line calls: the layers below a dense layer that splits its
+ * units (emit_fastdense.c) on chunks of samples (emit_forward_run), then
+ * that layer on chunks of units of every sample, between two barriers;
+ * the layers above the last such layer on the lane's own slice of the
+ * samples, which its loss and backward pass then read.  With T = 1 it is
  * the whole batch. */
 static void emit_forward_lane(emitter *e)
 {
@@ -277,35 +371,35 @@ static void emit_forward_lane(emitter *e)
     emit(e, "static void forward_lane(%s_ctx *c, const float *restrict x, int n, int t, int T)", e->prefix);
     emit(e, "{");
     emit(e, "const int i0 = LANE_FIRST(n, t, T), i1 = LANE_FIRST(n, t + 1, T);");
+    emit_prepare(e);
+    int l0 = 0;
     for (int i = 0; i < net->nlayers; i++) {
         const ir_layer *ly = &net->layers[i];
         const char *in = in_buffer(net, i), *out = out_buffer(net, i);
+        if (!dense_splits_units(e, ly))
+            continue;
+        int j = dense_split_index(e, ly);
+        emit_forward_run(e, l0, i, 2 * j + 1);
+        emit(e, "lane_sync(c, T);");
+        emit(e, "if (c->fast) {");
+        emit(e, "%s_forward_units(c, n, %s, %s, %s, %s);", ly->name, lane_units_expr(e, ly, "t"),
+             lane_units_expr(e, ly, "t + 1"), in, out);
+        emit(e, "} else if (t == 0) {");
+        emit(e, "%s_forward_ref(c, 0, n, %s, %s);", ly->name, in, out);
+        emit(e, "}");
+        emit(e, "lane_sync(c, T);");
+        l0 = i + 1;
+    }
+    for (int i = l0; i < net->nlayers; i++) {
+        const ir_layer *ly = &net->layers[i];
         if (layer_is_view(ly)) {
             emit(e, "/* %s: a view, nothing to do */", ly->name);
-        } else if (dense_splits_units(e, ly)) {
-            /* the lane packs its own rows of the input (written by itself
-             * or before a barrier), then all lanes read all of them */
-            emit(e, "if (c->fast) {");
-            emit(e, "if (n > 1 || T > 1) /* else forward_units takes the one-sample path */");
-            emit(e, "    %s_forward_pack(c, n, i0, i1, %s);", ly->name, in);
-            emit(e, "lane_sync(c, T);");
-            emit_units_loop(e, ly, 2 * dense_split_index(e, ly), dense_fwd_chunk(e, ly),
-                            arena_printf(emit_arena, "%s_forward_units(c, n, %%s, %%s, %s, %s);",
-                                         ly->name, in, out), NULL);
-            emit(e, "} else {");
-            emit(e, "lane_sync(c, T);");
-            emit(e, "if (t == 0)");
-            emit(e, "    %s_forward_ref(c, 0, n, %s, %s);", ly->name, in, out);
-            emit(e, "}");
-            emit(e, "lane_sync(c, T);");
-        } else {
-            emit(e, "if (i0 < i1)");
-            if (layer_is_fast(e, ly))
-                emit(e, "    (c->fast ? %s_forward : %s_forward_ref)(c, i0, i1, %s, %s);", ly->name,
-                     ly->name, in, out);
-            else
-                emit(e, "    %s_forward(c, i0, i1, %s, %s);", ly->name, in, out);
+            continue;
         }
+        emit(e, "if (i0 < i1)");
+        e->indent++;
+        emit_forward_call(e, ly, in_buffer(net, i), out_buffer(net, i), "i0", "i1");
+        e->indent--;
     }
     emit(e, "(void)c, (void)x, (void)n, (void)t, (void)T, (void)i0, (void)i1;");
     emit(e, "}");
@@ -336,9 +430,10 @@ static void emit_backward_serial(emitter *e, const ir_layer *ly, const char *in,
 
 /* One layer's call in backward_lane.  A unit-split dense layer works on the
  * lane's slice (activation, dy transposed, dx) and meets the other lanes
- * at a barrier; its units (weight and bias gradients of the whole batch)
- * come at the end of backward_lane (emit_deferred_units).  The reference
- * path runs in lane 0 between two barriers. */
+ * at a barrier; then its units (weight and bias gradients of the whole
+ * batch), or with threads for a big layer at the end of backward_lane
+ * (emit_deferred_units).  The reference path runs in lane 0 between two
+ * barriers. */
 static void emit_backward_call(emitter *e, const ir_layer *ly, const char *in, const char *out,
                                const char *dy, const char *dx)
 {
@@ -347,6 +442,7 @@ static void emit_backward_call(emitter *e, const ir_layer *ly, const char *in, c
         emit(e, "if (i0 < i1)");
         emit(e, "    %s_backward_rows(c, n, i0, i1, %s, %s, %s);", ly->name, out, dy, dx);
         emit(e, "lane_sync(c, T);");
+        emit_units_backward(e, ly, in);
         emit(e, "} else {");
         emit(e, "lane_sync(c, T);");
         emit(e, "if (t == 0)");
@@ -364,34 +460,35 @@ static void emit_backward_call(emitter *e, const ir_layer *ly, const char *in, c
     }
 }
 
-/* The unit-split layers' weight gradients (and SGD steps), top layer
- * first, after the lane's share of every other layer: a lane that is done
- * early takes more chunks of units, so the lanes arrive at the last
- * barrier together although noise on a shared machine slows one of them
- * down in the layers below (a fixed split left cifar10_wide's lanes
- * waiting 0.2-1 ms a step there).  Every unit's dy is complete, and every
- * lane has read w for its dx, since the layer's barrier. */
+/* With more than one lane, the weight gradients (and SGD steps) of the
+ * unit-split layers dense_defers_units picks, top layer first, after the
+ * lane's share of every other layer: a lane that is done early takes more
+ * chunks of units, so the lanes arrive at the last barrier together
+ * although noise on a shared machine slows one of them down in the layers
+ * below (a fixed split left cifar10_wide's lanes waiting 0.2-1 ms a step
+ * there).  Every unit's dy is complete, and every lane has read w for its
+ * dx, since the layer's barrier. */
 static void emit_deferred_units(emitter *e)
 {
     const ir_net *net = e->net;
-    if (!dense_split_count(e))
-        return;
-    emit(e, "if (c->fast) {");
-    emit(e, "float *slab = T == 1 ? c->cs : c->lane_slab + (size_t)t * %lld * (size_t)c->max_batch;",
-         (long long)dense_lane_slab(e));
     for (int i = net->nlayers - 1; i >= 0; i--) {
         const ir_layer *ly = &net->layers[i];
-        if (!dense_splits_units(e, ly))
+        if (!dense_splits_units(e, ly) || !dense_defers_units(e, ly))
             continue;
+        long long U = (long long)dense_units(ly);
+        int k = 2 * dense_split_index(e, ly), C = dense_bwd_chunk(e, ly);
         const char *in = in_buffer(net, i);
-        emit(e, "{");
-        emit_units_loop(e, ly, 2 * dense_split_index(e, ly) + 1, dense_bwd_chunk(e, ly),
-                        arena_printf(emit_arena, "%s_backward_units(c, n, %%s, %%s, %s, slab);",
-                                     ly->name, in),
-                        arena_printf(emit_arena, "%s_backward_pack(n, %s, slab);", ly->name, in));
+        emit(e, "if (c->fast && T > 1) {");
+        emit(e, "float *slab = c->lane_slab + (size_t)t * %lld * (size_t)c->max_batch;",
+             (long long)dense_lane_slab(e));
+        emit(e, "int u = lane_grab(c, %d, %lld, %d);", k, U, C);
+        emit(e, "if (u < %lld)", U);
+        emit(e, "    %s_backward_pack(n, %s, slab);", ly->name, in);
+        emit(e, "for (; u < %lld; u = lane_grab(c, %d, %lld, %d))", U, k, U, C);
+        emit(e, "    %s_backward_units(c, n, u, u + %d < %lld ? u + %d : %lld, %s, slab);", ly->name, C, U, C,
+             U, in);
         emit(e, "}");
     }
-    emit(e, "}");
 }
 
 /* The g buffer layer i reads its dy from (cur) and writes its dx to; the

@@ -159,6 +159,11 @@ extern arena *emit_arena;
  * conv_is_fast() holds gets NAME_forward/NAME_backward from here and its
  * reference twins NAME_forward_ref/NAME_backward_ref from emit_window.c. */
 bool conv_is_fast(const emitter *e, const ir_layer *ly);
+/* Floats of what a fast conv's forward pass computes from its weights
+ * once a pass (Winograd's U, in c->wu_NAME), 0 if nothing; and the call
+ * that computes it, which forward_lane makes before the layers. */
+int64_t conv_prepared_floats(const emitter *e, const ir_layer *ly);
+void conv_emit_prepare(emitter *e, const ir_layer *ly);
 int64_t conv_scratch(const emitter *e, const ir_layer *ly);
 void conv_emit_fast_forward(emitter *e, const ir_layer *ly);
 void conv_emit_fast_backward(emitter *e, const ir_layer *ly);
@@ -173,10 +178,12 @@ void conv_emit_fast_backward(emitter *e, const ir_layer *ly);
  * dense_lane_slab() floats per sample) and NAME_backward_units(c, n, u0,
  * u1, x, slab) (units [u0, u1) of the weight and bias gradients, stored
  * into c->grads, and in train_step the SGD step on those units'
- * parameters).  With threads, lanes take the units in chunks of
- * dense_fwd_chunk() and dense_bwd_chunk() (lane_grab); each unit's result
- * is the same whichever lane computes it.  dense_split_index() numbers
- * the unit-split layers 0 .. dense_split_count() - 1. */
+ * parameters).  Lanes' fixed unit ranges start at multiples of
+ * dense_unit_block(); with threads, the weight gradient of a layer for
+ * which dense_defers_units() holds is taken in chunks of dense_bwd_chunk()
+ * units instead (lane_grab), each unit's result the same whichever lane
+ * computes it.  dense_split_index() numbers the unit-split layers
+ * 0 .. dense_split_count() - 1. */
 bool dense_is_fast(const emitter *e, const ir_layer *ly);
 /* A conv whose kernel covers its whole (unpadded) input is a dense layer
  * with the same weights in the same order: it takes the dense kernels. */
@@ -184,9 +191,10 @@ bool conv_is_dense(const ir_layer *ly);
 int64_t dense_in(const ir_layer *ly);      /* inputs per sample */
 int64_t dense_units(const ir_layer *ly);   /* outputs per sample */
 bool dense_splits_units(const emitter *e, const ir_layer *ly);
-int dense_fwd_chunk(const emitter *e, const ir_layer *ly);
+int dense_unit_block(const emitter *e, const ir_layer *ly);
 int dense_bwd_chunk(const emitter *e, const ir_layer *ly);
 int dense_split_count(const emitter *e);
+bool dense_defers_units(const emitter *e, const ir_layer *ly);
 int dense_split_index(const emitter *e, const ir_layer *ly);
 int64_t dense_lane_slab(const emitter *e);
 int64_t dense_scratch(const emitter *e, const ir_layer *ly);
@@ -219,6 +227,10 @@ bool layer_is_fast(const emitter *e, const ir_layer *ly);
 /* emit.c: the buffer holding layer i's output ("x" before the first real
  * layer), and the per-sample sizes of the input and the output. */
 const char *out_buffer(const ir_net *net, int i);
+/* Whether layer l is a unit-split dense layer with layers to compute
+ * (not views) between it and the previous one: the lanes share those out
+ * in chunks of samples (lane_chunk). */
+bool forward_run_below(const emitter *e, int l);
 int64_t in_size(const ir_net *net);
 int64_t out_size(const ir_net *net);
 

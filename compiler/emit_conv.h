@@ -175,6 +175,8 @@ void emit_wino_wgrad_begin(emitter *e, const ir_layer *ly, const fgeom *g);
 void emit_wino_wgrad_group(emitter *e, const ir_layer *ly, const fgeom *g);
 void emit_wino_wgrad_end(emitter *e, const ir_layer *ly, const fgeom *g);
 void conv_emit_wino_forward(emitter *e, const ir_layer *ly, const fgeom *g);
+int64_t wino_u_floats(const fgeom *g);
+void conv_emit_wino_prepare(emitter *e, const ir_layer *ly);
 void emit_wino_dgrad_kernels(emitter *e, const ir_layer *ly, const fgeom *g);
 void emit_wino_dgrad_begin(emitter *e, const ir_layer *ly, const fgeom *g);
 void emit_wino_dgrad_sample(emitter *e, const ir_layer *ly, const fgeom *g);

@@ -96,6 +96,20 @@ void emit_roff_table(emitter *e, const ir_layer *ly, const fgeom *g, const char 
     emit_table(e, "int", arena_printf(emit_arena, "%s%s", ly->name, suffix), t, g->R);
 }
 
+int64_t conv_prepared_floats(const emitter *e, const ir_layer *ly)
+{
+    if (dense_is_fast(e, ly) || !conv_is_fast(e, ly)) /* as emit_window.c picks */
+        return 0;
+    fgeom g = make_fgeom(e, ly);
+    return wino_u_floats(&g);
+}
+
+void conv_emit_prepare(emitter *e, const ir_layer *ly)
+{
+    if (conv_prepared_floats(e, ly))
+        conv_emit_wino_prepare(e, ly);
+}
+
 bool conv_is_fast(const emitter *e, const ir_layer *ly)
 {
     if (!e->simd || ly->kind != LK_CONV)

@@ -85,6 +85,19 @@ int dense_split_index(const emitter *e, const ir_layer *ly)
     return n;
 }
 
+/* With threads, whether a unit-split layer's weight gradient waits until
+ * the end of the backward pass (emit.c, emit_deferred_units), where its
+ * chunks even out the lanes: only when its weights (4 MiB for
+ * cifar10_wide's f1) would not stay in L2 from its data gradient to its
+ * SGD step anyway.  For cifar10_conv's f1 (188 KiB) waiting cost 4 % of
+ * a 2-thread step. */
+#define DEFER_MIN_WEIGHTS (256 * 1024)
+
+bool dense_defers_units(const emitter *e, const ir_layer *ly)
+{
+    return dense_splits_units(e, ly) && ly->wcount >= DEFER_MIN_WEIGHTS;
+}
+
 /* The floats per sample of x a unit-split layer's weight gradient packs
  * (emit_wg_units): its whole row, rounded to 16. */
 static int64_t slab_width(const ir_layer *ly) { return (dense_in(ly) + 15) / 16 * 16; }
@@ -135,17 +148,20 @@ static dgeom make_dgeom(const emitter *e, const ir_layer *ly)
     return g;
 }
 
-/* Units per chunk that a lane takes at a time (lane_grab): whole tiles,
- * about 32 chunks a layer.  A chunk of f1 (cifar10_wide) is 28 us of
- * weight gradient: fine enough to even out the lanes, coarse enough that
- * taking one (an atomic add on a shared line) costs nothing. */
-int dense_fwd_chunk(const emitter *e, const ir_layer *ly)
+/* Lanes' fixed unit ranges start at multiples of the weight-gradient tile. */
+int dense_unit_block(const emitter *e, const ir_layer *ly)
 {
-    dgeom g = make_dgeom(e, ly);
-    int64_t n = g.U / g.ou / 16;
-    return g.ou * (int)(n > 1 ? n : 1);
+    return make_dgeom(e, ly).wu;
 }
 
+/* Units per chunk that a lane takes at a time for a deferred weight
+ * gradient (lane_grab): whole tiles, about 32 chunks a layer.  A chunk of
+ * f1 (cifar10_wide) is 28 us of weight gradient: fine enough to even out
+ * the lanes, coarse enough that taking one (an atomic add on a shared
+ * line) costs nothing.  Each unit has its own rows of gw, w and the
+ * momenta.  (The forward pass keeps fixed ranges: y is [n][units], and
+ * chunks of a few units had the lanes writing the same cache lines,
+ * which cost lenet and cifar10_conv 10 % of a 2-thread step.) */
 int dense_bwd_chunk(const emitter *e, const ir_layer *ly)
 {
     dgeom g = make_dgeom(e, ly);
@@ -958,6 +974,7 @@ static void emit_backward_units(emitter *e, const ir_layer *ly, const dgeom *g)
          "const float *restrict x, float *restrict slab)", ly->name, e->prefix);
     emit(e, "{");
     emit(e, "const float *restrict dyT = c->dyT_%s;", ly->name);
+    emit(e, "(void)x; /* read only for the columns past the last whole vector */");
     /* not restrict: sgd_fast reads the stored gradient through c->grads */
     emit(e, "float *gw = c->grads + %lld;", (long long)ly->woff);
     /* train_step: the SGD step on these units' parameters here (every lane

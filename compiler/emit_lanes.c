@@ -6,17 +6,22 @@
  * after the backward pass the blocks are summed in lane order, each lane
  * summing an equal share of those parameters and then applying SGD to it.
  * Dense layers with many weights instead split their units across the
- * lanes, over the whole batch (emit_fastdense.c, dense_splits_units): the
- * lanes take chunks of units from a counter (lane_grab) until none are
- * left, so a lane that a shared machine slows down takes fewer; each
- * unit's weight gradient is computed by one lane, straight into c->grads,
- * in the same order whichever lane it is and whatever T is, and nothing is
- * summed.  Their weight gradients wait until the lane is through the
- * layers below, where the lanes' shares of samples are fixed: the chunks
- * then even out the time the lanes took there.  Lanes meet at barriers
- * around such layers (lane_sync).  So for a given T the result is the same
- * bit for bit on every run; different T differ only in the order the
- * lane-split layers' gradients are summed.
+ * lanes, over the whole batch (emit_fastdense.c, dense_splits_units): each
+ * weight gradient is then computed by one lane, straight into c->grads,
+ * in the same order whatever T is, and nothing is summed.  Lanes meet at
+ * barriers around such layers (lane_sync).
+ *
+ * On a shared machine one core is often slowed down for a while, and the
+ * other then waits for it at the next barrier.  So the work that no
+ * gradient sum depends on is handed out as the lanes come free: the
+ * forward pass below a unit-split layer in chunks of samples (lane_chunk),
+ * and the weight gradient of a unit-split layer too big to stay in cache
+ * anyway in chunks of units (lane_grab), after the lane's fixed share of
+ * the backward pass of the layers below, where it evens out the time the
+ * lanes took.  A sample or unit is computed the same whichever lane takes
+ * it.  So for a given T the result is the same bit for bit on every run;
+ * different T differ only in the order the lane-split layers' gradients
+ * are summed.
  *
  * Threads are started once by NAME_set_threads.  Waiting (for the next job,
  * or at a barrier) spins for up to LANE_SPIN_NS, then sleeps on a condition
@@ -42,7 +47,7 @@ void emit_lane_fields(emitter *e)
     emit(e, "pthread_cond_t wake;");
     emit(e, "atomic_uint generation;   /* bumped for every job */");
     emit(e, "atomic_uint bar_count, bar_gen; /* the barrier */");
-    emit(e, "atomic_int grab[%d]; /* unit-split dense layers: next free unit, forward and backward */",
+    emit(e, "atomic_int grab[%d]; /* per unit-split dense layer: next unit of a deferred weight gradient, next chunk of samples below it */",
          2 * dense_split_count(e) + 1);
     emit(e, "atomic_int sleepers;");
     emit(e, "int quit;");
@@ -127,12 +132,48 @@ void emit_lane_sync(emitter *e)
     emit_blank(e);
     if (!dense_split_count(e))
         return;
-    emit(e, "/* The first unit of the next chunk of C units of U that counter k hands");
-    emit(e, " * out, or U when none are left. */");
-    emit(e, "static int lane_grab(%s_ctx *c, int k, int U, int C)", p);
+    emit(e, "/* The first of lane t's units when U units are split in blocks of B. */");
+    emit(e, "static int lane_units(int U, int B, int t, int T)");
     emit(e, "{");
-    emit(e, "const int u = atomic_fetch_add_explicit(&c->grab[k], C, memory_order_relaxed);");
+    emit(e, "const int u = (U + B - 1) / B * t / T * B;");
     emit(e, "return u < U ? u : U;");
+    emit(e, "}");
+    emit_blank(e);
+    bool defers = false;
+    for (int i = 0; i < e->net->nlayers; i++)
+        defers |= dense_defers_units(e, &e->net->layers[i]);
+    if (defers) {
+        emit(e, "/* The first unit of the next chunk of C units of U that counter k hands");
+        emit(e, " * out, or U when none are left. */");
+        emit(e, "static int lane_grab(%s_ctx *c, int k, int U, int C)", p);
+        emit(e, "{");
+        emit(e, "const int u = atomic_fetch_add_explicit(&c->grab[k], C, memory_order_relaxed);");
+        emit(e, "return u < U ? u : U;");
+        emit(e, "}");
+        emit_blank(e);
+    }
+    bool runs = false;
+    for (int i = 0; i < e->net->nlayers; i++)
+        runs |= forward_run_below(e, i);
+    if (!runs)
+        return;
+    emit(e, "/* The next chunk [*j0, *j1) of samples [0, n) that counter g hands out,");
+    emit(e, " * 0 when none are left.  Chunks shrink from n / 2T samples to 2, so the");
+    emit(e, " * lanes take few of them and still run out of work together. */");
+    emit(e, "static int lane_chunk(%s_ctx *c, int g, int n, int T, int *j0, int *j1)", p);
+    emit(e, "{");
+    emit(e, "const int k = atomic_fetch_add_explicit(&c->grab[g], 1, memory_order_relaxed);");
+    emit(e, "int a = 0, b = 0;");
+    emit(e, "for (int i = 0; i <= k; i++) {");
+    emit(e, "if (b >= n)");
+    emit(e, "    return 0;");
+    emit(e, "a = b;");
+    emit(e, "const int m = (n - a) / (2 * T);");
+    emit(e, "b = a + (m > 2 ? m : 2) < n ? a + (m > 2 ? m : 2) : n;");
+    emit(e, "}");
+    emit(e, "*j0 = a;");
+    emit(e, "*j1 = b;");
+    emit(e, "return 1;");
     emit(e, "}");
     emit_blank(e);
 }

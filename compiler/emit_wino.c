@@ -986,17 +986,21 @@ static void emit_wi_call(emitter *e, const wconv *w, const char *xi, const char 
     emit(e, "%s_%s(%s, %s);", w->name, w->m == 4 ? "w4i" : "wni", sg, vv);
 }
 
-/* One sample: input planes at xi, outputs at yi, bias at b. */
-static void emit_wconv_sample(emitter *e, const wconv *w, const char *xi, const char *yi, const char *b)
+/* One sample: input planes at xi, outputs at yi, bias at b; U at uc if
+ * not NULL, else in the lane's scratch. */
+static void emit_wconv_sample(emitter *e, const wconv *w, const char *xi, const char *yi, const char *b,
+                              const char *uc)
 {
     sweep s = wino_sweep(e->simd, w);
     int64_t full = w->fout / s.mb * s.mb;
     emit(e, "{");
     emit(e, "float *ws = c->cs + (size_t)i0 * %lld;", (long long)e->cs_max);
-    if (wi4_direct(e->simd, w))
-        emit(e, "float *restrict u = ws + %lld;", (long long)w->u_off);
+    if (uc)
+        emit(e, "const float *restrict u = %s;", uc);
     else
-        emit(e, "float *restrict u = ws + %lld, *restrict sg = ws + %lld;", (long long)w->u_off, (long long)w->s_off);
+        emit(e, "const float *restrict u = ws + %lld;", (long long)w->u_off);
+    if (!wi4_direct(e->simd, w))
+        emit(e, "float *restrict sg = ws + %lld;", (long long)w->s_off);
     emit(e, "float *restrict vv = ws + %lld, *restrict mm = ws + %lld;", (long long)w->v_off, (long long)w->m_off);
     emit(e, "for (int ty0 = 0; ty0 < %lld; ty0 += %lld) {", (long long)w->th, (long long)w->nr);
     emit_wi_call(e, w, xi, "sg", "vv");
@@ -1012,6 +1016,19 @@ static void emit_wconv_sample(emitter *e, const wconv *w, const char *xi, const 
     emit(e, "}");
 }
 
+/* The forward pass's U [n][fout][cin], in c->wu_NAME: computed once a
+ * pass (NAME_forward_prepare, forward_lane), not in every call, since the
+ * lanes call a layer once for each chunk of samples they take. */
+int64_t wino_u_floats(const fgeom *g)
+{
+    return g->wino ? (int64_t)npos(&g->wf) * g->wf.fout * g->wf.cin : 0;
+}
+
+void conv_emit_wino_prepare(emitter *e, const ir_layer *ly)
+{
+    emit(e, "%s_wnu(c->params + %lld, c->wu_%s);", ly->name, (long long)ly->woff, ly->name);
+}
+
 void conv_emit_wino_forward(emitter *e, const ir_layer *ly, const fgeom *g)
 {
     emit_wconv_kernels(e, &g->wf);
@@ -1025,10 +1042,10 @@ void conv_emit_wino_forward(emitter *e, const ir_layer *ly, const fgeom *g)
     emit(e, "const float *restrict xs = %s;", px ? arena_printf(emit_arena, "c->pad_%s", ly->name) : "x");
     emit(e, "if (i1 <= i0)");
     emit(e, "    return;");
-    emit_wconv_begin(e, &g->wf, arena_printf(emit_arena, "c->params + %lld", (long long)ly->woff));
     emit(e, "for (int i = i0; i < i1; i++)");
     emit_wconv_sample(e, &g->wf, arena_printf(emit_arena, "xs + (size_t)i * %lld", (long long)(g->C * (px ? g->psz : wino_x_plane(ly)))),
-                      arena_printf(emit_arena, "y + (size_t)i * %lld", (long long)(g->F * g->osz)), "b");
+                      arena_printf(emit_arena, "y + (size_t)i * %lld", (long long)(g->F * g->osz)), "b",
+                      arena_printf(emit_arena, "c->wu_%s", ly->name));
     emit(e, "}");
     emit_blank(e);
 }
@@ -1052,7 +1069,7 @@ void emit_wino_dgrad_begin(emitter *e, const ir_layer *ly, const fgeom *g)
 void emit_wino_dgrad_sample(emitter *e, const ir_layer *ly, const fgeom *g)
 {
     (void)ly;
-    emit_wconv_sample(e, &g->wd, "gi", "di", "NULL");
+    emit_wconv_sample(e, &g->wd, "gi", "di", "NULL", NULL);
 }
 
 /* ------------------------------------------------------------ weight gradient */

@@ -172,12 +172,16 @@ has avx2 cifar10_wide "F4 output transform (avx2): through yb" 'float yb\['
 # The Winograd weight gradient's end (gw += GT dU G) runs on vectors of
 # filters in every SIMD flavour; generic keeps the scalar loops
 has avx512 cifar10_wide "Winograd wgrad end: vectors of 16 filters" 'float o\[9\]\[16\];'
-# f1 (unit-split): the lanes take its units in chunks as they come free,
-# its weight gradient after their share of the convolutions below it
-has avx512 cifar10_wide "f1 forward: units in chunks (lane_grab)" 'f1_forward_units\(c, n, u, u \+ 12 < 256'
+# With threads, the lanes take the convolutions' forward in chunks of
+# samples as they come free, and f1's weight gradient (4 MiB of weights)
+# in chunks of units after their share of the convolutions' backward;
+# lenet's f5 (188 KiB) keeps fixed shares right after its rows
+has avx512 cifar10_wide "conv forward: chunks of samples (lane_chunk)" 'lane_chunk\(c, 1, n, T, &j0, &j1\)'
 before avx512 cifar10_wide "f1 weight gradient after the convolutions' backward" \
     'c1_backward_ref\)\(c, grads' 'f1_backward_units\(c, n, u, u \+ 8 < 256'
 has avx512 cifar10_wide "conv gradients: lanes sum and step equal shares" 'lane_cut\(t \+ 1, T\)'
+has avx512 lenet "f5 weight gradient: fixed shares" 'f5_backward_units\(c, n, lane_units\(120, 4, t, T\)'
+lacks avx512 lenet "f5: no chunks of units" 'lane_grab'
 has avx2 cifar10_wide "Winograd wgrad end (avx2): vectors of 8 filters" 'float o\[9\]\[8\];'
 lacks avx512 cifar10_wide "Winograd wgrad end: no scalar dU G" 's \+= du\['
 # The sparse backward of relu dense layers (AVX-512): lenet's f5 and f6

@@ -1,12 +1,13 @@
 #!/bin/sh
-# lanes.sh BUILD_DIR: threads share a dense layer with many weights by
-# units (emit_lanes.c): each lane takes chunks of units from a counter
-# while it has time (lane_grab), the weight gradients after the lane's
-# share of the layers below.  Which lane computes a unit changes from run
-# to run; the unit's result must not.  On a net whose conv is split by
-# samples and whose two dense layers are split by units (h: 24 units;
-# out: 1,001, so the last chunk ends in a partial tile), batch 50 (lanes of
-# 16 and 17 samples at 3 threads):
+# lanes.sh BUILD_DIR: how threads share a batch (emit_lanes.c).  Layers
+# below a dense layer that splits its units go to the lanes in chunks of
+# samples as they come free (lane_chunk); a big such layer's weight
+# gradient goes in chunks of units after the lane's share of the layers
+# below (lane_grab).  Which lane computes a sample or a unit changes from
+# run to run; the result must not.  On a net with a conv split by
+# samples, h (24 units: fixed shares of units) and out (10,923 units,
+# 262,152 weights: chunks of 340 units, the last of them ending in a
+# partial tile), batch 50 (lanes of 16 and 17 samples at 3 threads):
 #   - the dense layers' gradients (grad) and their parameters after one
 #     step are bit-identical for 1, 2 and 3 threads (the conv's gradient
 #     is summed over the lanes, in an order that depends on the count);
@@ -26,7 +27,7 @@ network lanes {
     conv    c (filters = 4, kernel = 3, padding = zero(1), activation = relu);
     flatten;
     dense   h (units = 24, activation = relu);
-    dense   out (units = 1001);
+    dense   out (units = 10923);
     loss  softmax_cross_entropy;
     train (optimizer = sgd, lr = 0.05, momentum = 0.9, batch = 50, epochs = 1, seed = 1);
 }
@@ -34,7 +35,7 @@ EOF
 "$b/cnnc" "$t/lanes.net" -o "$t/lanes" || exit 1
 net=$t/lanes
 "$b/mknpy" array "$t/x.npy" f4 50,1,16,16 rand &&
-    "$b/mknpy" array "$t/l.npy" i8 50 mod:1001 &&
+    "$b/mknpy" array "$t/l.npy" i8 50 mod:10923 &&
     "$net" init --seed 4 --output "$t/w.npz" > /dev/null || exit 1
 io="--weights $t/w.npz --input $t/x.npy --labels $t/l.npy"
 
