@@ -246,13 +246,21 @@ static void emit_layers(emitter *e)
     }
 }
 
-/* The first unit of lane t's fixed share of a unit-split layer, or (t1)
- * the end. */
+/* The first unit of lane t's fixed share of a unit-split layer (with
+ * t = "t + 1": the end of the share). */
 static const char *lane_units_expr(const emitter *e, const ir_layer *ly, const char *t)
 {
     long long U = (long long)dense_units(ly);
     int B = dense_unit_block(e, ly);
     return arena_printf(emit_arena, "lane_units(%lld, %d, %s, T)", U, B, t);
+}
+
+/* The slab lane t packs a unit-split layer's input into when there are
+ * several lanes (with one, the then idle scratch c->cs). */
+static const char *lane_slab_expr(const emitter *e)
+{
+    return arena_printf(emit_arena, "c->lane_slab + (size_t)t * %lld * (size_t)c->max_batch",
+                        (long long)dense_lane_slab(e));
 }
 
 /* A unit-split layer's weight gradient, right after its rows: the lane's
@@ -263,8 +271,10 @@ static void emit_units_backward(emitter *e, const ir_layer *ly, const char *in)
     long long U = (long long)dense_units(ly);
     bool defer = dense_defers_units(e, ly);
     emit(e, defer ? "if (T == 1) {" : "{");
-    emit(e, "float *slab = T == 1 ? c->cs : c->lane_slab + (size_t)t * %lld * (size_t)c->max_batch;",
-         (long long)dense_lane_slab(e));
+    if (defer)
+        emit(e, "float *slab = c->cs;");
+    else
+        emit(e, "float *slab = T == 1 ? c->cs : %s;", lane_slab_expr(e));
     emit(e, "%s_backward_pack(n, %s, slab);", ly->name, in);
     if (defer)
         emit(e, "%s_backward_units(c, n, 0, %lld, %s, slab);", ly->name, U, in);
@@ -473,14 +483,13 @@ static void emit_deferred_units(emitter *e)
     const ir_net *net = e->net;
     for (int i = net->nlayers - 1; i >= 0; i--) {
         const ir_layer *ly = &net->layers[i];
-        if (!dense_splits_units(e, ly) || !dense_defers_units(e, ly))
+        if (!dense_defers_units(e, ly))
             continue;
         long long U = (long long)dense_units(ly);
         int k = 2 * dense_split_index(e, ly), C = dense_bwd_chunk(e, ly);
         const char *in = in_buffer(net, i);
         emit(e, "if (c->fast && T > 1) {");
-        emit(e, "float *slab = c->lane_slab + (size_t)t * %lld * (size_t)c->max_batch;",
-             (long long)dense_lane_slab(e));
+        emit(e, "float *slab = %s;", lane_slab_expr(e));
         emit(e, "int u = lane_grab(c, %d, %lld, %d);", k, U, C);
         emit(e, "if (u < %lld)", U);
         emit(e, "    %s_backward_pack(n, %s, slab);", ly->name, in);

@@ -195,6 +195,7 @@ int dense_unit_block(const emitter *e, const ir_layer *ly);
 int dense_bwd_chunk(const emitter *e, const ir_layer *ly);
 int dense_split_count(const emitter *e);
 bool dense_defers_units(const emitter *e, const ir_layer *ly);
+int dense_defer_count(const emitter *e);
 int dense_split_index(const emitter *e, const ir_layer *ly);
 int64_t dense_lane_slab(const emitter *e);
 int64_t dense_scratch(const emitter *e, const ir_layer *ly);
@@ -227,12 +228,12 @@ bool layer_is_fast(const emitter *e, const ir_layer *ly);
 /* emit.c: the buffer holding layer i's output ("x" before the first real
  * layer), and the per-sample sizes of the input and the output. */
 const char *out_buffer(const ir_net *net, int i);
-/* Whether layer l is a unit-split dense layer with layers to compute
- * (not views) between it and the previous one: the lanes share those out
- * in chunks of samples (lane_chunk). */
-bool forward_run_below(const emitter *e, int l);
 int64_t in_size(const ir_net *net);
 int64_t out_size(const ir_net *net);
+/* emit.c: whether layer l is a unit-split dense layer with layers to
+ * compute (not views) between it and the previous one: the lanes share
+ * those out in chunks of samples (lane_chunk). */
+bool forward_run_below(const emitter *e, int l);
 
 /* emit_lanes.c: threads ("lanes") sharing a batch, and the public API.
  * emit_lane_sync: LANE_FIRST(n, t, T) (lane t's first sample), the

@@ -98,6 +98,14 @@ bool dense_defers_units(const emitter *e, const ir_layer *ly)
     return dense_splits_units(e, ly) && ly->wcount >= DEFER_MIN_WEIGHTS;
 }
 
+int dense_defer_count(const emitter *e)
+{
+    int n = 0;
+    for (int i = 0; i < e->net->nlayers; i++)
+        n += dense_defers_units(e, &e->net->layers[i]);
+    return n;
+}
+
 /* The floats per sample of x a unit-split layer's weight gradient packs
  * (emit_wg_units): its whole row, rounded to 16. */
 static int64_t slab_width(const ir_layer *ly) { return (dense_in(ly) + 15) / 16 * 16; }

@@ -47,8 +47,9 @@ void emit_lane_fields(emitter *e)
     emit(e, "pthread_cond_t wake;");
     emit(e, "atomic_uint generation;   /* bumped for every job */");
     emit(e, "atomic_uint bar_count, bar_gen; /* the barrier */");
-    emit(e, "atomic_int grab[%d]; /* per unit-split dense layer: next unit of a deferred weight gradient, next chunk of samples below it */",
-         2 * dense_split_count(e) + 1);
+    emit(e, "/* per unit-split dense layer j: [2j] the next unit of its deferred weight");
+    emit(e, " * gradient, [2j + 1] the next chunk of samples of the layers below it */");
+    emit(e, "atomic_int grab[%d];", 2 * dense_split_count(e) + 1);
     emit(e, "atomic_int sleepers;");
     emit(e, "int quit;");
     emit(e, "void (*job)(struct %s_ctx *, int);", e->prefix);
@@ -139,10 +140,7 @@ void emit_lane_sync(emitter *e)
     emit(e, "return u < U ? u : U;");
     emit(e, "}");
     emit_blank(e);
-    bool defers = false;
-    for (int i = 0; i < e->net->nlayers; i++)
-        defers |= dense_defers_units(e, &e->net->layers[i]);
-    if (defers) {
+    if (dense_defer_count(e)) {
         emit(e, "/* The first unit of the next chunk of C units of U that counter k hands");
         emit(e, " * out, or U when none are left. */");
         emit(e, "static int lane_grab(%s_ctx *c, int k, int U, int C)", p);
@@ -169,7 +167,8 @@ void emit_lane_sync(emitter *e)
     emit(e, "    return 0;");
     emit(e, "a = b;");
     emit(e, "const int m = (n - a) / (2 * T);");
-    emit(e, "b = a + (m > 2 ? m : 2) < n ? a + (m > 2 ? m : 2) : n;");
+    emit(e, "b = m > 2 ? a + m : a + 2;");
+    emit(e, "b = b < n ? b : n;");
     emit(e, "}");
     emit(e, "*j0 = a;");
     emit(e, "*j1 = b;");
@@ -212,9 +211,10 @@ static void emit_run_lanes(emitter *e)
     emit(e, "return;");
     emit(e, "}");
     emit(e, "c->job = job;");
-    if (dense_split_count(e)) /* the lanes see this after the bump */
-        emit(e, "for (int k = 0; k < %d; k++) atomic_store_explicit(&c->grab[k], 0, memory_order_relaxed);",
-             2 * dense_split_count(e));
+    if (dense_split_count(e)) { /* the lanes see this after the bump */
+        emit(e, "for (int k = 0; k < %d; k++)", 2 * dense_split_count(e));
+        emit(e, "    atomic_store_explicit(&c->grab[k], 0, memory_order_relaxed);");
+    }
     emit(e, "lane_bump(c, &c->generation);");
     emit(e, "job(c, 0);");
     emit(e, "lane_sync(c, c->threads);");

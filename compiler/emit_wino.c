@@ -1017,8 +1017,8 @@ static void emit_wconv_sample(emitter *e, const wconv *w, const char *xi, const 
 }
 
 /* The forward pass's U [n][fout][cin], in c->wu_NAME: computed once a
- * pass (NAME_forward_prepare, forward_lane), not in every call, since the
- * lanes call a layer once for each chunk of samples they take. */
+ * pass (NAME_wnu, called at the top of forward_lane), not in every call,
+ * since the lanes call a layer once for each chunk of samples they take. */
 int64_t wino_u_floats(const fgeom *g)
 {
     return g->wino ? (int64_t)npos(&g->wf) * g->wf.fout * g->wf.cin : 0;
